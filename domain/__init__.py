@@ -1,0 +1,1 @@
+"""CallTrax's vocabulary and rules: pure, no I/O, importing nothing of ours."""

@@ -1,0 +1,41 @@
+"""The events every write records and publishes, on its tenant's ordered channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+
+class EventType(StrEnum):
+    LEAD_CREATED = "LEAD_CREATED"
+    LEAD_UPDATED = "LEAD_UPDATED"
+    LEAD_STAGE_CHANGED = "LEAD_STAGE_CHANGED"
+    CALL_UPDATED = "CALL_UPDATED"
+    SLA_BREACHED = "SLA_BREACHED"
+    TENANT_UPDATED = "TENANT_UPDATED"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event a use case records inside its transaction; its `seq` is assigned after commit."""
+
+    tenant_id: UUID
+    type: EventType
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PublishedEvent:
+    """An event with its place in the tenant's history: `seq` is dense and increasing per tenant."""
+
+    tenant_id: UUID
+    seq: int
+    type: EventType
+    payload: dict[str, Any]
+
+
+def tenant_channel(tenant_id: UUID) -> str:
+    """The broadcast channel carrying one tenant's events."""
+    return f"calltrax.tenant.{tenant_id}"

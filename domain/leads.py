@@ -1,0 +1,70 @@
+"""Lead status and the follow-up pipeline stages derived from a lead's age."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class LeadStatus(StrEnum):
+    NEW = "new"
+    CONTACTED = "contacted"
+    BOOKED = "booked"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES: frozenset[LeadStatus] = frozenset({LeadStatus.NEW, LeadStatus.CONTACTED})
+
+# Automatic moves only go forward; a person may set any status through updateLeadStatus.
+_STATUS_RANK = {LeadStatus.NEW: 0, LeadStatus.CONTACTED: 1, LeadStatus.BOOKED: 2, LeadStatus.CLOSED: 3}
+
+
+def advance_status(current: LeadStatus, proposed: LeadStatus) -> LeadStatus:
+    """The status after an automatic event proposes `proposed`: never moves back on its own."""
+    if current is LeadStatus.CLOSED:
+        return current
+    return proposed if _STATUS_RANK[proposed] > _STATUS_RANK[current] else current
+
+
+class PipelineStage(StrEnum):
+    FOLLOW_UP_1 = "follow_up_1"
+    FOLLOW_UP_2 = "follow_up_2"
+    FOLLOW_UP_3 = "follow_up_3"
+    FOLLOW_UP_4 = "follow_up_4"
+
+
+STAGE_TITLES: dict[PipelineStage, str] = {
+    PipelineStage.FOLLOW_UP_1: "Follow Up 1",
+    PipelineStage.FOLLOW_UP_2: "Follow Up 2",
+    PipelineStage.FOLLOW_UP_3: "Follow Up 3",
+    PipelineStage.FOLLOW_UP_4: "Follow Up 4",
+}
+
+
+@dataclass(frozen=True)
+class StageBounds:
+    """Upper age bounds in seconds of stages 1-3; stage 4 is everything older."""
+
+    follow_up_1: int = 86_400
+    follow_up_2: int = 3 * 86_400
+    follow_up_3: int = 7 * 86_400
+
+    def as_list(self) -> list[int]:
+        return [self.follow_up_1, self.follow_up_2, self.follow_up_3]
+
+
+def stage_for(
+    status: LeadStatus, created_at: datetime, now: datetime, bounds: StageBounds
+) -> PipelineStage | None:
+    """The board column of a lead, or None when it has left the board (booked or closed)."""
+    if status not in OPEN_STATUSES:
+        return None
+    age = now - created_at
+    if age < timedelta(seconds=bounds.follow_up_1):
+        return PipelineStage.FOLLOW_UP_1
+    if age < timedelta(seconds=bounds.follow_up_2):
+        return PipelineStage.FOLLOW_UP_2
+    if age < timedelta(seconds=bounds.follow_up_3):
+        return PipelineStage.FOLLOW_UP_3
+    return PipelineStage.FOLLOW_UP_4

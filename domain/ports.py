@@ -1,0 +1,66 @@
+"""Ports: what use cases need from the outside world, implemented in `calltrax/`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from domain.events import PublishedEvent
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """The real clock; tests and the demo loader inject fixed or moving clocks instead."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class EventPublisher(Protocol):
+    """Told after a commit which tenants have new event rows; sequences and broadcasts them."""
+
+    def committed(self, tenant_ids: Iterable[UUID]) -> None: ...
+
+
+class EventSubscriber(Protocol):
+    """A tenant's live events in `seq` order, resuming after `after` with no gap or duplicate."""
+
+    def subscribe(
+        self, tenant_ids: frozenset[UUID] | None, after: dict[UUID, int] | None
+    ) -> AsyncIterator[PublishedEvent]: ...
+
+
+class DialpadGateway(Protocol):
+    """Dialpad's REST API as provisioning needs it; ids are strings."""
+
+    @property
+    def simulated(self) -> bool: ...
+
+    async def create_call_center(
+        self, *, name: str, office_id: str | None, hours: dict[str, list[str]]
+    ) -> dict[str, Any]: ...
+
+    async def delete_call_center(self, call_center_id: str) -> None: ...
+
+    async def create_webhook(self, *, hook_url: str, secret: str) -> dict[str, Any]: ...
+
+    async def delete_webhook(self, webhook_id: str) -> None: ...
+
+    async def create_call_subscription(
+        self, *, webhook_id: str, call_center_id: str, call_states: list[str]
+    ) -> dict[str, Any]: ...
+
+    async def delete_call_subscription(self, subscription_id: str) -> None: ...
+
+
+class TokenVerifier(Protocol):
+    """Checks a bearer token and returns its claims; raises `Unauthenticated` with the reason."""
+
+    async def verify(self, token: str) -> dict[str, Any]: ...

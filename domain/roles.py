@@ -1,0 +1,57 @@
+"""Roles, the caller's identity and the permission matrix every door asks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from uuid import UUID
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+    CLIENT = "client"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the `users` row behind a verified token, with the tenants it may see."""
+
+    user_id: str
+    email: str
+    role: Role
+    # A client's own tenant, or an agent's assigned tenants; empty for admins (who see all).
+    tenant_ids: frozenset[UUID] = field(default_factory=frozenset)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+def visible_tenant_ids(principal: Principal) -> frozenset[UUID] | None:
+    """The tenants `principal` may read; None means every tenant (admins)."""
+    if principal.is_admin:
+        return None
+    return principal.tenant_ids
+
+
+def can_see_tenant(principal: Principal, tenant_id: UUID) -> bool:
+    """Tenants, leads, contacts, calls, metrics and pipeline: admin all, agent assigned, client own."""
+    return principal.is_admin or tenant_id in principal.tenant_ids
+
+
+def can_work_leads(principal: Principal, tenant_id: UUID) -> bool:
+    """Dispositions, notes and lead status changes: admins, and agents on assigned tenants."""
+    if principal.is_admin:
+        return True
+    return principal.role is Role.AGENT and tenant_id in principal.tenant_ids
+
+
+def can_administer(principal: Principal) -> bool:
+    """Provisioning clients, managing users, lead webhooks and public links: admins only."""
+    return principal.is_admin
+
+
+def can_manage_public_links(principal: Principal, tenant_id: UUID) -> bool:
+    """Public dashboard links: admins, and agents for their assigned tenants."""
+    return can_work_leads(principal, tenant_id)
