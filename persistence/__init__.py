@@ -1,0 +1,1 @@
+"""Everything SQL: tables, migrations, queries, the unit of work and the event rows."""

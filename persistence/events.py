@@ -1,0 +1,99 @@
+"""Event rows: numbering committed rows per tenant, reading a tenant's history, pruning it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.events import EventType, PublishedEvent
+from persistence.tables import Event
+
+_LOCK_SEQUENCE = text(
+    "INSERT INTO event_sequences (tenant_id, last_seq) VALUES (:tenant_id, 0) "
+    "ON CONFLICT (tenant_id) DO UPDATE SET last_seq = event_sequences.last_seq "
+    "RETURNING last_seq"
+)
+
+# Runs after the sequence row is locked, so its snapshot sees every batch numbered before.
+_NUMBER_PENDING = text(
+    """
+    WITH pending AS (
+        SELECT id, row_number() OVER (ORDER BY id) AS rn
+        FROM events
+        WHERE tenant_id = :tenant_id AND seq IS NULL
+        ORDER BY id
+        LIMIT :limit
+    )
+    UPDATE events AS e SET seq = :base + pending.rn
+    FROM pending
+    WHERE e.id = pending.id
+    RETURNING e.seq, e.type, e.payload
+    """
+)
+
+_SAVE_SEQUENCE = text("UPDATE event_sequences SET last_seq = :last_seq WHERE tenant_id = :tenant_id")
+
+
+async def number_pending(
+    connection: AsyncConnection, tenant_id: UUID, *, limit: int = 5000
+) -> list[PublishedEvent]:
+    """Give the tenant's committed, unnumbered events the next seqs, in insertion order.
+
+    Call inside a transaction; concurrent callers for one tenant wait on its sequence row."""
+    base = (await connection.execute(_LOCK_SEQUENCE, {"tenant_id": tenant_id})).scalar_one()
+    rows = (
+        await connection.execute(_NUMBER_PENDING, {"tenant_id": tenant_id, "base": base, "limit": limit})
+    ).all()
+    if not rows:
+        return []
+    events = sorted(
+        (
+            PublishedEvent(tenant_id=tenant_id, seq=row.seq, type=EventType(row.type), payload=row.payload)
+            for row in rows
+        ),
+        key=lambda event: event.seq,
+    )
+    await connection.execute(_SAVE_SEQUENCE, {"tenant_id": tenant_id, "last_seq": events[-1].seq})
+    return events
+
+
+async def tenants_with_pending(connection: AsyncConnection) -> list[UUID]:
+    """Tenants with committed events not yet numbered (a crash between commit and relay leaves these)."""
+    rows = await connection.execute(text("SELECT DISTINCT tenant_id FROM events WHERE seq IS NULL"))
+    return [row[0] for row in rows]
+
+
+async def read_after(
+    connection: AsyncConnection, tenant_id: UUID, after: int, *, before: int | None = None, limit: int = 1000
+) -> list[PublishedEvent]:
+    """The tenant's numbered events with `after < seq [< before]`, in seq order."""
+    query = select(Event.seq, Event.type, Event.payload).where(
+        Event.tenant_id == tenant_id, Event.seq > after
+    )
+    if before is not None:
+        query = query.where(Event.seq < before)
+    rows = (await connection.execute(query.order_by(Event.seq).limit(limit))).all()
+    return [
+        PublishedEvent(tenant_id=tenant_id, seq=row.seq, type=EventType(row.type), payload=row.payload)
+        for row in rows
+    ]
+
+
+async def latest_seqs(connection: AsyncConnection, tenant_ids: Sequence[UUID]) -> dict[UUID, int]:
+    """The last numbered seq of each tenant (0 when it has none)."""
+    rows = await connection.execute(
+        text("SELECT tenant_id, last_seq FROM event_sequences WHERE tenant_id = ANY(:ids)"),
+        {"ids": list(tenant_ids)},
+    )
+    found = {row.tenant_id: row.last_seq for row in rows}
+    return {tenant_id: found.get(tenant_id, 0) for tenant_id in tenant_ids}
+
+
+async def prune_before(connection: AsyncConnection, cutoff: datetime) -> int:
+    """Delete numbered events older than `cutoff`; returns how many went."""
+    result = await connection.execute(delete(Event).where(Event.created_at < cutoff, Event.seq.is_not(None)))
+    return int(getattr(result, "rowcount", 0) or 0)

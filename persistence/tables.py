@@ -1,0 +1,368 @@
+"""The data model (DESIGN section 3) as SQLAlchemy tables; Alembic migrations must match it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from domain.calls import CallDirection, CallStatus
+from domain.leads import LeadStatus
+from domain.roles import Role
+from domain.tenants import TenantStatus
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _one_of(column: str, values: type[Any]) -> str:
+    listed = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({listed})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _tenant_fk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", TenantStatus), name="status"),
+        UniqueConstraint("slug"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    slug: Mapped[str] = mapped_column(Text, nullable=False)
+    timezone: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default=TenantStatus.ACTIVE.value)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    dialpad_mode: Mapped[str | None] = mapped_column(Text)
+    dialpad_call_center_id: Mapped[str | None] = mapped_column(Text)
+    dialpad_webhook_id: Mapped[str | None] = mapped_column(Text)
+    dialpad_subscription_id: Mapped[str | None] = mapped_column(Text)
+    # Signs Dialpad's event JWTs; never leaves the server through the API.
+    dialpad_webhook_secret: Mapped[str | None] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class LeadWebhook(Base):
+    __tablename__ = "lead_webhooks"
+    __table_args__ = (UniqueConstraint("token"), Index(None, "tenant_id"))
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    # The URL secret: at least 128 random bits, URL-safe.
+    token: Mapped[str] = mapped_column(Text, nullable=False)
+    label: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    created_at: Mapped[datetime] = _created()
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "phone"),
+        Index(None, "tenant_id", "email"),
+        # A phoneless contact is unique by email, so racing email-only leads make one contact.
+        Index(
+            "uq_contacts_tenant_id_email_phoneless",
+            "tenant_id",
+            "email",
+            unique=True,
+            postgresql_where=text("phone IS NULL AND email IS NOT NULL"),
+        ),
+        CheckConstraint("phone IS NOT NULL OR email IS NOT NULL OR phone_raw IS NOT NULL", name="reachable"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    # E.164, or null when the source gave none or an unparsable one (kept in phone_raw).
+    phone: Mapped[str | None] = mapped_column(Text)
+    phone_raw: Mapped[str | None] = mapped_column(Text)
+    phone_invalid: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    email: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    city: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", LeadStatus), name="status"),
+        # Newest-first lists and metric ranges per tenant.
+        Index(None, "tenant_id", text("created_at DESC"), text("id DESC")),
+        # Linking a call to the contact's latest lead before the call.
+        Index(None, "contact_id", "created_at"),
+        # The pipeline board reads only open leads.
+        Index(
+            "ix_leads_open_by_tenant",
+            "tenant_id",
+            "created_at",
+            postgresql_where=text("status IN ('new', 'contacted')"),
+        ),
+        Index(
+            "uq_leads_tenant_id_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_leads_tenant_id_idempotency_key",
+            "tenant_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False
+    )
+    lead_webhook_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("lead_webhooks.id", ondelete="SET NULL")
+    )
+    source: Mapped[str] = mapped_column(Text, nullable=False, server_default="webhook")
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default=LeadStatus.NEW.value)
+    notes: Mapped[str | None] = mapped_column(Text)
+    city: Mapped[str | None] = mapped_column(Text)
+    raw_data: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    external_id: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    # When CallTrax received the lead: the start of the speed-to-lead clock.
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Derived by call processing so metrics read one table.
+    first_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    booked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sla_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_id"),
+        CheckConstraint(_one_of("direction", CallDirection), name="direction"),
+        CheckConstraint(_one_of("status", CallStatus), name="status"),
+        Index(None, "tenant_id", text("started_at DESC"), text("id DESC")),
+        Index(None, "lead_id", "started_at"),
+        Index(None, "contact_id", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    # Dialpad's call_id: a number in events, a string in REST; stored as text.
+    external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("leads.id", ondelete="SET NULL")
+    )
+    direction: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default=CallStatus.RINGING.value)
+    disposition: Mapped[str | None] = mapped_column(Text)
+    disposition_raw: Mapped[str | None] = mapped_column(Text)
+    booked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    from_number: Mapped[str | None] = mapped_column(Text)
+    to_number: Mapped[str | None] = mapped_column(Text)
+    external_number: Mapped[str | None] = mapped_column(Text)
+    internal_number: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[str | None] = mapped_column(Text)
+    agent_name: Mapped[str | None] = mapped_column(Text)
+    agent_email: Mapped[str | None] = mapped_column(Text)
+    master_call_id: Mapped[str | None] = mapped_column(Text)
+    entry_point_call_id: Mapped[str | None] = mapped_column(Text)
+    # Legs of one customer call share a key; only the primary leg counts in metrics.
+    customer_call_key: Mapped[str | None] = mapped_column(Text)
+    is_primary_leg: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rang_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_seconds: Mapped[Decimal | None] = mapped_column(Numeric(12, 3))
+    recording_url: Mapped[str | None] = mapped_column(Text)
+    voicemail_url: Mapped[str | None] = mapped_column(Text)
+    voicemail: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class CallEvent(Base):
+    __tablename__ = "call_events"
+    __table_args__ = (
+        # Dialpad sends no event id and may deliver an event more than once.
+        UniqueConstraint("tenant_id", "call_external_id", "state", "event_timestamp_ms"),
+        Index(None, "tenant_id", "call_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    call_external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    event_timestamp_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # 'dialpad' (real JWT/JSON events) or 'seed' (the simplified event_type format).
+    format: Mapped[str] = mapped_column(Text, nullable=False, server_default="dialpad")
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    received_at: Mapped[datetime] = _created()
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", Role), name="role"),
+        CheckConstraint("role <> 'client' OR tenant_id IS NOT NULL", name="client_has_tenant"),
+        UniqueConstraint("email"),
+    )
+
+    # The token's `sub`.
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    email: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    # A client's own tenant.
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class AgentAssignment(Base):
+    __tablename__ = "agent_assignments"
+    __table_args__ = (PrimaryKeyConstraint("user_id", "tenant_id"), Index(None, "tenant_id"))
+
+    user_id: Mapped[str] = mapped_column(Text, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    created_at: Mapped[datetime] = _created()
+
+
+class LeadNote(Base):
+    __tablename__ = "lead_notes"
+    __table_args__ = (Index(None, "lead_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False
+    )
+    author_id: Mapped[str | None] = mapped_column(Text, ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class LeadStatusChange(Base):
+    """Each status change of a lead, for its timeline."""
+
+    __tablename__ = "lead_status_changes"
+    __table_args__ = (Index(None, "lead_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    lead_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False
+    )
+    from_status: Mapped[str | None] = mapped_column(Text)
+    to_status: Mapped[str] = mapped_column(Text, nullable=False)
+    # A user's id, or null when a call event moved it.
+    changed_by: Mapped[str | None] = mapped_column(Text, ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class PublicLink(Base):
+    __tablename__ = "public_links"
+    __table_args__ = (UniqueConstraint("token"), Index(None, "tenant_id"))
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    token: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str | None] = mapped_column(Text, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    """A tenant's ordered history. Written with seq NULL in the change's transaction; the relay
+    numbers committed rows per tenant in batches, so writers never serialise on a counter."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq"),
+        Index("ix_events_unsequenced", "tenant_id", "id", postgresql_where=text("seq IS NULL")),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class EventSequence(Base):
+    """The last seq handed out per tenant."""
+
+    __tablename__ = "event_sequences"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
