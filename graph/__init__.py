@@ -1,0 +1,1 @@
+"""The GraphQL door: Strawberry types, queries, mutations and subscriptions over the use cases."""

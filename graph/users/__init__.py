@@ -1,0 +1,1 @@
+"""Users: the caller (`me`) and user management."""

@@ -1,0 +1,1 @@
+"""Use cases, one per operation, shared by the GraphQL and webhook doors."""

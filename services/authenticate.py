@@ -1,0 +1,34 @@
+"""Turn a bearer token into the Principal behind it (the users table, not the token, holds the role)."""
+
+from __future__ import annotations
+
+from domain.errors import Unauthenticated
+from domain.roles import Principal
+from persistence.users import load_principal
+from services.deps import Deps
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authenticate(deps: Deps, *, authorization: str | None) -> Principal:
+    """The caller behind an Authorization header; raises Unauthenticated with the reason."""
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthenticated("missing bearer token (Authorization: Bearer <JWT>)")
+    if deps.tokens is None:
+        raise Unauthenticated("this server accepts no bearer tokens (no JWT secret or JWKS URL configured)")
+    claims = await deps.tokens.verify(token)
+    subject = str(claims["sub"])
+    async with deps.reader() as connection:
+        principal = await load_principal(connection, subject)
+    if principal is None:
+        raise Unauthenticated("the token's subject is not an active CallTrax user")
+    return principal

@@ -1,0 +1,35 @@
+"""What every use case is given: the database, the event publisher, the clock and the outside ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.ports import Clock, DialpadGateway, EventPublisher, TokenVerifier
+from persistence.unit_of_work import Transaction, read_only, transaction
+
+
+@dataclass(frozen=True)
+class Deps:
+    engine: AsyncEngine
+    publisher: EventPublisher
+    clock: Clock
+    tokens: TokenVerifier | None
+    dialpad: DialpadGateway | None = None
+    public_base_url: str = "http://localhost:8000"
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[Transaction]:
+        """A transaction whose recorded events are handed to the publisher once it has committed."""
+        async with transaction(self.engine) as tx:
+            yield tx
+        if tx.event_tenants:
+            self.publisher.committed(tx.event_tenants)
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        async with read_only(self.engine) as connection:
+            yield connection

@@ -1,0 +1,1 @@
+"""The webhook door: Starlette routes for lead sources and Dialpad events."""

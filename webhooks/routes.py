@@ -1,0 +1,7 @@
+"""All webhook routes, collected for the app factory."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []
