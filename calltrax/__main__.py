@@ -1,0 +1,5 @@
+"""`python -m calltrax` runs the CLI."""
+
+from calltrax.cli import main
+
+raise SystemExit(main())

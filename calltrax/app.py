@@ -1,0 +1,136 @@
+"""The Starlette app factory: lifespan-owned engine, event bus, relay and HTTP client; routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TypedDict
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from calltrax.event_bus import EventBus
+from calltrax.observability import RequestObservability, metrics_endpoint
+from calltrax.relay import EventRelay
+from calltrax.settings import Settings
+from calltrax.tokens import JwtVerifier
+from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
+from graph.app import CallTraxGraphQL
+from persistence.db import create_engine
+from services.deps import Deps
+from webhooks.routes import routes as webhook_routes
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+class State(TypedDict):
+    """What the lifespan hands every request (`request.state`)."""
+
+    settings: Settings
+    engine: AsyncEngine
+    bus: EventBus
+    relay: EventRelay
+    http: httpx.AsyncClient
+    deps: Deps
+    subscriber: EventSubscriber | None
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """200 when the database and the broker answer; 503 naming the failing part otherwise."""
+    state = request.state
+    checks: dict[str, str] = {}
+
+    async def database() -> None:
+        async with state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    for name, probe in (("database", database), ("broker", state.bus.ping)):
+        try:
+            await asyncio.wait_for(probe(), timeout=READINESS_TIMEOUT_SECONDS)
+            checks[name] = "ok"
+        except Exception as error:
+            checks[name] = f"unavailable: {type(error).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    dialpad: DialpadGateway | None = None,
+) -> Starlette:
+    """Build the app for `settings` (which must carry a database URL); fakes are injected, never branched on."""
+    if not settings.database_url:
+        raise ValueError("create_app needs settings.database_url (the CLI starts an embedded PostgreSQL)")
+    database_url = settings.database_url
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        engine = create_engine(database_url)
+        bus = EventBus(settings.broadcast_url)
+        await bus.connect()
+        relay = EventRelay(engine, bus)
+        await relay.start()
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        tokens = (
+            JwtVerifier(
+                secret=settings.jwt_secret,
+                jwks_url=settings.jwks_url,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
+            if settings.jwt_secret or settings.jwks_url
+            else None
+        )
+        deps = Deps(
+            engine=engine,
+            publisher=relay,
+            clock=clock or SystemClock(),
+            tokens=tokens,
+            dialpad=dialpad,
+            public_base_url=settings.public_base_url,
+        )
+        try:
+            yield State(
+                settings=settings, engine=engine, bus=bus, relay=relay, http=http, deps=deps, subscriber=None
+            )
+        finally:
+            await relay.stop()
+            await http.aclose()
+            await bus.disconnect()
+            await engine.dispose()
+
+    graphql = CallTraxGraphQL()
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        *webhook_routes,
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(RequestObservability, routes=routes)],
+    )
+
+
+def app_from_env() -> Starlette:
+    """Uvicorn factory for worker processes: settings from the environment (the CLI fills it)."""
+    settings = Settings.from_env().with_saved_secret(create=False)
+    return create_app(settings)

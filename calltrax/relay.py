@@ -1,0 +1,90 @@
+"""The event relay: numbers committed event rows per tenant in batches, then publishes them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from calltrax.event_bus import EventBus
+from persistence.events import number_pending, tenants_with_pending
+
+log = logging.getLogger(__name__)
+
+
+class EventRelay:
+    """Implements the `EventPublisher` port.
+
+    Writers insert events with seq NULL and call `committed()`; one background task numbers them
+    per tenant under the tenant's sequence-row lock and publishes in seq order. Many writes share
+    one numbering transaction, so writers never serialise on a per-tenant counter, and a periodic
+    sweep numbers rows whose writer died between commit and `committed()`."""
+
+    def __init__(self, engine: AsyncEngine, bus: EventBus, *, sweep_seconds: float = 2.0) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._sweep_seconds = sweep_seconds
+        self._dirty: set[UUID] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def committed(self, tenant_ids: Iterable[UUID]) -> None:
+        self._dirty.update(tenant_ids)
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="calltrax-event-relay")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        # Publish what is already committed before shutting down.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), timeout=5)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def flush(self) -> None:
+        """Number and publish everything pending now (also used by tests and the CLI)."""
+        tenants, self._dirty = self._dirty, set()
+        for tenant_id in tenants:
+            await self._relay(tenant_id)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._sweep_seconds)
+                self._wake.clear()
+                if not self._dirty:
+                    await self._sweep()
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The database or broker is down: keep the work and try again shortly.
+                log.exception("event relay failed; retrying")
+                await asyncio.sleep(0.5)
+
+    async def _sweep(self) -> None:
+        async with self._engine.connect() as connection:
+            self._dirty.update(await tenants_with_pending(connection))
+
+    async def _relay(self, tenant_id: UUID) -> None:
+        try:
+            async with self._engine.begin() as connection:
+                events = await number_pending(connection, tenant_id)
+        except Exception:
+            self._dirty.add(tenant_id)
+            raise
+        for event in events:
+            await self._bus.publish(event)
+        if len(events) >= 5000:
+            self._dirty.add(tenant_id)
+            self._wake.set()
