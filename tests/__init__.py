@@ -1,0 +1,1 @@
+"""CallTrax tests: real PostgreSQL, real HTTP and websockets."""

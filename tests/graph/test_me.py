@@ -1,0 +1,103 @@
+"""Authentication on /graphql: bearer tokens, the users table as the source of roles."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import jwt
+
+from tests.conftest import TEST_JWT_SECRET, graphql
+
+ME = "{ me { id email role tenantIds } }"
+
+
+async def test_me_returns_the_user_row_behind_the_token(
+    client: httpx.AsyncClient, make_user, make_tenant
+) -> None:
+    tenant = await make_tenant()
+    agent = await make_user("agent", tenants=[tenant])
+    body = await graphql(client, ME, user=agent)
+    assert body == {
+        "data": {
+            "me": {
+                "id": agent.user.id,
+                "email": agent.user.email,
+                "role": "AGENT",
+                "tenantIds": [str(tenant.id)],
+            }
+        }
+    }
+
+
+async def test_the_role_comes_from_the_users_table_not_the_token(
+    client: httpx.AsyncClient, make_user
+) -> None:
+    agent = await make_user("agent")
+    forged = jwt.encode(
+        {"sub": agent.user.id, "role": "admin", "exp": int(time.time()) + 60},
+        TEST_JWT_SECRET,
+        algorithm="HS256",
+    )
+    response = await client.post(
+        "/graphql", json={"query": ME}, headers={"Authorization": f"Bearer {forged}"}
+    )
+    assert response.json()["data"]["me"]["role"] == "AGENT"
+
+
+async def _me_error(client: httpx.AsyncClient, authorization: str | None) -> dict[str, object]:
+    headers = {"Authorization": authorization} if authorization else {}
+    response = await client.post("/graphql", json={"query": ME}, headers=headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] is None
+    error: dict[str, object] = body["errors"][0]
+    return error
+
+
+async def test_missing_bad_expired_and_unknown_tokens_are_unauthenticated(
+    client: httpx.AsyncClient, make_user
+) -> None:
+    user = await make_user("admin")
+    now = int(time.time())
+    cases = {
+        "missing": None,
+        "not a bearer": f"Token {user.token}",
+        "garbage": "Bearer not.a.jwt",
+        "wrong key": "Bearer "
+        + jwt.encode({"sub": user.user.id, "exp": now + 60}, "another-secret-" * 4, algorithm="HS256"),
+        "expired": "Bearer "
+        + jwt.encode({"sub": user.user.id, "exp": now - 120}, TEST_JWT_SECRET, algorithm="HS256"),
+        "no exp": "Bearer " + jwt.encode({"sub": user.user.id}, TEST_JWT_SECRET, algorithm="HS256"),
+        "unknown user": "Bearer "
+        + jwt.encode({"sub": "nobody", "exp": now + 60}, TEST_JWT_SECRET, algorithm="HS256"),
+        "alg none": "Bearer " + jwt.encode({"sub": user.user.id, "exp": now + 60}, "", algorithm="none"),
+    }
+    for label, header in cases.items():
+        error = await _me_error(client, header)
+        assert error["extensions"] == {"code": "UNAUTHENTICATED"}, label
+    assert "expired" in str((await _me_error(client, cases["expired"]))["message"])
+
+
+async def test_tokens_within_the_30_second_leeway_still_work(client: httpx.AsyncClient, make_user) -> None:
+    user = await make_user("admin")
+    token = jwt.encode(
+        {"sub": user.user.id, "exp": int(time.time()) - 10}, TEST_JWT_SECRET, algorithm="HS256"
+    )
+    response = await client.post("/graphql", json={"query": ME}, headers={"Authorization": f"Bearer {token}"})
+    assert response.json()["data"]["me"]["id"] == user.user.id
+
+
+async def test_graphiql_opens_in_a_browser(client: httpx.AsyncClient) -> None:
+    response = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_query_limits_reject_deep_and_alias_heavy_documents(
+    client: httpx.AsyncClient, make_user
+) -> None:
+    user = await make_user("admin")
+    aliases = " ".join(f"a{i}: me {{ id }}" for i in range(31))
+    body = await graphql(client, "{ " + aliases + " }", user=user)
+    assert body["errors"], body
