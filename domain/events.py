@@ -39,3 +39,12 @@ class PublishedEvent:
 def tenant_channel(tenant_id: UUID) -> str:
     """The broadcast channel carrying one tenant's events."""
     return f"calltrax.tenant.{tenant_id}"
+
+
+# Payload conventions (writers and subscribers both rely on these):
+# - LEAD_CREATED / LEAD_UPDATED / LEAD_STAGE_CHANGED / SLA_BREACHED:
+#     {"lead": <snapshot of the leads row without raw_data>, "contact": <snapshot of its contact>,
+#      "changes": [<column names that changed>]}   ("changes" absent on LEAD_CREATED)
+# - CALL_UPDATED: {"call": <snapshot of the calls row>, "kind": "RINGING" | "CONNECTED" | "ENDED" | "DISPOSITION"}
+# Snapshots come from persistence.snapshots.snapshot(): column names as in persistence/tables.py,
+# uuids as strings, timestamps as ISO 8601 UTC, numerics as floats.
