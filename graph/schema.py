@@ -5,17 +5,29 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
+from graph.calls.query import CallsQuery
 from graph.errors import DomainErrorMasking
+from graph.leads.mutations import LeadsMutation
+from graph.leads.query import LeadsQuery
+from graph.tenants.mutations import TenantsMutation
+from graph.tenants.query import TenantsQuery
+from graph.users.mutations import UsersMutation
 from graph.users.query import UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery):
+class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(UsersMutation, TenantsMutation, LeadsMutation):
     pass
 
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     # Factories, so each operation gets fresh extension instances.
     extensions=[
         lambda: QueryDepthLimiter(max_depth=10),

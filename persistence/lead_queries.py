@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.leads import LeadStatus
 from persistence.keyset import PageKey, after_key, newest_first, uuid_in
 from persistence.rows import ContactRow, LeadRow, StatusChangeRow
+from persistence.snapshots import snapshot
 from persistence.tables import Contact, Lead, LeadStatusChange
 
 leads = Lead.__table__
@@ -169,3 +171,12 @@ async def status_changes_for_leads(
     for row in rows:
         found[row.lead_id].append(StatusChangeRow.from_mapping(row._mapping))
     return found
+
+
+async def lead_event_payload(
+    connection: AsyncConnection, lead_id: UUID, *, changes: list[str]
+) -> dict[str, Any]:
+    """A LEAD_UPDATED payload (domain/events.py conventions) for the lead as it now is in this transaction."""
+    lead = (await connection.execute(select(leads).where(leads.c.id == lead_id))).one()
+    contact = (await connection.execute(select(contacts).where(contacts.c.id == lead.contact_id))).one()
+    return {"lead": snapshot(lead, exclude=("raw_data",)), "contact": snapshot(contact), "changes": changes}
