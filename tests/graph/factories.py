@@ -66,7 +66,12 @@ async def insert_lead(
 
 
 async def insert_call(
-    engine: AsyncEngine, tenant_id: UUID, *, lead_id: UUID | None, contact_id: UUID | None = None, **values: Any
+    engine: AsyncEngine,
+    tenant_id: UUID,
+    *,
+    lead_id: UUID | None,
+    contact_id: UUID | None = None,
+    **values: Any,
 ) -> UUID:
     number = next(_numbers)
     row = {
