@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ NOTE = (
 )
 
 
-async def _events(engine: AsyncEngine) -> list[Any]:
+async def _events(engine: AsyncEngine) -> Sequence[Any]:
     async with engine.connect() as connection:
         return (
             await connection.execute(text("SELECT tenant_id, type, payload FROM events ORDER BY id"))
