@@ -127,7 +127,7 @@ async def page_leads(
     if tenant_ids is not None and not tenant_ids:
         return [], False
     rows = (await connection.execute(_page_query(tenant_ids, where, first, after))).all()
-    return [LeadRow.from_mapping(row._mapping) for row in rows[:first]], len(rows) > first
+    return [LeadRow.from_db(row) for row in rows[:first]], len(rows) > first
 
 
 async def count_leads(
@@ -143,7 +143,7 @@ async def count_leads(
 async def get_leads(connection: AsyncConnection, lead_ids: Sequence[UUID]) -> dict[UUID, LeadRow]:
     """Leads by id in one statement."""
     rows = await connection.execute(select(*_LEAD_COLUMNS).where(uuid_in(leads.c.id, list(lead_ids), "ids")))
-    return {row.id: LeadRow.from_mapping(row._mapping) for row in rows}
+    return {row.id: LeadRow.from_db(row) for row in rows}
 
 
 async def get_lead(connection: AsyncConnection, lead_id: UUID) -> LeadRow | None:
@@ -155,7 +155,7 @@ async def get_contacts(connection: AsyncConnection, contact_ids: Sequence[UUID])
     rows = await connection.execute(
         select(*_CONTACT_COLUMNS).where(uuid_in(contacts.c.id, list(contact_ids), "ids"))
     )
-    return {row.id: ContactRow.from_mapping(row._mapping) for row in rows}
+    return {row.id: ContactRow.from_db(row) for row in rows}
 
 
 async def status_changes_for_leads(
@@ -169,7 +169,7 @@ async def status_changes_for_leads(
     )
     found: dict[UUID, list[StatusChangeRow]] = {lead_id: [] for lead_id in lead_ids}
     for row in rows:
-        found[row.lead_id].append(StatusChangeRow.from_mapping(row._mapping))
+        found[row.lead_id].append(StatusChangeRow.from_db(row))
     return found
 
 
