@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+from asgi_lifespan import LifespanManager
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
