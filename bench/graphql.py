@@ -176,6 +176,8 @@ async def run_queries(base_url: str, token: str, tenant_id: str, lead_ids: list[
                     break
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
+        # The floor: one authenticated request that reads a single row (shows how loaded the machine is).
+        await measure(http, "me (baseline: auth only)", seconds / 2, lambda: {"query": "{ me { id } }"})
         page = await measure(
             http,
             "leads(first: 50) contact+calls",
