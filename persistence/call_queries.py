@@ -76,7 +76,7 @@ async def page_calls(
         .limit(first + 1)
     )
     rows = (await connection.execute(query)).all()
-    return [CallRow.from_mapping(row._mapping) for row in rows[:first]], len(rows) > first
+    return [CallRow.from_db(row) for row in rows[:first]], len(rows) > first
 
 
 async def count_calls(
@@ -91,7 +91,7 @@ async def count_calls(
 async def get_calls(connection: AsyncConnection, call_ids: Sequence[UUID]) -> dict[UUID, CallRow]:
     """Calls by id in one statement."""
     rows = await connection.execute(select(*_CALL_COLUMNS).where(uuid_in(calls.c.id, list(call_ids), "ids")))
-    return {row.id: CallRow.from_mapping(row._mapping) for row in rows}
+    return {row.id: CallRow.from_db(row) for row in rows}
 
 
 async def get_call(connection: AsyncConnection, call_id: UUID) -> CallRow | None:
@@ -107,5 +107,5 @@ async def calls_for_leads(connection: AsyncConnection, lead_ids: Sequence[UUID])
     )
     found: dict[UUID, list[CallRow]] = {lead_id: [] for lead_id in lead_ids}
     for row in rows:
-        found[row.lead_id].append(CallRow.from_mapping(row._mapping))
+        found[row.lead_id].append(CallRow.from_db(row))
     return found

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.leads import LeadStatus
 from persistence.keyset import PageKey, after_key, newest_first, uuid_in
 from persistence.rows import ContactRow, LeadRow, StatusChangeRow
+from persistence.snapshots import snapshot
 from persistence.tables import Contact, Lead, LeadStatusChange
 
 leads = Lead.__table__
@@ -125,7 +127,7 @@ async def page_leads(
     if tenant_ids is not None and not tenant_ids:
         return [], False
     rows = (await connection.execute(_page_query(tenant_ids, where, first, after))).all()
-    return [LeadRow.from_mapping(row._mapping) for row in rows[:first]], len(rows) > first
+    return [LeadRow.from_db(row) for row in rows[:first]], len(rows) > first
 
 
 async def count_leads(
@@ -141,7 +143,7 @@ async def count_leads(
 async def get_leads(connection: AsyncConnection, lead_ids: Sequence[UUID]) -> dict[UUID, LeadRow]:
     """Leads by id in one statement."""
     rows = await connection.execute(select(*_LEAD_COLUMNS).where(uuid_in(leads.c.id, list(lead_ids), "ids")))
-    return {row.id: LeadRow.from_mapping(row._mapping) for row in rows}
+    return {row.id: LeadRow.from_db(row) for row in rows}
 
 
 async def get_lead(connection: AsyncConnection, lead_id: UUID) -> LeadRow | None:
@@ -153,7 +155,7 @@ async def get_contacts(connection: AsyncConnection, contact_ids: Sequence[UUID])
     rows = await connection.execute(
         select(*_CONTACT_COLUMNS).where(uuid_in(contacts.c.id, list(contact_ids), "ids"))
     )
-    return {row.id: ContactRow.from_mapping(row._mapping) for row in rows}
+    return {row.id: ContactRow.from_db(row) for row in rows}
 
 
 async def status_changes_for_leads(
@@ -167,5 +169,14 @@ async def status_changes_for_leads(
     )
     found: dict[UUID, list[StatusChangeRow]] = {lead_id: [] for lead_id in lead_ids}
     for row in rows:
-        found[row.lead_id].append(StatusChangeRow.from_mapping(row._mapping))
+        found[row.lead_id].append(StatusChangeRow.from_db(row))
     return found
+
+
+async def lead_event_payload(
+    connection: AsyncConnection, lead_id: UUID, *, changes: list[str]
+) -> dict[str, Any]:
+    """A LEAD_UPDATED payload (domain/events.py conventions) for the lead as it now is in this transaction."""
+    lead = (await connection.execute(select(leads).where(leads.c.id == lead_id))).one()
+    contact = (await connection.execute(select(contacts).where(contacts.c.id == lead.contact_id))).one()
+    return {"lead": snapshot(lead, exclude=("raw_data",)), "contact": snapshot(contact), "changes": changes}

@@ -39,7 +39,7 @@ async def notes_for_leads(connection: AsyncConnection, lead_ids: Sequence[UUID])
     rows = await connection.execute(_NOTES_FOR_LEADS, {"ids": list(lead_ids)})
     found: dict[UUID, list[NoteRow]] = {lead_id: [] for lead_id in lead_ids}
     for row in rows:
-        found[row.lead_id].append(NoteRow.from_mapping(row._mapping))
+        found[row.lead_id].append(NoteRow.from_db(row))
     return found
 
 

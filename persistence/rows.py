@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -34,34 +34,42 @@ _CONVERTERS: dict[Any, Callable[[Any], Any]] = {
 }
 
 
-def _coerce(kind: Any, value: Any) -> Any:
-    """Snapshot values (uuids and timestamps as strings, numerics as floats) back to Python types."""
+def _converter(kind: Any) -> tuple[type[Any], Callable[[Any], Any]]:
+    """The field's type, and how to make one from a snapshot value (uuid/timestamp strings, floats)."""
     base = _base(kind)
-    if value is None or (isinstance(base, type) and isinstance(value, base)):
-        return value
     if base in _CONVERTERS:
-        return _CONVERTERS[base](value)
+        return base, _CONVERTERS[base]
     if isinstance(base, type) and issubclass(base, Enum):
-        return base(value)
-    return value
+        return base, base
+    return object, lambda value: value
 
 
-_HINTS: dict[type[Any], dict[str, Any]] = {}
+# Per row class: (field, type, converter), worked out once; rows are built by the thousand per page.
+_PLANS: dict[type[Any], list[tuple[str, type[Any], Callable[[Any], Any]]]] = {}
 
 
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = get_type_hints(cls)
-    return _HINTS[cls]
+def _plan(cls: type[Any]) -> list[tuple[str, type[Any], Callable[[Any], Any]]]:
+    if cls not in _PLANS:
+        hints = get_type_hints(cls)
+        _PLANS[cls] = [(field.name, *_converter(hints[field.name])) for field in dataclasses.fields(cls)]
+    return _PLANS[cls]
 
 
 def _from_mapping(cls: type[_Row], data: Mapping[Any, Any]) -> _Row:
-    hints = _hints(cls)
-    values = {
-        field.name: _coerce(hints[field.name], data.get(field.name))
-        for field in dataclasses.fields(cls)  # type: ignore[arg-type]
-    }
+    values: dict[str, Any] = {}
+    for name, kind, convert in _plan(cls):
+        value = data.get(name)
+        # Database rows already hold the right types (bar enums); snapshots hold strings and floats.
+        values[name] = value if value is None or isinstance(value, kind) else convert(value)
     return cls(**values)
+
+
+def _from_values(cls: type[_Row], values: Sequence[Any]) -> _Row:
+    converted = [
+        value if value is None or isinstance(value, kind) else convert(value)
+        for value, (_, kind, convert) in zip(values, _plan(cls), strict=True)
+    ]
+    return cls(*converted)
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,11 @@ class ContactRow:
     name: str | None
     city: str | None
     created_at: datetime
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> ContactRow:
+        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
+        return _from_values(cls, row)
 
     @classmethod
     def from_mapping(cls, data: Mapping[Any, Any]) -> ContactRow:
@@ -98,6 +111,11 @@ class LeadRow:
     first_connected_at: datetime | None
     booked_at: datetime | None
     sla_breached_at: datetime | None
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> LeadRow:
+        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
+        return _from_values(cls, row)
 
     @classmethod
     def from_mapping(cls, data: Mapping[Any, Any]) -> LeadRow:
@@ -136,6 +154,11 @@ class CallRow:
     updated_at: datetime
 
     @classmethod
+    def from_db(cls, row: Sequence[Any]) -> CallRow:
+        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
+        return _from_values(cls, row)
+
+    @classmethod
     def from_mapping(cls, data: Mapping[Any, Any]) -> CallRow:
         """From a result row's mapping or an event snapshot (extra keys ignored)."""
         row = _from_mapping(cls, data)
@@ -160,6 +183,11 @@ class NoteRow:
     created_at: datetime
 
     @classmethod
+    def from_db(cls, row: Sequence[Any]) -> NoteRow:
+        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
+        return _from_values(cls, row)
+
+    @classmethod
     def from_mapping(cls, data: Mapping[Any, Any]) -> NoteRow:
         return _from_mapping(cls, data)
 
@@ -174,6 +202,11 @@ class StatusChangeRow:
     changed_by: str | None
     reason: str | None
     changed_at: datetime
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> StatusChangeRow:
+        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
+        return _from_values(cls, row)
 
     @classmethod
     def from_mapping(cls, data: Mapping[Any, Any]) -> StatusChangeRow:
