@@ -6,6 +6,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from graph.errors import DomainErrorMasking
+from graph.subscriptions.subscription import Subscription
 from graph.users.query import UsersQuery
 
 
@@ -16,6 +17,7 @@ class Query(UsersQuery):
 
 schema = strawberry.Schema(
     query=Query,
+    subscription=Subscription,
     # Factories, so each operation gets fresh extension instances.
     extensions=[
         lambda: QueryDepthLimiter(max_depth=10),

@@ -1,0 +1,45 @@
+"""How many open leads each pipeline column holds right now (one aggregate statement)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.leads import PipelineStage, StageBounds
+
+# Ages are measured against :now; the partial index on open leads serves the scan.
+_COUNTS = text(
+    """
+    SELECT
+        count(*) FILTER (WHERE created_at > :now - make_interval(secs => :b1)) AS follow_up_1,
+        count(*) FILTER (WHERE created_at <= :now - make_interval(secs => :b1)
+                           AND created_at > :now - make_interval(secs => :b2)) AS follow_up_2,
+        count(*) FILTER (WHERE created_at <= :now - make_interval(secs => :b2)
+                           AND created_at > :now - make_interval(secs => :b3)) AS follow_up_3,
+        count(*) FILTER (WHERE created_at <= :now - make_interval(secs => :b3)) AS follow_up_4
+    FROM leads
+    WHERE tenant_id = :tenant_id AND status IN ('new', 'contacted')
+    """
+)
+
+
+async def pipeline_counts(
+    connection: AsyncConnection, *, tenant_id: UUID, now: datetime, bounds: StageBounds
+) -> dict[PipelineStage, int]:
+    """Open leads per column for the tenant, by age at `now`."""
+    row = (
+        await connection.execute(
+            _COUNTS,
+            {
+                "tenant_id": tenant_id,
+                "now": now,
+                "b1": float(bounds.follow_up_1),
+                "b2": float(bounds.follow_up_2),
+                "b3": float(bounds.follow_up_3),
+            },
+        )
+    ).one()
+    return {stage: int(getattr(row, stage.value)) for stage in PipelineStage}
