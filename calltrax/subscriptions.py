@@ -40,6 +40,7 @@ class Subscriptions:
         self._watchdog_seconds = watchdog_seconds
         self._batch = batch
         self._task: asyncio.Task[None] | None = None
+        # Subscriptions past their starting point (live from here on): for metrics and tests.
         self.active = 0
 
     async def start(self) -> None:
@@ -56,11 +57,13 @@ class Subscriptions:
         self, tenant_ids: frozenset[UUID] | None, after: dict[UUID, int] | None
     ) -> AsyncIterator[PublishedEvent]:
         """Events of `tenant_ids` (None: every tenant); with `after`, first those past those cursors."""
-        self.active += 1
+        counted = False
         try:
             async with self._bus.listen(tenant_ids) as inbox:
                 # Joined before reading where to start: anything numbered from here on arrives live.
                 cursors = await self._starting_cursors(tenant_ids)
+                self.active += 1
+                counted = True
                 replay = dict(after or {})
                 for tenant_id, cursor in replay.items():
                     if tenant_ids is None or tenant_id in tenant_ids:
@@ -90,7 +93,8 @@ class Subscriptions:
                     cursors[item.tenant_id] = item.seq
                     yield item
         finally:
-            self.active -= 1
+            if counted:
+                self.active -= 1
 
     async def _starting_cursors(self, tenant_ids: frozenset[UUID] | None) -> dict[UUID, int]:
         async with read_only(self._engine) as connection:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import text
@@ -10,16 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.leads import PipelineStage, StageBounds
 
-# Ages are measured against :now; the partial index on open leads serves the scan.
+# :t1..:t3 are the creation times at which a lead's age reaches each bound; the partial index on
+# open leads serves the scan.
 _COUNTS = text(
     """
     SELECT
-        count(*) FILTER (WHERE created_at > :now - make_interval(secs => :b1)) AS follow_up_1,
-        count(*) FILTER (WHERE created_at <= :now - make_interval(secs => :b1)
-                           AND created_at > :now - make_interval(secs => :b2)) AS follow_up_2,
-        count(*) FILTER (WHERE created_at <= :now - make_interval(secs => :b2)
-                           AND created_at > :now - make_interval(secs => :b3)) AS follow_up_3,
-        count(*) FILTER (WHERE created_at <= :now - make_interval(secs => :b3)) AS follow_up_4
+        count(*) FILTER (WHERE created_at > :t1) AS follow_up_1,
+        count(*) FILTER (WHERE created_at <= :t1 AND created_at > :t2) AS follow_up_2,
+        count(*) FILTER (WHERE created_at <= :t2 AND created_at > :t3) AS follow_up_3,
+        count(*) FILTER (WHERE created_at <= :t3) AS follow_up_4
     FROM leads
     WHERE tenant_id = :tenant_id AND status IN ('new', 'contacted')
     """
@@ -35,10 +34,9 @@ async def pipeline_counts(
             _COUNTS,
             {
                 "tenant_id": tenant_id,
-                "now": now,
-                "b1": float(bounds.follow_up_1),
-                "b2": float(bounds.follow_up_2),
-                "b3": float(bounds.follow_up_3),
+                "t1": now - timedelta(seconds=bounds.follow_up_1),
+                "t2": now - timedelta(seconds=bounds.follow_up_2),
+                "t3": now - timedelta(seconds=bounds.follow_up_3),
             },
         )
     ).one()
