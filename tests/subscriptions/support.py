@@ -71,13 +71,13 @@ class GraphQLSocket:
             {"id": op_id, "type": kind, "payload": {"query": query, "variables": variables or {}}}
         )
 
-    async def receive(self, timeout: float = 10.0) -> dict[str, Any]:
+    async def receive(self, within: float = 10.0) -> dict[str, Any]:
         """The next message (legacy keep-alives skipped); raises Closed when the server closed."""
         from websockets.exceptions import ConnectionClosed
 
         while True:
             try:
-                raw = await asyncio.wait_for(self.ws.recv(), timeout=timeout)
+                raw = await asyncio.wait_for(self.ws.recv(), timeout=within)
             except ConnectionClosed as closed:
                 rcvd = closed.rcvd
                 raise Closed(rcvd.code if rcvd else None, rcvd.reason if rcvd else "") from closed
@@ -85,24 +85,24 @@ class GraphQLSocket:
             if message.get("type") != "ka":
                 return message
 
-    async def data(self, op_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def data(self, op_id: str, within: float = 10.0) -> dict[str, Any]:
         """The next result of operation `op_id` (its `data`); raises on an error message."""
         for index, message in enumerate(self.pending):
             if message.get("id") == op_id:
                 return _data(self.pending.pop(index))
         while True:
-            message = await self.receive(timeout)
+            message = await self.receive(within)
             if message.get("id") == op_id:
                 return _data(message)
             self.pending.append(message)
 
-    async def results(self, op_id: str, field_name: str, count: int, timeout: float = 10.0) -> list[Any]:
-        return [(await self.data(op_id, timeout))[field_name] for _ in range(count)]
+    async def results(self, op_id: str, field_name: str, count: int, within: float = 10.0) -> list[Any]:
+        return [(await self.data(op_id, within))[field_name] for _ in range(count)]
 
     async def nothing_for(self, seconds: float) -> None:
         """Assert no message arrives for `seconds`."""
         with contextlib.suppress(TimeoutError):
-            message = await self.receive(timeout=seconds)
+            message = await self.receive(within=seconds)
             raise AssertionError(f"unexpected message {message}")
 
 
@@ -146,11 +146,13 @@ class Server:
         deps: Deps = self.state["deps"]
         return deps
 
-    async def live(self, count: int, timeout: float = 10.0) -> None:
+    async def live(self, count: int, within: float = 10.0) -> None:
         """Wait until `count` subscriptions are live on the server (joined, starting cursors read)."""
-        async with asyncio.timeout(timeout):
-            while self.state["subscriber"].active < count:
-                await asyncio.sleep(0.01)
+        for _ in range(int(within / 0.01)):
+            if self.state["subscriber"].active >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"fewer than {count} subscriptions became live")
 
 
 def capture_state(app: Starlette) -> dict[str, Any]:
