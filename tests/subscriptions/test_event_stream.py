@@ -35,6 +35,14 @@ async def _number(engine: AsyncEngine, tenant_id: UUID, count: int) -> list[Publ
         return await number_pending(connection, tenant_id)
 
 
+async def _live(subscriptions: Subscriptions, count: int) -> None:
+    for _ in range(500):
+        if subscriptions.active >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the subscriptions never became live")
+
+
 async def _take(stream: AsyncIterator[PublishedEvent], count: int) -> list[int]:
     return [(await asyncio.wait_for(anext(stream), timeout=5)).seq for _ in range(count)]
 
@@ -46,8 +54,7 @@ async def test_a_seq_gap_in_the_live_stream_is_filled_from_the_table(
     subscriptions = Subscriptions(engine, bus)
     stream = subscriptions.subscribe(frozenset({tenant.id}), None)
     first = asyncio.ensure_future(anext(stream))
-    while subscriptions.active < 1:
-        await asyncio.sleep(0.01)
+    await _live(subscriptions, 1)
     events = await _number(engine, tenant.id, 5)
     # Only seq 4 and 5 arrive live, 5 before 4 (two relays racing): 1-3 come from the table.
     await bus.publish(events[4])
@@ -69,8 +76,7 @@ async def test_the_watchdog_recovers_a_last_event_whose_publish_was_lost(
     try:
         stream = subscriptions.subscribe(frozenset({tenant.id}), None)
         first = asyncio.ensure_future(anext(stream))
-        while subscriptions.active < 1:
-            await asyncio.sleep(0.01)
+        await _live(subscriptions, 1)
         await _number(engine, tenant.id, 2)  # never published, and nothing follows them
         assert (await asyncio.wait_for(first, 5)).seq == 1
         assert await _take(stream, 1) == [2]
@@ -88,8 +94,7 @@ async def test_a_stuck_subscriber_never_delays_the_others_and_resyncs_from_its_c
     stuck = subscriptions.subscribe(None, None)  # an admin's all-tenant stream, not read for a while
     fast_first = asyncio.ensure_future(anext(fast))
     stuck_first = asyncio.ensure_future(anext(stuck))
-    while subscriptions.active < 2:
-        await asyncio.sleep(0.01)
+    await _live(subscriptions, 2)
     total = 50  # the inboxes hold 8
     fast_seqs: list[int] = []
     for _ in range(total):
