@@ -11,8 +11,9 @@ import strawberry
 from domain.errors import BadInput, Unavailable
 from domain.events import EventType, PublishedEvent
 from domain.pipeline_moves import board_move
+from graph.calls.types import Call
 from graph.context import Info
-from graph.subscriptions.snapshots import Call, Lead
+from graph.leads.types import Lead
 from graph.subscriptions.types import (
     CallChange,
     CallChangeKind,
@@ -81,7 +82,7 @@ class Subscription:
                     kind=kind,
                     cursor=event.seq,
                     tenant_id=strawberry.ID(str(event.tenant_id)),
-                    lead=Lead.from_snapshot(event.payload["lead"]),
+                    lead=Lead.from_snapshot(event.payload["lead"], event.payload.get("contact") or None),
                 )
 
     @strawberry.subscription(description="Calls ringing, connecting, ending or dispositioned.")

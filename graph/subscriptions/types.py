@@ -7,8 +7,9 @@ from enum import Enum
 import strawberry
 
 from domain.leads import STAGE_TITLES
+from graph.calls.types import Call
 from graph.enums import PipelineStage
-from graph.subscriptions.snapshots import Call, Lead
+from graph.leads.types import Lead
 
 
 @strawberry.enum

@@ -27,7 +27,9 @@ LEGACY_WS = "graphql-ws"
 
 LEAD_CHANGED = """
 subscription ($tenantId: ID, $after: Int) {
-  leadChanged(tenantId: $tenantId, after: $after) { kind cursor tenantId lead { id status } }
+  leadChanged(tenantId: $tenantId, after: $after) {
+    kind cursor tenantId lead { id status stage contact { id } }
+  }
 }
 """
 CALL_CHANGED = """

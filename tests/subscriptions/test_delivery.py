@@ -49,6 +49,9 @@ async def test_each_lead_and_call_kind_arrives_with_its_cursor(
         ("STAGE_CHANGED", 3, "CONTACTED"),
     ]
     assert {c["lead"]["id"] for c in leads} == {str(lead_id)}
+    # Nested fields load per event (the snapshot here carries no contact).
+    assert {c["lead"]["stage"] for c in leads} == {"FOLLOW_UP_1"}
+    assert all(c["lead"]["contact"]["id"] for c in leads)
     assert {c["tenantId"] for c in leads + calls} == {str(tenant.id)}
     assert [(c["kind"], c["cursor"]) for c in calls] == [
         ("RINGING", 4),
