@@ -3,73 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
-import subprocess
-from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import AppFactory, free_port
-from tests.subscriptions.support import LEAD_CHANGED, graphql_socket, running, write_lead
+from tests.conftest import AppFactory
+from tests.subscriptions.support import LEAD_CHANGED, OwnRedis, graphql_socket, running, write_lead
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
-
-
-class OwnRedis:
-    """A redis-server of this test's own on a free port (never the machine's shared one)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    async def ready(self) -> None:
-        for _ in range(100):
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-@pytest.fixture
-def own_redis() -> Iterator[OwnRedis]:
-    redis = OwnRedis()
-    try:
-        yield redis
-    finally:
-        redis.stop()
 
 
 async def test_redis_stopped_and_started_mid_stream_loses_nothing(
