@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Annotated
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable
+from typing import Annotated, Any, TypeVar, cast
 from uuid import UUID
 
 import strawberry
@@ -26,12 +27,31 @@ from graph.subscriptions.types import (
 from services.pipeline_counts import pipeline_counts
 from services.watch_events import watch_events
 
+_T = TypeVar("_T")
+_K = TypeVar("_K")
+
 LEAD_KINDS: dict[EventType, LeadChangeKind] = {
     EventType.LEAD_CREATED: LeadChangeKind.CREATED,
     EventType.LEAD_UPDATED: LeadChangeKind.UPDATED,
     EventType.LEAD_STAGE_CHANGED: LeadChangeKind.STAGE_CHANGED,
     EventType.SLA_BREACHED: LeadChangeKind.UPDATED,
 }
+
+# Every subscriber of a tenant gets the same event objects (decoded once per process), so the
+# GraphQL objects built from them are shared too: one build per event, not one per subscriber.
+_BUILT: OrderedDict[tuple[UUID, int, str], Any] = OrderedDict()
+_BUILT_KEEP = 512
+
+
+def _built(build: Callable[[PublishedEvent, _K], _T], event: PublishedEvent, kind: _K) -> _T:
+    key = (event.tenant_id, event.seq, build.__name__)
+    found = _BUILT.get(key)
+    if found is None:
+        found = _BUILT[key] = build(event, kind)
+        if len(_BUILT) > _BUILT_KEEP:
+            _BUILT.popitem(last=False)
+    return cast(_T, found)
+
 
 TENANT_ID = "The tenant to follow; absent = every tenant you may see."
 AFTER = "Replay the tenant's events after this cursor first (needs tenantId), then continue live."
@@ -78,12 +98,7 @@ class Subscription:
         async for event in _events(info, tenant_id, after):
             kind = LEAD_KINDS.get(event.type)
             if kind is not None and isinstance(event.payload.get("lead"), dict):
-                yield LeadChange(
-                    kind=kind,
-                    cursor=event.seq,
-                    tenant_id=strawberry.ID(str(event.tenant_id)),
-                    lead=Lead.from_snapshot(event.payload["lead"], event.payload.get("contact") or None),
-                )
+                yield _built(_lead_change, event, kind)
 
     @strawberry.subscription(description="Calls ringing, connecting, ending or dispositioned.")
     async def call_changed(
@@ -99,12 +114,7 @@ class Subscription:
                 kind = CallChangeKind(event.payload.get("kind"))
             except ValueError:
                 continue
-            yield CallChange(
-                kind=kind,
-                cursor=event.seq,
-                tenant_id=strawberry.ID(str(event.tenant_id)),
-                call=Call.from_snapshot(event.payload["call"]),
-            )
+            yield _built(_call_change, event, kind)
 
     @strawberry.subscription(description="A lead entered, moved within or left the board, with the counts.")
     async def pipeline_changed(
@@ -125,3 +135,21 @@ class Subscription:
                 lead_id=strawberry.ID(str(event.payload["lead"]["id"])),
                 columns=[PipelineColumnCount.build(stage, count) for stage, count in counts.items()],
             )
+
+
+def _lead_change(event: PublishedEvent, kind: LeadChangeKind) -> LeadChange:
+    return LeadChange(
+        kind=kind,
+        cursor=event.seq,
+        tenant_id=strawberry.ID(str(event.tenant_id)),
+        lead=Lead.from_snapshot(event.payload["lead"], event.payload.get("contact") or None),
+    )
+
+
+def _call_change(event: PublishedEvent, kind: CallChangeKind) -> CallChange:
+    return CallChange(
+        kind=kind,
+        cursor=event.seq,
+        tenant_id=strawberry.ID(str(event.tenant_id)),
+        call=Call.from_snapshot(event.payload["call"]),
+    )

@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlalchemy import insert, update
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from domain.events import EventType, NewEvent
 from persistence.snapshots import snapshot
@@ -131,7 +132,7 @@ async def graphql_socket(
 ) -> AsyncIterator[GraphQLSocket]:
     """A websocket on /graphql; with `init`, connection_init with the token is acknowledged first."""
     url = base_url.replace("http://", "ws://") + "/graphql"
-    async with connect(url, subprotocols=[protocol], compression=None) as ws:  # type: ignore[list-item]
+    async with connect(url, subprotocols=[Subprotocol(protocol)], compression=None) as ws:
         socket = GraphQLSocket(ws, protocol)
         if init:
             ack = await socket.init(token)
