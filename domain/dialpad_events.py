@@ -9,12 +9,14 @@ They are told apart by `state` versus `event_type`, and both become a `CallEvent
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 
 from domain.calls import CallDirection
 from domain.dispositions import dispositions_in
@@ -113,13 +115,17 @@ def read_event_body(
     if header.get("alg") != "HS256":
         raise Unauthenticated(f"events must be signed with HS256, not {header.get('alg')!r}")
     try:
-        # exp / nbf are checked below against our clock; Dialpad sends no audience.
-        decoded = jwt.decode(
-            token,
-            secret,
-            algorithms=["HS256"],
-            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False},
-        )
+        # The secret is whatever the tenant's Dialpad webhook was created with: a short one is the
+        # provisioner's concern, not a reason to drop events, so PyJWT's key-length warning is muted.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+            # exp / nbf are checked below against our clock; Dialpad sends no audience.
+            decoded = jwt.decode(
+                token,
+                secret,
+                algorithms=["HS256"],
+                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False},
+            )
     except jwt.InvalidSignatureError as error:
         raise Unauthenticated("the event's signature does not match the tenant's secret") from error
     except jwt.DecodeError as error:
