@@ -107,14 +107,22 @@ _STORE_AND_LOCK = text(
     INSERT INTO calls (tenant_id, external_id, direction, customer_call_key)
     SELECT :tenant_id, :call_id, :direction, :call_id FROM stored
     ON CONFLICT (tenant_id, external_id) DO UPDATE SET updated_at = calls.updated_at
-    RETURNING calls.*
+    RETURNING calls.*, (calls.xmax = 0) AS created
     """
 ).bindparams(bindparam("raw", type_=JSONB))
 
 
+@dataclass(frozen=True)
+class LockedCall:
+    """A call row as it was before this event, locked; `created` when this event made it."""
+
+    call: CallRow
+    created: bool
+
+
 async def store_event_and_lock_call(
     connection: AsyncConnection, *, tenant_id: UUID, facts: CallEventFacts, raw: dict[str, Any]
-) -> CallRow | None:
+) -> LockedCall | None:
     """Store the raw event once; for a new event the call row as it was, now locked; None = duplicate."""
     row = (
         await connection.execute(
@@ -130,7 +138,7 @@ async def store_event_and_lock_call(
             },
         )
     ).first()
-    return _call(row) if row is not None else None
+    return LockedCall(call=_call(row), created=row.created) if row is not None else None
 
 
 _EVENT_PAYLOADS = text(

@@ -81,22 +81,19 @@ async def record_call_changes(
     tx: Transaction, *, call: CallRow, kind: str | None, lead_changes: Sequence[str]
 ) -> None:
     """CALL_UPDATED (when `kind` is given) and LEAD_UPDATED (when the lead changed) for subscribers."""
+    events: list[NewEvent] = []
     if kind is not None:
-        await tx.record(
+        events.append(
             NewEvent(call.tenant_id, EventType.CALL_UPDATED, {"call": snapshot(call), "kind": kind})
         )
     if lead_changes and call.lead_id is not None:
         found = await call_store.lead_with_contact(tx.connection, call.lead_id)
         if found is not None:
             lead, contact = found
-            changes = sorted(set(lead_changes))
-            await tx.record(
-                NewEvent(
-                    call.tenant_id,
-                    EventType.LEAD_UPDATED,
-                    {"lead": lead, "contact": contact, "changes": changes},
-                )
-            )
+            payload = {"lead": lead, "contact": contact, "changes": sorted(set(lead_changes))}
+            events.append(NewEvent(call.tenant_id, EventType.LEAD_UPDATED, payload))
+    # One statement for both rows: the webhook's hot path counts round trips.
+    await tx.record(*events)
 
 
 async def add_disposition(deps: Deps, *, actor: Principal | None, call_id: UUID, disposition: str) -> CallRow:

@@ -59,17 +59,23 @@ async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> Call
             now=deps.clock.now(),
         )
         facts = parse_call_event(claims)
-        before = await call_store.store_event_and_lock_call(
+        locked = await call_store.store_event_and_lock_call(
             connection, tenant_id=tenant.id, facts=facts, raw=claims
         )
-        if before is None:
+        if locked is None:
             return CallEventOutcome(duplicate=True)
+        before = locked.call
         # Re-fold every stored event of the call: the row is a projection, whatever the arrival order.
-        history = await call_store.call_event_payloads(
-            connection, tenant_id=tenant.id, call_external_id=facts.call_id
-        )
+        # (A call this event created has no other event yet: the lock serialises its later ones.)
+        if locked.created:
+            history = [facts]
+        else:
+            payloads = await call_store.call_event_payloads(
+                connection, tenant_id=tenant.id, call_external_id=facts.call_id
+            )
+            history = [parse_call_event(raw) for raw in payloads]
         region = _region(tenant)
-        projection = project_call((parse_call_event(raw) for raw in history), region=region)
+        projection = project_call(history, region=region)
         call = before
         contact_id = await _contact_for(connection, tenant, before, projection, region)
         columns = projection.columns()
