@@ -7,6 +7,7 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCa
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
+from graph.calls.mutations import CallsMutation
 from graph.calls.query import CallsQuery
 from graph.errors import DomainErrorMasking
 from graph.leads.mutations import LeadsMutation
@@ -24,7 +25,7 @@ class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery):
 
 
 @strawberry.type
-class Mutation(UsersMutation, TenantsMutation, LeadsMutation):
+class Mutation(UsersMutation, TenantsMutation, LeadsMutation, CallsMutation):
     pass
 
 
