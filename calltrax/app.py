@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from calltrax.background import BackgroundTasks
 from calltrax.event_bus import EventBus
+from calltrax.notifier import Notifier
 from calltrax.observability import RequestObservability, metrics_endpoint
 from calltrax.relay import EventRelay
 from calltrax.settings import Settings
@@ -40,6 +42,7 @@ class State(TypedDict):
     http: httpx.AsyncClient
     deps: Deps
     subscriber: EventSubscriber | None
+    background: BackgroundTasks
 
 
 async def healthz(request: Request) -> Response:
@@ -104,11 +107,24 @@ def create_app(
             dialpad=dialpad,
             public_base_url=settings.public_base_url,
         )
+        # SLA alerts and notifications (issue 9).
+        notifier = Notifier(settings)
+        background = BackgroundTasks(deps, settings, notifier)
+        await background.start()
         try:
             yield State(
-                settings=settings, engine=engine, bus=bus, relay=relay, http=http, deps=deps, subscriber=None
+                settings=settings,
+                engine=engine,
+                bus=bus,
+                relay=relay,
+                http=http,
+                deps=deps,
+                subscriber=None,
+                background=background,
             )
         finally:
+            await background.stop()
+            await notifier.aclose()
             await relay.stop()
             await http.aclose()
             await bus.disconnect()
