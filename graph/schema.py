@@ -6,16 +6,24 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from graph.errors import DomainErrorMasking
+from graph.notifications.mutations import NotificationsMutation
+from graph.notifications.query import NotificationsQuery
 from graph.users.query import UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery):
+class Query(UsersQuery, NotificationsQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(NotificationsMutation):
     pass
 
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     # Factories, so each operation gets fresh extension instances.
     extensions=[
         lambda: QueryDepthLimiter(max_depth=10),
