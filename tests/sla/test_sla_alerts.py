@@ -184,12 +184,12 @@ async def test_two_server_processes_and_a_restart_alert_each_lead_exactly_once(
 
     # While no server runs: more overdue leads, and some whose SLA runs out during the outage.
     during = await _overdue_leads(engine, tenants, 60)
-    expiring = [(await insert_lead(engine, quick.id))["id"] for n in range(5)]
+    expiring = [(await insert_lead(engine, quick.id))["id"] for _ in range(5)]
     await asyncio.sleep(2.5)
 
     async with server_process(database_url):
         await eventually(
-            lambda: _all_alerted_and_numbered(engine, 300 + len(during) + len(expiring)), timeout=30
+            lambda: _all_alerted_and_numbered(engine, 300 + len(during) + len(expiring)), within=30
         )
         await asyncio.sleep(0.5)
     await _assert_one_event_per_breached_lead(engine, 365)
