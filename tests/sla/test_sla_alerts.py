@@ -137,7 +137,7 @@ async def _all_alerted_and_numbered(engine, expected: int) -> bool:
     numbered = await scalar(
         engine, "SELECT count(*) FROM events WHERE type = 'SLA_BREACHED' AND seq IS NOT NULL"
     )
-    return breached == expected and numbered == expected
+    return bool(breached == expected and numbered == expected)
 
 
 async def _assert_one_event_per_breached_lead(engine, expected: int) -> None:
