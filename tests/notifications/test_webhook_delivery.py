@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 
 from domain.events import EventType
+from domain.notifications import verify_signature
 from domain.roles import Role
 from tests.conftest import error_codes, graphql, serve
 from tests.notifications.support import DELIVERIES, Receiver, create_target, running
@@ -37,6 +40,11 @@ async def test_a_target_failing_three_times_gets_one_success_and_three_logged_fa
 
         assert [request.answered for request in receiver.requests] == [500, 500, 500, 200]
         assert all(request.signature_valid for request in receiver.requests)
+        # The documented recipe, independently of our verifier: hex HMAC-SHA256 of "<timestamp>.<body>".
+        for request in receiver.requests:
+            signed = request.headers["x-calltrax-timestamp"].encode() + b"." + request.body
+            expected = hmac.new(created["secret"].encode(), signed, hashlib.sha256).hexdigest()
+            assert request.headers["x-calltrax-signature"] == f"sha256={expected}"
         # Every retry carries the same document; the receiver dedupes on its id.
         assert len({request.body for request in receiver.requests}) == 1
         document = receiver.requests[0].document
@@ -220,3 +228,55 @@ async def test_a_target_hears_nothing_from_before_it_existed(
         await eventually(lambda: _count(receiver, 1))
         await asyncio.sleep(0.3)
     assert [r.document["event"]["seq"] for r in receiver.requests] == [2]
+
+
+async def test_two_app_instances_on_one_database_send_each_notification_once(
+    make_app, make_tenant, make_user, engine
+) -> None:
+    tenants = [await make_tenant() for _ in range(2)]
+    admin = await make_user(Role.ADMIN)
+    receiver = Receiver(fail_first=5)
+    settings = {"notification_backoff_seconds": 0.05, "notification_poll_seconds": 0.02, "redis_url": None}
+    async with (
+        serve(receiver.app()) as receiver_url,
+        running(make_app(**settings)) as (http, first),
+        running(make_app(**settings)) as (_, second),
+    ):
+        for tenant in tenants:
+            receiver.secret = (await create_target(http, admin, tenant.id, url=f"{receiver_url}/hook"))[
+                "secret"
+            ]
+        # The same secret for both tenants' targets is not a thing: check signatures per tenant below.
+        secrets = {
+            str(tenant.id): await scalar(
+                engine, "SELECT secret FROM notification_targets WHERE tenant_id = :t", t=tenant.id
+            )
+            for tenant in tenants
+        }
+        for n in range(40):
+            tenant = tenants[n % 2]
+            await insert_lead(engine, tenant.id, record_created=True)
+            (first if n % 4 < 2 else second)["relay"].committed([tenant.id])
+        await eventually(
+            lambda: scalar(
+                engine, "SELECT count(*) = 40 FROM notification_deliveries WHERE status = 'delivered'"
+            ),
+            within=20,
+        )
+        await asyncio.sleep(0.3)
+
+    successes = [r for r in receiver.requests if r.answered == 200]
+    assert len(successes) == 40
+    assert len({(r.document["tenant"]["id"], r.document["event"]["seq"]) for r in successes}) == 40
+    assert len(receiver.requests) == 45
+    for request in receiver.requests:
+        stamp = request.headers["x-calltrax-timestamp"]
+        secret = secrets[request.document["tenant"]["id"]]
+        assert verify_signature(
+            secret,
+            timestamp=stamp,
+            body=request.body,
+            signature=request.headers["x-calltrax-signature"],
+            now=request.at,
+        )
+    assert await scalar(engine, "SELECT count(*) FROM notification_attempts") == 45
