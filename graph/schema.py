@@ -12,6 +12,8 @@ from graph.calls.query import CallsQuery
 from graph.errors import DomainErrorMasking
 from graph.leads.mutations import LeadsMutation
 from graph.leads.query import LeadsQuery
+from graph.notifications.mutations import NotificationsMutation
+from graph.notifications.query import NotificationsQuery
 from graph.subscriptions.subscription import Subscription
 from graph.tenants.mutations import TenantsMutation
 from graph.tenants.query import TenantsQuery
@@ -20,12 +22,12 @@ from graph.users.query import UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery):
+class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery):
     pass
 
 
 @strawberry.type
-class Mutation(UsersMutation, TenantsMutation, LeadsMutation, CallsMutation):
+class Mutation(UsersMutation, TenantsMutation, LeadsMutation, CallsMutation, NotificationsMutation):
     pass
 
 
