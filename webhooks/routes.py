@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
-routes: list[BaseRoute] = []
+from webhooks.leads import receive_lead
+
+routes: list[BaseRoute] = [
+    Route("/webhooks/lead/{token}", receive_lead, methods=["POST"]),
+]

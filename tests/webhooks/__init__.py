@@ -1,0 +1,1 @@
+"""Webhook doors over real HTTP: the lead webhook."""
