@@ -12,8 +12,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from persistence.tables import Contact
-
 # DO UPDATE (a no-op write) rather than DO NOTHING so RETURNING yields the existing row's id too.
 _ENSURE_BY_PHONE = text(
     """
@@ -76,8 +74,8 @@ contact_adopted AS (
         name = coalesce(c.name, :name), city = coalesce(c.city, :city),
         metadata = :metadata || c.metadata, updated_at = :at
     FROM hook
-    WHERE {{go}} AND :phone IS NOT NULL
-      AND c.tenant_id = hook.tenant_id AND c.phone IS NULL AND c.email = :email
+    WHERE {{go}} AND (SELECT :phone) IS NOT NULL
+      AND c.tenant_id = hook.tenant_id AND c.phone IS NULL AND c.email = (SELECT :email)
       AND NOT EXISTS (SELECT 1 FROM contacts AS p WHERE p.tenant_id = hook.tenant_id AND p.phone = :phone)
     RETURNING c.*
 ),
@@ -85,7 +83,7 @@ contact_by_phone AS (
     INSERT INTO contacts AS c (tenant_id, phone, phone_raw, email, name, city, metadata, created_at, updated_at)
     SELECT hook.tenant_id, :phone, :phone_raw, :email, :name, :city, :metadata, :at, :at
     FROM hook
-    WHERE {{go}} AND :phone IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contact_adopted)
+    WHERE {{go}} AND (SELECT :phone) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contact_adopted)
     ON CONFLICT (tenant_id, phone) DO UPDATE SET
         email = coalesce(c.email, EXCLUDED.email),
         phone_raw = coalesce(c.phone_raw, EXCLUDED.phone_raw),
@@ -105,10 +103,10 @@ contact_by_email AS (
               OR (c.phone_raw IS NULL AND :phone_raw IS NOT NULL)
               OR (:metadata || c.metadata) <> c.metadata
             THEN :at ELSE c.updated_at END
-    WHERE {{go}} AND :phone IS NULL
+    WHERE {{go}} AND (SELECT :phone) IS NULL
       AND c.id = (
         SELECT e.id FROM contacts AS e JOIN hook ON e.tenant_id = hook.tenant_id
-        WHERE e.email = :email ORDER BY e.created_at, e.id LIMIT 1
+        WHERE e.email = (SELECT :email) ORDER BY e.created_at, e.id LIMIT 1
       )
     RETURNING c.*
 ),
@@ -117,7 +115,7 @@ contact_new_by_email AS (
         (tenant_id, phone_raw, phone_invalid, email, name, city, metadata, created_at, updated_at)
     SELECT hook.tenant_id, :phone_raw, :phone_invalid, :email, :name, :city, :metadata, :at, :at
     FROM hook
-    WHERE {{go}} AND :phone IS NULL AND NOT EXISTS (SELECT 1 FROM contact_by_email)
+    WHERE {{go}} AND (SELECT :phone) IS NULL AND NOT EXISTS (SELECT 1 FROM contact_by_email)
     ON CONFLICT (tenant_id, email) WHERE phone IS NULL AND email IS NOT NULL DO UPDATE SET
         phone_raw = coalesce(c.phone_raw, EXCLUDED.phone_raw),
         phone_invalid = c.phone_invalid OR (c.phone_raw IS NULL AND EXCLUDED.phone_invalid),
@@ -139,8 +137,6 @@ CONTACT_PARAMS = (
     bindparam("metadata", type_=JSONB),
     bindparam("at", type_=DateTime(timezone=True)),
 )
-
-CONTACT_COLUMNS: tuple[str, ...] = tuple(column.name for column in Contact.__table__.columns)
 
 
 def contact_values(fields: ContactFields, at: datetime) -> dict[str, Any]:

@@ -8,14 +8,12 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import BadInput, NotFound, Unavailable
-from domain.events import EventType, NewEvent
 from domain.lead_intake import ContactPoint, LeadInput, contact_point
 from domain.phones import region_for_timezone
 from persistence import leads as lead_store
 from persistence import tenants as tenant_store
 from persistence.contacts import ContactFields, ContactRaced
 from persistence.leads import RegionCheck
-from persistence.snapshots import snapshot
 from services.deps import Deps
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -57,11 +55,7 @@ class _Stale(Exception):
 
 
 class _LostRace(Exception):
-    """A concurrent request with the same idempotency key committed first."""
-
-    def __init__(self, tenant_id: UUID) -> None:
-        super().__init__("duplicate lead committed concurrently")
-        self.tenant_id = tenant_id
+    """A concurrent request with the same idempotency key committed first; this one wrote nothing."""
 
 
 async def _fresh_hint(deps: Deps, token: str) -> _RegionHint:
@@ -140,15 +134,9 @@ async def ingest_lead(
             hint = await _fresh_hint(deps, token)
         except ContactRaced:
             continue
-        except _LostRace as race:
-            async with deps.reader() as connection:
-                found = await lead_store.find_by_key(
-                    connection, tenant_id=race.tenant_id, idempotency_key=key, external_id=lead.external_id
-                )
-            if found is not None:
-                return LeadIngested(
-                    lead_id=found[0], contact_id=found[1], tenant_id=race.tenant_id, duplicate=True
-                )
+        except _LostRace:
+            # The next attempt finds the winner's lead as `existing` and answers it as a duplicate.
+            continue
     raise Unavailable("the lead could not be stored because of concurrent requests; retry")
 
 
@@ -163,44 +151,36 @@ async def _write(
     key: str | None,
     received_at: datetime,
 ) -> LeadIngested:
-    async with deps.unit_of_work() as tx:
-        intake = await lead_store.ingest(
-            tx.connection,
-            token=token,
-            region_check=region_check,
-            contact=_contact_fields(lead, point),
-            source=lead.source,
-            notes=lead.notes,
-            raw_data=raw_data,
-            external_id=lead.external_id,
-            idempotency_key=key,
-            received_at=received_at,
+    intake = await lead_store.ingest(
+        deps.engine,
+        token=token,
+        region_check=region_check,
+        contact=_contact_fields(lead, point),
+        source=lead.source,
+        notes=lead.notes,
+        raw_data=raw_data,
+        external_id=lead.external_id,
+        idempotency_key=key,
+        received_at=received_at,
+    )
+    if not intake.webhook_found:
+        if region_check is not None:
+            raise _Stale
+        raise NotFound("no active lead webhook at this address")
+    if intake.lost_race:
+        raise _LostRace
+    assert intake.tenant_id is not None
+    if intake.existing_lead_id is not None and intake.existing_contact_id is not None:
+        return LeadIngested(
+            lead_id=intake.existing_lead_id,
+            contact_id=intake.existing_contact_id,
+            tenant_id=intake.tenant_id,
+            duplicate=True,
         )
-        if not intake.webhook_found or intake.tenant_id is None:
-            if region_check is not None:
-                raise _Stale
-            raise NotFound("no active lead webhook at this address")
-        tenant_id = intake.tenant_id
-        if intake.existing_lead_id is not None and intake.existing_contact_id is not None:
-            return LeadIngested(
-                lead_id=intake.existing_lead_id,
-                contact_id=intake.existing_contact_id,
-                tenant_id=tenant_id,
-                duplicate=True,
-            )
-        if intake.lead is None or intake.contact is None:
-            # Leaving the block by raising rolls back this request's contact merge.
-            raise _LostRace(tenant_id)
-        await tx.record(
-            NewEvent(
-                tenant_id,
-                EventType.LEAD_CREATED,
-                {
-                    "lead": snapshot(intake.lead, exclude=("raw_data",)),
-                    "contact": snapshot(intake.contact),
-                },
-            )
-        )
+    assert intake.lead_id is not None
+    assert intake.contact_id is not None
+    # The statement wrote the LEAD_CREATED row; the relay numbers and publishes it.
+    deps.publisher.committed([intake.tenant_id])
     return LeadIngested(
-        lead_id=intake.lead["id"], contact_id=intake.contact["id"], tenant_id=tenant_id, duplicate=False
+        lead_id=intake.lead_id, contact_id=intake.contact_id, tenant_id=intake.tenant_id, duplicate=False
     )
