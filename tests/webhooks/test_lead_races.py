@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -10,11 +12,11 @@ from sqlalchemy import text
 from tests.conftest import serve
 
 
-async def _post_all(base_url: str, path: str, payloads: list[dict[str, object]], **kwargs: object):
+async def _post_all(base_url: str, path: str, payloads: Sequence[Mapping[str, Any]], **kwargs: Any):
     # One connection per request, so the server really handles them at the same time.
-    async def post(payload: dict[str, object]) -> httpx.Response:
+    async def post(payload: Mapping[str, Any]) -> httpx.Response:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            return await client.post(path, json=payload, **kwargs)  # type: ignore[arg-type]
+            return await client.post(path, json=payload, **kwargs)
 
     return await asyncio.gather(*(post(payload) for payload in payloads))
 
