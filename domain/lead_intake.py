@@ -19,7 +19,9 @@ MAX_BODY_BYTES = 64 * 1024
 # Real payloads are a few levels deep; a bound keeps every later walk (ours, json.dumps, PostgreSQL) safe.
 MAX_DEPTH = 32
 MAX_FORM_FIELDS = 1000
-MAX_KEY_LENGTH = 255
+# Both are in unique btree indexes, whose entries must stay well under a page.
+MAX_ID_LENGTH = 255
+MAX_EMAIL_LENGTH = 254
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -368,6 +370,14 @@ def parse_lead(payload: Mapping[str, Any]) -> LeadInput:
     )
 
 
+def check_lead_ids(lead: LeadInput) -> None:
+    """422 when the source's lead id is too long to be a key."""
+    if lead.external_id is not None and len(lead.external_id) > MAX_ID_LENGTH:
+        raise BadInput(
+            "the lead's source id is too long", fields={"external_id": f"at most {MAX_ID_LENGTH} characters"}
+        )
+
+
 def normalize_email(raw: str | None) -> str | None:
     """Trimmed and lower-cased; None when empty."""
     if raw is None:
@@ -383,7 +393,7 @@ def contact_point(lead: LeadInput, region: str | None) -> ContactPoint:
     the phone is good (the raw payload still holds both)."""
     phone = normalize_phone(lead.phone, region)
     email = normalize_email(lead.email)
-    email_ok = email is not None and EMAIL.match(email) is not None
+    email_ok = email is not None and len(email) <= MAX_EMAIL_LENGTH and EMAIL.match(email) is not None
     if (phone is not None and phone.valid) or email_ok:
         return ContactPoint(phone=phone, email=email if email_ok else None)
     fields: dict[str, str] = {}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from domain.errors import BadInput, NotFound, Unavailable
-from domain.lead_intake import ContactPoint, LeadInput, contact_point
+from domain.lead_intake import ContactPoint, LeadInput, check_lead_ids, contact_point
 from domain.phones import region_for_timezone
 from persistence import leads as lead_store
 from persistence import tenants as tenant_store
@@ -73,6 +74,10 @@ async def _fresh_hint(deps: Deps, token: str) -> _RegionHint:
     return hint
 
 
+# Tokens are URL-safe base64; anything else (a NUL byte, a megabyte) cannot be one, so it is not looked up.
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]{1,256}")
+
+
 def _idempotency_key(raw: str | None) -> str | None:
     if raw is None or not raw.strip():
         return None
@@ -83,6 +88,15 @@ def _idempotency_key(raw: str | None) -> str | None:
             fields={"Idempotency-Key": f"at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters"},
         )
     return key
+
+
+def _validated(
+    lead: LeadInput, idempotency_key: str | None, region: str | None
+) -> tuple[str | None, ContactPoint]:
+    """The idempotency key and the lead's contact point; BadInput naming what is wrong."""
+    key = _idempotency_key(idempotency_key)
+    check_lead_ids(lead)
+    return key, contact_point(lead, region)
 
 
 def _contact_fields(lead: LeadInput, point: ContactPoint) -> ContactFields:
@@ -107,18 +121,19 @@ async def ingest_lead(
 ) -> LeadIngested:
     """Store a lead and its contact (merged by phone, else email) and record LEAD_CREATED; repeats are duplicates."""
     received_at = deps.clock.now()
-    key = _idempotency_key(idempotency_key)
+    if not _TOKEN.fullmatch(token):
+        raise NotFound("no active lead webhook at this address")
     hint = _HINTS.get(token)
     for _ in range(_ATTEMPTS):
         try:
-            point = contact_point(lead, hint.region if hint else None)
+            key, point = _validated(lead, idempotency_key, hint.region if hint else None)
             if point.needs_region and hint is None:
                 hint = await _fresh_hint(deps, token)
-                point = contact_point(lead, hint.region)
+                key, point = _validated(lead, idempotency_key, hint.region)
         except BadInput:
             # An unknown token is a 404 whatever the body says; the region may also have changed.
             hint = await _fresh_hint(deps, token)
-            point = contact_point(lead, hint.region)
+            key, point = _validated(lead, idempotency_key, hint.region)
         try:
             return await _write(
                 deps,
