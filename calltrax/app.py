@@ -16,10 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from calltrax.dialpad_client import DialpadClient
 from calltrax.event_bus import EventBus
 from calltrax.observability import RequestObservability, metrics_endpoint
 from calltrax.relay import EventRelay
 from calltrax.settings import Settings
+from calltrax.simulated_dialpad import SimulatedDialpad
 from calltrax.tokens import JwtVerifier
 from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
 from graph.app import CallTraxGraphQL
@@ -67,6 +69,13 @@ async def readyz(request: Request) -> Response:
     )
 
 
+def dialpad_gateway(settings: Settings, http: httpx.AsyncClient) -> DialpadGateway:
+    """The real Dialpad API when a key is set, else the built-in simulation (so provisioning works out of the box)."""
+    if settings.dialpad_api_key:
+        return DialpadClient(http, base_url=settings.dialpad_base_url, api_key=settings.dialpad_api_key)
+    return SimulatedDialpad()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -101,8 +110,9 @@ def create_app(
             publisher=relay,
             clock=clock or SystemClock(),
             tokens=tokens,
-            dialpad=dialpad,
+            dialpad=dialpad if dialpad is not None else dialpad_gateway(settings, http),
             public_base_url=settings.public_base_url,
+            dialpad_office_id=settings.dialpad_office_id,
         )
         try:
             yield State(
