@@ -1,0 +1,135 @@
+"""The `calltrax` command, run as a real process: token issuing, and serve's first run and restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import TEST_JWT_SECRET, free_port
+
+CALLTRAX = [sys.executable, "-m", "calltrax"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CALLTRAX_", "DATABASE_", "REDIS_"))
+    }
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CALLTRAX, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+async def test_token_creates_the_user_and_prints_a_24h_token(
+    database_url: str, engine: AsyncEngine, make_tenant
+) -> None:
+    tenant = await make_tenant(slug="acme")
+    env = _env(DATABASE_URL=database_url, CALLTRAX_JWT_SECRET=TEST_JWT_SECRET)
+    result = _run(["token", "--email", "Client@Acme.com", "--role", "client", "--tenant", "acme"], env)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    claims = jwt.decode(token, TEST_JWT_SECRET, algorithms=["HS256"])
+    assert 86_300 <= claims["exp"] - time.time() <= 86_400
+    async with engine.connect() as connection:
+        row = (await connection.execute(text("SELECT id, email, role, tenant_id FROM users"))).one()
+    assert (row.id, row.email, row.role, row.tenant_id) == (
+        claims["sub"],
+        "client@acme.com",
+        "client",
+        tenant.id,
+    )
+
+    again = _run(["token", "--email", "client@acme.com", "--role", "client", "--tenant", "acme"], env)
+    assert jwt.decode(again.stdout.strip(), TEST_JWT_SECRET, algorithms=["HS256"])["sub"] == claims["sub"]
+
+
+def test_token_refuses_without_a_secret_and_names_bad_input(database_url: str, tmp_path: Path) -> None:
+    no_secret = _run(
+        ["token", "--email", "a@b.co", "--role", "admin"],
+        _env(DATABASE_URL=database_url, CALLTRAX_DATA_DIR=str(tmp_path)),
+    )
+    assert no_secret.returncode == 2
+    assert "no JWT secret" in no_secret.stdout
+    env = _env(DATABASE_URL=database_url, CALLTRAX_JWT_SECRET=TEST_JWT_SECRET)
+    unknown_tenant = _run(["token", "--email", "a@b.co", "--role", "client", "--tenant", "nope"], env)
+    assert unknown_tenant.returncode == 2
+    assert "nope" in unknown_tenant.stdout
+    bad_setting = _run(["migrate"], _env(DATABASE_URL="mysql://x@y/z"))
+    assert bad_setting.returncode == 2
+    assert "DATABASE_URL" in bad_setting.stderr
+
+
+def _start_server(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CALLTRAX, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=_env(CALLTRAX_DATA_DIR=str(data_dir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def _wait_ready(base: str, server: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "serve exited early"
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("server never became ready")
+
+
+def _stop(server: subprocess.Popen[str]) -> str:
+    server.send_signal(signal.SIGINT)
+    output, _ = server.communicate(timeout=60)
+    return output
+
+
+@pytest.mark.slow
+def test_serve_first_run_on_embedded_postgres_then_restart_keeps_data(tmp_path: Path) -> None:
+    """What `make run` does on a fresh machine: embedded PostgreSQL, a generated secret, an admin token."""
+    data_dir = tmp_path / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _start_server(data_dir, port)
+    try:
+        _wait_ready(base, server)
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        assert "graphiql" in httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}).text.lower()
+    finally:
+        output = _stop(server)
+    assert f"{base.replace('127.0.0.1', '127.0.0.1')}/graphql" in output
+    token = output.strip().splitlines()[-1]
+    assert (data_dir / "jwt_secret").exists()
+    assert (data_dir / "pgdata" / "PG_VERSION").exists()
+
+    server = _start_server(data_dir, port)
+    try:
+        _wait_ready(base, server)
+        me = httpx.post(
+            f"{base}/graphql",
+            json={"query": "{ me { email role } }"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert me.json() == {"data": {"me": {"email": "admin@calltrax.local", "role": "ADMIN"}}}
+    finally:
+        _stop(server)
