@@ -6,6 +6,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from graph.errors import DomainErrorMasking
+from graph.provisioning.mutations import ProvisioningMutation
 from graph.users.query import UsersQuery
 
 
@@ -14,8 +15,14 @@ class Query(UsersQuery):
     pass
 
 
+@strawberry.type
+class Mutation(ProvisioningMutation):
+    pass
+
+
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     # Factories, so each operation gets fresh extension instances.
     extensions=[
         lambda: QueryDepthLimiter(max_depth=10),
