@@ -23,6 +23,10 @@ DEFAULT_REQUESTS_PER_SECOND = 18.0
 RETRIABLE_STATUSES = frozenset({408, 429})
 # A Retry-After longer than this is not waited for: an admin is waiting on the mutation.
 MAX_RETRY_AFTER_SECONDS = 30.0
+MAX_LIST_PAGES = 20
+
+# Looks for the resource an attempt whose answer was lost may have created.
+Finder = Callable[[], Awaitable[dict[str, Any] | None]]
 
 
 class RateLimiter:
@@ -122,15 +126,30 @@ class DialpadClient:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     async def _request(
-        self, method: str, path: str, *, step: str, json: dict[str, Any] | None = None
-    ) -> httpx.Response:
+        self,
+        method: str,
+        path: str,
+        *,
+        step: str,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        adopt: Finder | None = None,
+    ) -> Any:
+        """Send with retries; the answer's JSON (None when it has none). `adopt` is asked, before a create
+        is sent again after an answer that may hide a success, for what the lost attempt made."""
         url = f"{self._base_url}{path}"
+        maybe_done = False
         for attempt in range(self._max_attempts):
             last = attempt == self._max_attempts - 1
+            if maybe_done and adopt is not None:
+                found = await adopt()
+                if found is not None:
+                    log.info("adopted a resource a lost attempt created", extra={"path": path})
+                    return found
             await self._limiter.acquire()
             try:
                 response = await self._http.request(
-                    method, url, json=json, headers=self._headers, timeout=self._timeout
+                    method, url, json=json, params=params, headers=self._headers, timeout=self._timeout
                 )
             except httpx.TransportError as error:
                 # Timeouts and dropped connections: the request may not have reached Dialpad.
@@ -147,11 +166,16 @@ class DialpadClient:
                     raise DialpadError(
                         f"Dialpad {kind} ({method} {path}, {self._max_attempts} attempts)", step=step
                     ) from error
+                # Only a connect failure proves the request never reached Dialpad.
+                maybe_done = maybe_done or not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
                 await self._sleep(self._backoff(attempt))
                 continue
             status = response.status_code
             if status < 400:
-                return response
+                try:
+                    return response.json()
+                except ValueError:
+                    return None
             message = dialpad_message(response)
             log.warning(
                 "dialpad answered an error",
@@ -159,6 +183,8 @@ class DialpadClient:
             )
             if not (status in RETRIABLE_STATUSES or status >= 500) or last:
                 raise DialpadError(f"Dialpad answered {status}: {message}", status=status, step=step)
+            # A 5xx may come after the work was done; 408 and 429 say it was not.
+            maybe_done = maybe_done or status >= 500
             delay = retry_after_seconds(response.headers.get("retry-after"))
             if delay is None:
                 delay = self._backoff(attempt)
@@ -171,20 +197,30 @@ class DialpadClient:
             await self._sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _create(self, path: str, body: dict[str, Any], *, step: str) -> dict[str, Any]:
-        response = await self._request("POST", path, json=body, step=step)
-        try:
-            answer = response.json()
-        except ValueError as error:
-            raise DialpadError(
-                f"Dialpad answered POST {path} with no JSON", status=response.status_code, step=step
-            ) from error
+    async def _create(
+        self, path: str, body: dict[str, Any], *, step: str, adopt: Finder | None = None
+    ) -> dict[str, Any]:
+        answer = await self._request("POST", path, json=body, step=step, adopt=adopt)
         if not isinstance(answer, dict) or answer.get("id") in (None, ""):
-            raise DialpadError(
-                f"Dialpad answered POST {path} without an id", status=response.status_code, step=step
-            )
+            raise DialpadError(f"Dialpad answered POST {path} without an id", step=step)
         # Ids arrive as strings here and as numbers in events: text everywhere.
         return {**answer, "id": str(answer["id"])}
+
+    async def _list(
+        self, path: str, *, step: str, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item of a Dialpad list, following `cursor` (bounded: this is a recovery path)."""
+        items: list[dict[str, Any]] = []
+        query = dict(params or {})
+        for _ in range(MAX_LIST_PAGES):
+            page = await self._request("GET", path, params=query, step=step)
+            if not isinstance(page, dict):
+                break
+            items.extend(item for item in page.get("items") or [] if isinstance(item, dict))
+            if not page.get("cursor"):
+                break
+            query["cursor"] = page["cursor"]
+        return items
 
     async def _delete(self, path: str, *, step: str) -> None:
         try:
@@ -202,14 +238,45 @@ class DialpadClient:
             body["office_id"] = _int_id(office_id)
         body["hours_on"] = True
         body.update(call_center_hours(hours))
-        return await self._create("/callcenters", body, step=ProvisioningStep.CALL_CENTER)
+        step = ProvisioningStep.CALL_CENTER
+        # Names need not be unique in Dialpad: remember which namesakes existed before, so a lost
+        # attempt's call center can be told apart from somebody else's (and never deleted by mistake).
+        search = {"name_search": name, **({"office_id": body["office_id"]} if office_id else {})}
+
+        def namesakes(items: list[dict[str, Any]]) -> set[str]:
+            return {str(item.get("id")) for item in items if item.get("name") == name}
+
+        try:
+            existing: set[str] | None = namesakes(await self._list("/callcenters", step=step, params=search))
+        except DialpadError as error:
+            # Without the list, a lost attempt cannot be recognised; creating still works.
+            log.warning("could not list call centers", extra={"error": error.message})
+            existing = None
+
+        async def adopt() -> dict[str, Any] | None:
+            if existing is None:
+                return None
+            items = await self._list("/callcenters", step=step, params=search)
+            new = [item for item in items if item.get("name") == name and str(item.get("id")) not in existing]
+            return new[0] if len(new) == 1 else None
+
+        return await self._create("/callcenters", body, step=step, adopt=adopt)
 
     async def delete_call_center(self, call_center_id: str) -> None:
         await self._delete(f"/callcenters/{call_center_id}", step=ProvisioningStep.CALL_CENTER)
 
     async def create_webhook(self, *, hook_url: str, secret: str) -> dict[str, Any]:
+        step = ProvisioningStep.WEBHOOK
+
+        async def adopt() -> dict[str, Any] | None:
+            # The hook URL names the tenant, so a webhook with it is ours.
+            found = [
+                item for item in await self._list("/webhooks", step=step) if item.get("hook_url") == hook_url
+            ]
+            return found[-1] if found else None
+
         return await self._create(
-            "/webhooks", {"hook_url": hook_url, "secret": secret}, step=ProvisioningStep.WEBHOOK
+            "/webhooks", {"hook_url": hook_url, "secret": secret}, step=step, adopt=adopt
         )
 
     async def delete_webhook(self, webhook_id: str) -> None:
@@ -225,7 +292,19 @@ class DialpadClient:
             "target_type": "callcenter",
             "target_id": _int_id(call_center_id),
         }
-        return await self._create("/subscriptions/call", body, step=ProvisioningStep.SUBSCRIPTION)
+        step = ProvisioningStep.SUBSCRIPTION
+
+        async def adopt() -> dict[str, Any] | None:
+            # The call center is ours, so a subscription on it to our webhook is ours.
+            items = await self._list(
+                "/subscriptions/call",
+                step=step,
+                params={"target_type": "callcenter", "target_id": body["target_id"]},
+            )
+            found = [item for item in items if str((item.get("webhook") or {}).get("id")) == webhook_id]
+            return found[-1] if found else None
+
+        return await self._create("/subscriptions/call", body, step=step, adopt=adopt)
 
     async def delete_call_subscription(self, subscription_id: str) -> None:
         await self._delete(f"/subscriptions/call/{subscription_id}", step=ProvisioningStep.SUBSCRIPTION)

@@ -134,6 +134,8 @@ async def run_provisioning(
             webhook = await gateway.create_webhook(
                 hook_url=dialpad_events_url(deps, tenant.slug), secret=secret
             )
+            # An adopted webhook (made by an attempt whose answer was lost) may carry another secret.
+            secret = str((webhook.get("signature") or {}).get("secret") or secret)
             tenant = await update_tenant(
                 deps, tenant.id, dialpad_webhook_id=webhook["id"], dialpad_webhook_secret=secret
             )

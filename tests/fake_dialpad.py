@@ -60,6 +60,8 @@ class Fault:
     retry_after: str | None = None
     message: str = "injected failure"
     stall: float | None = None
+    # With a stall: do the work first, then answer late (the answer a timed-out client never reads).
+    process_first: bool = False
 
 
 @dataclass
@@ -82,9 +84,12 @@ class FakeDialpad:
         method, path = STEPS[step]
         self.fail(method, path, status, **options)
 
-    def stall(self, method: str, path: str, seconds: float, times: int = 1) -> None:
-        """Hold matching requests `seconds` without processing them (a client timing out drops them)."""
-        self.faults.append(Fault(method, path, stall=seconds, times=times))
+    def stall(
+        self, method: str, path: str, seconds: float, times: int = 1, *, process_first: bool = False
+    ) -> None:
+        """Hold matching requests `seconds`: unprocessed if the client gives up first, or (process_first)
+        processed and then answered late, so the client never learns it succeeded."""
+        self.faults.append(Fault(method, path, stall=seconds, times=times, process_first=process_first))
 
     def calls(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path == path]
@@ -113,36 +118,65 @@ class FakeDialpad:
             self.requests.append(Recorded(request.method, path, dict(request.headers), body))
             fault = self._fault_for(request.method, path)
             if fault is not None and fault.stall is not None:
+                answer = self._answer(request, body) if fault.process_first else None
                 for _ in range(int(fault.stall / 0.02)):
                     if await request.is_disconnected():
                         return Response(status_code=499)
                     await asyncio.sleep(0.02)
+                if answer is not None:
+                    return answer
             elif fault is not None and fault.status is not None:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 return _error(fault.status, fault.message, headers)
-            if request.headers.get("authorization") != f"Bearer {API_KEY}":
-                return _error(401, "invalid API key")
-            route = (request.method, path)
-            if route == ("POST", "/api/v2/callcenters"):
-                return self._create_call_center(body)
-            if route == ("POST", "/api/v2/webhooks"):
-                return self._create_webhook(body)
-            if route == ("POST", "/api/v2/subscriptions/call"):
-                return self._create_subscription(body)
-            if request.method == "DELETE":
-                for prefix, store in (
-                    ("/api/v2/callcenters/", self.call_centers),
-                    ("/api/v2/webhooks/", self.webhooks),
-                    ("/api/v2/subscriptions/call/", self.subscriptions),
-                ):
-                    if path.startswith(prefix):
-                        found = store.pop(path.removeprefix(prefix), None)
-                        return JSONResponse(found) if found else _error(404, "not found")
-            return _error(404, "no such endpoint")
+            return self._answer(request, body)
 
         return Starlette(
             routes=[Route("/api/v2/{rest:path}", handle, methods=["GET", "POST", "DELETE", "PATCH"])]
         )
+
+    def _answer(self, request: Request, body: Any) -> Response:
+        path = request.url.path
+        if request.headers.get("authorization") != f"Bearer {API_KEY}":
+            return _error(401, "invalid API key")
+        query = request.query_params
+        if request.method == "GET":
+            if path == "/api/v2/callcenters":
+                found = [
+                    cc
+                    for cc in self.call_centers.values()
+                    if query.get("name_search", "").lower() in cc["name"].lower()
+                    and query.get("office_id", cc["office_id"]) == cc["office_id"]
+                ]
+                return JSONResponse({"items": found})
+            if path == "/api/v2/webhooks":
+                return JSONResponse({"items": list(self.webhooks.values())})
+            if path == "/api/v2/subscriptions/call":
+                return JSONResponse(
+                    {
+                        "items": [
+                            sub
+                            for sub in self.subscriptions.values()
+                            if query.get("target_id", sub["target_id"]) == sub["target_id"]
+                        ]
+                    }
+                )
+        route = (request.method, path)
+        if route == ("POST", "/api/v2/callcenters"):
+            return self._create_call_center(body)
+        if route == ("POST", "/api/v2/webhooks"):
+            return self._create_webhook(body)
+        if route == ("POST", "/api/v2/subscriptions/call"):
+            return self._create_subscription(body)
+        if request.method == "DELETE":
+            for prefix, store in (
+                ("/api/v2/callcenters/", self.call_centers),
+                ("/api/v2/webhooks/", self.webhooks),
+                ("/api/v2/subscriptions/call/", self.subscriptions),
+            ):
+                if path.startswith(prefix):
+                    deleted = store.pop(path.removeprefix(prefix), None)
+                    return JSONResponse(deleted) if deleted else _error(404, "not found")
+        return _error(404, "no such endpoint")
 
     def _create_call_center(self, body: Any) -> Response:
         if not isinstance(body, dict):

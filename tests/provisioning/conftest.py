@@ -20,7 +20,8 @@ OFFICE_ID = "5527348325810176"
 @contextlib.asynccontextmanager
 async def app_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """`app` with its lifespan running, reached in-process."""
-    async with LifespanManager(app) as manager:
+    # Generous timeouts: six test suites share two cores here.
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http

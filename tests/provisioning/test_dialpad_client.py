@@ -25,7 +25,7 @@ async def _create(dialpad: DialpadClient) -> str:
 
 async def test_sends_the_key_and_gets_string_ids(dialpad, fake_dialpad: FakeDialpad):
     call_center_id = await _create(dialpad)
-    [request] = fake_dialpad.requests
+    [request] = fake_dialpad.calls("POST", CC)
     assert request.headers["authorization"] == f"Bearer {API_KEY}"
     assert request.body["office_id"] == 124
     assert isinstance(call_center_id, str)
@@ -73,6 +73,13 @@ async def test_a_timeout_is_retried(dialpad, fake_dialpad: FakeDialpad):
     await _create(dialpad)
     assert len(fake_dialpad.calls("POST", CC)) == 2
     assert len(fake_dialpad.call_centers) == 1
+
+
+async def test_a_timeout_after_dialpad_did_the_work_adopts_the_result(dialpad, fake_dialpad: FakeDialpad):
+    fake_dialpad.stall("POST", CC, seconds=3, process_first=True)
+    call_center_id = await _create(dialpad)
+    assert len(fake_dialpad.calls("POST", CC)) == 1
+    assert list(fake_dialpad.call_centers) == [call_center_id]
 
 
 async def test_gives_up_after_the_last_attempt_with_dialpads_status(dialpad, fake_dialpad: FakeDialpad):

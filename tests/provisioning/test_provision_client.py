@@ -65,9 +65,15 @@ async def test_happy_path_sends_the_documented_bodies_once_each(
     assert result["webhooks"]["dialpadEvents"] == "http://testserver/webhooks/dialpad/acme-solar"
     assert result["webhooks"]["inboundLeads"].startswith("http://testserver/webhooks/lead/")
 
-    assert [(r.method, r.path) for r in fake_dialpad.requests] == [("POST", CC), ("POST", WH), ("POST", SUB)]
+    # One look for namesake call centers (to recognise a lost attempt's later), then the three creates.
+    assert [(r.method, r.path) for r in fake_dialpad.requests] == [
+        ("GET", CC),
+        ("POST", CC),
+        ("POST", WH),
+        ("POST", SUB),
+    ]
     assert all(r.headers["authorization"] == f"Bearer {API_KEY}" for r in fake_dialpad.requests)
-    call_center, webhook, subscription = (r.body for r in fake_dialpad.requests)
+    call_center, webhook, subscription = (r.body for r in fake_dialpad.requests if r.method == "POST")
     assert call_center == {
         "name": "Acme Solar",
         "office_id": int(OFFICE_ID),
@@ -379,3 +385,27 @@ async def test_unknown_tenant_is_not_found(prov_client, make_user):
     for document in (RETRY, DEPROVISION):
         assert error_codes(await graphql(prov_client, document, {"id": unknown}, user=admin)) == ["NOT_FOUND"]
     assert error_codes(await graphql(prov_client, RETRY, {"id": "nope"}, user=admin)) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("step", [1, 2, 3])
+async def test_a_lost_answer_is_adopted_not_created_twice(
+    prov_client, fake_dialpad: FakeDialpad, make_user, engine, step
+):
+    admin = await make_user(Role.ADMIN)
+    # Somebody else's call center with the same name must never be taken for ours.
+    fake_dialpad.call_centers["42"] = {"id": "42", "name": "Acme Solar", "office_id": OFFICE_ID}
+    # Dialpad does the work but the answer arrives after our 0.5 s timeout.
+    method, path = {1: ("POST", CC), 2: ("POST", WH), 3: ("POST", SUB)}[step]
+    fake_dialpad.stall(method, path, seconds=2, process_first=True)
+    body = await _provision(prov_client, admin)
+    assert body["data"]["provisionClient"]["tenant"]["status"] == "ACTIVE", body
+    for created in (CC, WH, SUB):
+        assert len(fake_dialpad.calls("POST", created)) == 1
+    assert len(fake_dialpad.call_centers) == 2
+    assert len(fake_dialpad.webhooks) == len(fake_dialpad.subscriptions) == 1
+    row = await _tenant_row(engine, "acme-solar")
+    assert row.dialpad_call_center_id != "42"
+    assert row.dialpad_call_center_id in fake_dialpad.call_centers
+    assert row.dialpad_webhook_id in fake_dialpad.webhooks
+    assert row.dialpad_subscription_id in fake_dialpad.subscriptions
+    assert row.dialpad_webhook_secret == fake_dialpad.webhooks[row.dialpad_webhook_id]["signature"]["secret"]
