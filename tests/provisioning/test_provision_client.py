@@ -127,6 +127,15 @@ async def test_happy_path_sends_the_documented_bodies_once_each(
         )
     assert result["webhooks"]["inboundLeads"] == f"http://testserver/webhooks/lead/{tokens[0]}"
     assert result["tenant"]["id"] == str(row.id)
+    async with engine.connect() as connection:
+        events = (
+            await connection.execute(
+                text("SELECT type, payload FROM events WHERE tenant_id = :t"), {"t": row.id}
+            )
+        ).all()
+    assert {event.type for event in events} == {"TENANT_UPDATED"}
+    assert events[-1].payload["tenant"]["status"] == "active"
+    assert all(webhook["secret"] not in str(event.payload) for event in events)
 
 
 async def test_business_hours_and_slug_are_taken_from_the_input(
