@@ -13,6 +13,7 @@ from strawberry.asgi import GraphQL
 from domain.errors import DomainError
 from domain.ports import EventSubscriber
 from graph.context import Context
+from graph.loaders import Loaders
 from graph.schema import schema
 from services.authenticate import authenticate
 from services.deps import Deps
@@ -41,6 +42,8 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             request_id=request.scope.get("calltrax.request_id"),
         )
         if isinstance(request, Request):
+            # Per request; websocket contexts live per connection and get uncached loaders on first use.
+            context.loaders["data"] = Loaders(deps)
             try:
                 context.principal = await authenticate(
                     deps, authorization=request.headers.get("authorization")

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 import strawberry
 
-from domain.errors import BadInput
 from graph.context import Info
-from graph.provisioning.types import ProvisionClientInput, ProvisionClientResult, Tenant
+from graph.ids import parse_uuid
+from graph.provisioning.types import ProvisionClientInput, ProvisionClientResult
+from graph.tenants.types import Tenant
 from services.deprovision_client import deprovision_client
 from services.provision_client import provision_client
 from services.retry_provisioning import retry_provisioning
-
-
-def _tenant_id(value: strawberry.ID) -> UUID:
-    try:
-        return UUID(str(value))
-    except ValueError:
-        raise BadInput("tenantId is not a tenant id", fields={"tenantId": "not a UUID"}) from None
 
 
 @strawberry.type
@@ -42,7 +34,9 @@ class ProvisioningMutation:
     @strawberry.mutation(description="Admins: resume a failed provisioning from its stored progress.")
     async def retry_provisioning(self, info: Info, tenant_id: strawberry.ID) -> ProvisionClientResult:
         result = await retry_provisioning(
-            info.context.deps, actor=info.context.require_principal(), tenant_id=_tenant_id(tenant_id)
+            info.context.deps,
+            actor=info.context.require_principal(),
+            tenant_id=parse_uuid(tenant_id, field="tenantId"),
         )
         return ProvisionClientResult.from_service(result)
 
@@ -51,6 +45,8 @@ class ProvisioningMutation:
     )
     async def deprovision_client(self, info: Info, tenant_id: strawberry.ID) -> Tenant:
         tenant = await deprovision_client(
-            info.context.deps, actor=info.context.require_principal(), tenant_id=_tenant_id(tenant_id)
+            info.context.deps,
+            actor=info.context.require_principal(),
+            tenant_id=parse_uuid(tenant_id, field="tenantId"),
         )
         return Tenant.from_row(tenant)

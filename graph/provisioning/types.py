@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 
-from graph.enums import DialpadMode, TenantStatus
-from persistence.tenants import TenantRow
+from graph.enums import DialpadMode
+from graph.tenants.types import Tenant
 from services.provision_client import ProvisionedClient
 
 _HOURS = 'Open/close times "HH:MM" in the tenant\'s timezone, as Dialpad takes them: ["09:00", "17:00"]; ["09:00", "12:00", "13:00", "17:00"] is two ranges; empty or absent = closed.'
@@ -50,30 +48,6 @@ class ProvisionClientInput:
     office_id: strawberry.ID | None = strawberry.field(
         default=None, description="Dialpad office for the call center; default DIALPAD_OFFICE_ID."
     )
-
-
-# Interim tenant type until issue 5's graph.tenants.types.Tenant is on main.
-@strawberry.type
-class Tenant:
-    id: strawberry.ID
-    name: str
-    slug: str
-    timezone: str
-    status: TenantStatus
-    status_reason: str | None
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: TenantRow) -> Tenant:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            name=row.name,
-            slug=row.slug,
-            timezone=row.timezone,
-            status=row.status,
-            status_reason=row.status_reason,
-            created_at=row.created_at,
-        )
 
 
 @strawberry.type(description="Where the client's sources post.")
