@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from domain.provisioning import CALL_STATES
 from domain.roles import Role
+from persistence.provisioning import provisioning_lock
 from tests.conftest import error_codes, graphql
 from tests.fake_dialpad import API_KEY, FakeDialpad
 from tests.provisioning.conftest import OFFICE_ID, app_client
@@ -418,3 +419,38 @@ async def test_a_lost_answer_is_adopted_not_created_twice(
     assert row.dialpad_webhook_id in fake_dialpad.webhooks
     assert row.dialpad_subscription_id in fake_dialpad.subscriptions
     assert row.dialpad_webhook_secret == fake_dialpad.webhooks[row.dialpad_webhook_id]["signature"]["secret"]
+
+
+async def test_retry_refuses_while_another_holds_the_tenant_and_resumes_an_abandoned_one(
+    prov_client, fake_dialpad: FakeDialpad, make_user, engine
+):
+    admin = await make_user(Role.ADMIN)
+    # A provisioning whose process died after the call center: status still provisioning, id stored.
+    fake_dialpad.call_centers["77"] = {"id": "77", "name": "Acme Solar", "office_id": OFFICE_ID}
+    async with engine.begin() as connection:
+        tenant_id = (
+            await connection.execute(
+                text(
+                    "INSERT INTO tenants (name, slug, timezone, status, dialpad_mode, dialpad_call_center_id) "
+                    "VALUES ('Acme Solar', 'acme-solar', 'UTC', 'provisioning', 'live', '77') RETURNING id"
+                )
+            )
+        ).scalar()
+    async with provisioning_lock(engine, tenant_id) as locked:
+        assert locked
+        body = await graphql(prov_client, RETRY, {"id": str(tenant_id)}, user=admin)
+        assert error_codes(body) == ["CONFLICT"]
+        assert error_codes(await graphql(prov_client, DEPROVISION, {"id": str(tenant_id)}, user=admin)) == [
+            "CONFLICT"
+        ]
+    assert fake_dialpad.requests == []
+
+    body = await graphql(prov_client, RETRY, {"id": str(tenant_id)}, user=admin)
+    assert body["data"]["retryProvisioning"]["tenant"]["status"] == "ACTIVE", body
+    assert fake_dialpad.calls("POST", CC) == []
+    assert (
+        fake_dialpad.subscriptions[(await _tenant_row(engine, "acme-solar")).dialpad_subscription_id][
+            "target_id"
+        ]
+        == "77"
+    )
