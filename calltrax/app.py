@@ -20,8 +20,10 @@ from calltrax.dialpad_client import DialpadClient
 from calltrax.event_bus import EventBus
 from calltrax.observability import RequestObservability, metrics_endpoint
 from calltrax.relay import EventRelay
+from calltrax.retention import RetentionTask
 from calltrax.settings import Settings
 from calltrax.simulated_dialpad import SimulatedDialpad
+from calltrax.subscriptions import Subscriptions
 from calltrax.tokens import JwtVerifier
 from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
 from graph.app import CallTraxGraphQL
@@ -94,6 +96,8 @@ def create_app(
         await bus.connect()
         relay = EventRelay(engine, bus)
         await relay.start()
+        subscriptions = Subscriptions(engine, bus)
+        await subscriptions.start()
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         tokens = (
             JwtVerifier(
@@ -114,11 +118,21 @@ def create_app(
             public_base_url=settings.public_base_url,
             dialpad_office_id=settings.dialpad_office_id,
         )
+        retention = RetentionTask(deps, retention_days=settings.event_retention_days)
+        await retention.start()
         try:
             yield State(
-                settings=settings, engine=engine, bus=bus, relay=relay, http=http, deps=deps, subscriber=None
+                settings=settings,
+                engine=engine,
+                bus=bus,
+                relay=relay,
+                http=http,
+                deps=deps,
+                subscriber=subscriptions,
             )
         finally:
+            await retention.stop()
+            await subscriptions.stop()
             await relay.stop()
             await http.aclose()
             await bus.disconnect()

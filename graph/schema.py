@@ -12,6 +12,7 @@ from graph.errors import DomainErrorMasking
 from graph.leads.mutations import LeadsMutation
 from graph.leads.query import LeadsQuery
 from graph.provisioning.mutations import ProvisioningMutation
+from graph.subscriptions.subscription import Subscription
 from graph.tenants.mutations import TenantsMutation
 from graph.tenants.query import TenantsQuery
 from graph.users.mutations import UsersMutation
@@ -35,6 +36,7 @@ LIMIT_RULES = [max_depth_rule(10, None), max_aliases_rule(30)]
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     # Factories, so each operation gets fresh extension instances.
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),
