@@ -14,6 +14,7 @@ from graph.leads.mutations import LeadsMutation
 from graph.leads.query import LeadsQuery
 from graph.notifications.mutations import NotificationsMutation
 from graph.notifications.query import NotificationsQuery
+from graph.provisioning.mutations import ProvisioningMutation
 from graph.subscriptions.subscription import Subscription
 from graph.tenants.mutations import TenantsMutation
 from graph.tenants.query import TenantsQuery
@@ -27,7 +28,9 @@ class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery
 
 
 @strawberry.type
-class Mutation(UsersMutation, TenantsMutation, LeadsMutation, CallsMutation, NotificationsMutation):
+class Mutation(
+    UsersMutation, TenantsMutation, LeadsMutation, CallsMutation, ProvisioningMutation, NotificationsMutation
+):
     pass
 
 
