@@ -40,12 +40,15 @@ class BackgroundTasks:
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._loop("sla-sweep", self._sweep, self._settings.sla_sweep_seconds)),
             asyncio.create_task(
                 self._loop("notification-dispatch", self._dispatch, self._settings.notification_poll_seconds)
             ),
             asyncio.create_task(self._deliver_loop(), name="calltrax-notification-deliver"),
         ]
+        if self._settings.sla_sweep_seconds > 0:
+            self._tasks.append(
+                asyncio.create_task(self._loop("sla-sweep", self._sweep, self._settings.sla_sweep_seconds))
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:

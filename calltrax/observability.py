@@ -31,6 +31,23 @@ WEBHOOK_OUTCOMES = Counter(
 OPEN_SUBSCRIPTIONS = Gauge("calltrax_open_subscriptions", "GraphQL subscriptions currently open")
 EVENTS_PUBLISHED = Counter("calltrax_events_published_total", "Events numbered and published by the relay")
 
+WEBHOOK_KINDS = {"/webhooks/lead/{token}": "lead", "/webhooks/dialpad/{tenant_slug}": "dialpad"}
+
+
+def webhook_outcome(status: int) -> str:
+    """A webhook answer as an outcome operators alert on: accepted, duplicate, rejected, unavailable."""
+    if status == 201:
+        return "accepted"
+    if status == 200:
+        # Leads answer 201 when new and 200 on a repeat; Dialpad events always answer 200.
+        return "ok"
+    if status == 503:
+        return "unavailable"
+    if 400 <= status < 500:
+        return f"rejected_{status}"
+    return "error"
+
+
 _STANDARD_RECORD_KEYS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -112,6 +129,9 @@ class RequestObservability:
             if scope["type"] == "http":
                 REQUESTS.labels(method, route, str(status)).inc()
                 LATENCY.labels(method, route).observe(elapsed)
+                kind = WEBHOOK_KINDS.get(route)
+                if kind is not None:
+                    WEBHOOK_OUTCOMES.labels(kind, webhook_outcome(status)).inc()
             access_log.info(
                 "request",
                 extra={

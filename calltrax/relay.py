@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calltrax.event_bus import EventBus
+from calltrax.observability import EVENTS_PUBLISHED
 from persistence.events import number_pending, tenants_with_pending
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class EventRelay:
             raise
         for event in events:
             await self._bus.publish(event)
+            EVENTS_PUBLISHED.inc()
         if len(events) >= 5000:
             self._dirty.add(tenant_id)
             self._wake.set()

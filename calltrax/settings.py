@@ -116,8 +116,9 @@ class Settings:
             notification_poll_seconds=_check_seconds(
                 "CALLTRAX_NOTIFY_POLL_SECONDS", get("CALLTRAX_NOTIFY_POLL_SECONDS"), 1.0
             ),
+            # 0: this process never sweeps (e.g. only dedicated workers send SLA alerts).
             sla_sweep_seconds=_check_seconds(
-                "CALLTRAX_SLA_SWEEP_SECONDS", get("CALLTRAX_SLA_SWEEP_SECONDS"), 5.0
+                "CALLTRAX_SLA_SWEEP_SECONDS", get("CALLTRAX_SLA_SWEEP_SECONDS"), 5.0, zero_allowed=True
             ),
         )
         settings.check_secret()
@@ -173,15 +174,17 @@ def _check_int(name: str, value: str | None) -> str | None:
     return value
 
 
-def _check_seconds(name: str, value: str | None, default: float) -> float:
+def _check_seconds(name: str, value: str | None, default: float, *, zero_allowed: bool = False) -> float:
     if value is None:
         return default
     try:
         seconds = float(value)
     except ValueError:
         seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise SettingsError(f"{name}: {value!r} is not a positive number of seconds")
+    lowest_ok = seconds >= 0 if zero_allowed else seconds > 0
+    if not (lowest_ok and seconds < float("inf")):
+        kind = "a number of seconds (0 or more)" if zero_allowed else "a positive number of seconds"
+        raise SettingsError(f"{name}: {value!r} is not {kind}")
     return seconds
 
 

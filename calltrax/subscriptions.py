@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calltrax.event_bus import EventBus, Resync
+from calltrax.observability import OPEN_SUBSCRIPTIONS
 from domain.events import PublishedEvent
 from persistence.events import all_latest_seqs, latest_seqs, read_after
 from persistence.unit_of_work import read_only
@@ -63,6 +64,7 @@ class Subscriptions:
                 # Joined before reading where to start: anything numbered from here on arrives live.
                 cursors = await self._starting_cursors(tenant_ids)
                 self.active += 1
+                OPEN_SUBSCRIPTIONS.inc()
                 counted = True
                 replay = dict(after or {})
                 for tenant_id, cursor in replay.items():
@@ -95,6 +97,7 @@ class Subscriptions:
         finally:
             if counted:
                 self.active -= 1
+                OPEN_SUBSCRIPTIONS.dec()
 
     async def _starting_cursors(self, tenant_ids: frozenset[UUID] | None) -> dict[UUID, int]:
         async with read_only(self._engine) as connection:

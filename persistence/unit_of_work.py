@@ -49,9 +49,11 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[Transaction]:
 
 @asynccontextmanager
 async def read_only(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection for reads; an outage becomes `Unavailable`."""
+    """A connection for reads, in autocommit: no BEGIN/ROLLBACK round trips around each read (each
+    statement sees its own snapshot). An outage becomes `Unavailable`."""
     try:
         async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
     except Exception as error:
         if is_outage(error):

@@ -55,3 +55,29 @@ async def test_the_app_starts_while_redis_is_down_and_readyz_names_the_broker(ma
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("unavailable")
     assert response.json()["checks"]["database"] == "ok"
+
+
+async def test_metrics_count_webhook_outcomes_by_kind(client: httpx.AsyncClient, make_tenant) -> None:
+    tenant = await make_tenant()
+    before = (await client.get("/metrics")).text
+    assert (await client.post(tenant.lead_url, json={"phone": "+14155550123"})).status_code == 201
+    assert (
+        await client.post("/webhooks/lead/unknown-token", json={"phone": "+14155550123"})
+    ).status_code == 404
+    assert (
+        await client.post(f"/webhooks/dialpad/{tenant.tenant.slug}", content=b"not a jwt")
+    ).status_code == 400
+    text = (await client.get("/metrics")).text
+
+    def count(line: str, body: str) -> float:
+        found = [row for row in body.splitlines() if row.startswith(line)]
+        return float(found[0].split()[-1]) if found else 0.0
+
+    for series in (
+        'calltrax_webhook_outcomes_total{kind="lead",outcome="accepted"}',
+        'calltrax_webhook_outcomes_total{kind="lead",outcome="rejected_404"}',
+        'calltrax_webhook_outcomes_total{kind="dialpad",outcome="rejected_400"}',
+    ):
+        assert count(series, text) == count(series, before) + 1, series
+    assert "calltrax_open_subscriptions" in text
+    assert "calltrax_events_published_total" in text
