@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
@@ -36,7 +37,7 @@ class Mutation(
 
 # Depth 10 and 30 aliases (strawberry's QueryDepthLimiter and MaxAliasesLimiter rules). Made once:
 # the validation cache keys on the rule classes, and those limiters make new classes per operation.
-LIMIT_RULES = [max_depth_rule(10, None), max_aliases_rule(30)]
+LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(10, None), max_aliases_rule(30)]
 
 schema = strawberry.Schema(
     query=Query,
