@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -53,10 +55,15 @@ async def test_a_rolled_back_write_leaves_no_event(engine: AsyncEngine, make_ten
 
 
 async def test_the_relay_publishes_committed_events_in_seq_order(
-    app, engine: AsyncEngine, make_tenant
+    make_app, engine: AsyncEngine, make_tenant
 ) -> None:
-    tenant = await make_tenant()
-    state = app.state.lifespan_state
+    # The relay's ordering is under test here; the Redis fan-out has its own tests.
+    app = make_app(redis_url=None)
+    async with LifespanManager(app) as manager:
+        await _publish_five_and_listen(manager._state, engine, await make_tenant())
+
+
+async def _publish_five_and_listen(state: dict[str, Any], engine: AsyncEngine, tenant: Any) -> None:
     received: list[int] = []
 
     async def listen() -> None:
