@@ -6,11 +6,12 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from graph.errors import DomainErrorMasking
+from graph.metrics.query import MetricsQuery
 from graph.users.query import UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery):
+class Query(UsersQuery, MetricsQuery):
     pass
 
 

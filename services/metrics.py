@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from domain.business_hours import InvalidHours, WeeklyHours, parse_hours
@@ -47,8 +47,8 @@ def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.
     return metric_store.MetricsRequest(
         tenant_id=tenant.id,
         timezone=tenant.timezone,
-        range_from=range_from,
-        range_to=range_to,
+        range_from=range_from.astimezone(UTC),
+        range_to=range_to.astimezone(UTC),
         sla_seconds=tenant.settings.sla_seconds,
         hours=_hours(tenant),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -22,22 +22,9 @@ from tests.metrics.dataset import utc
 ADMIN = Principal(user_id="admin", email="admin@example.com", role=Role.ADMIN)
 
 
-class FixedClock:
-    def __init__(self, now: datetime) -> None:
-        self.at = now
-
-    def now(self) -> datetime:
-        return self.at
-
-
 class NoPublisher:
     def committed(self, tenant_ids: Iterable[UUID]) -> None:
         raise AssertionError("reads publish nothing")
-
-
-@pytest.fixture
-def clock():
-    return FixedClock(dataset.NOW)
 
 
 @pytest.fixture
