@@ -19,7 +19,9 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from calltrax.event_bus import EventBus
 from calltrax.observability import RequestObservability, metrics_endpoint
 from calltrax.relay import EventRelay
+from calltrax.retention import RetentionTask
 from calltrax.settings import Settings
+from calltrax.subscriptions import Subscriptions
 from calltrax.tokens import JwtVerifier
 from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
 from graph.app import CallTraxGraphQL
@@ -85,6 +87,8 @@ def create_app(
         await bus.connect()
         relay = EventRelay(engine, bus)
         await relay.start()
+        subscriptions = Subscriptions(engine, bus)
+        await subscriptions.start()
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         tokens = (
             JwtVerifier(
@@ -104,11 +108,21 @@ def create_app(
             dialpad=dialpad,
             public_base_url=settings.public_base_url,
         )
+        retention = RetentionTask(deps, retention_days=settings.event_retention_days)
+        await retention.start()
         try:
             yield State(
-                settings=settings, engine=engine, bus=bus, relay=relay, http=http, deps=deps, subscriber=None
+                settings=settings,
+                engine=engine,
+                bus=bus,
+                relay=relay,
+                http=http,
+                deps=deps,
+                subscriber=subscriptions,
             )
         finally:
+            await retention.stop()
+            await subscriptions.stop()
             await relay.stop()
             await http.aclose()
             await bus.disconnect()

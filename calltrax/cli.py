@@ -154,6 +154,37 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from calltrax.simulate import load_credentials, simulate
+
+    with database(settings) as settings:
+        assert settings.database_url
+        try:
+            credentials = asyncio.run(load_credentials(settings.database_url, args.tenant))
+        except LookupError as error:
+            _out(f"error: {error}")
+            return 2
+        if credentials.lead_token is None:
+            _out(f"tenant {args.tenant} has no active lead webhook: posting calls only")
+        report = asyncio.run(
+            simulate(
+                credentials,
+                base_url=args.url,
+                leads=args.leads,
+                calls=args.calls,
+                rate=args.rate,
+                seed=args.seed,
+            )
+        )
+    _out(
+        f"leads: {report.leads_sent} posted, {report.leads_failed} failed; "
+        f"events: {report.events_sent} posted ({report.unique_events} unique, "
+        f"{report.duplicates_sent} redeliveries), {report.events_failed} failed"
+        + (f"; failures by status: {report.failures}" if report.failures else "")
+    )
+    return 0 if not report.events_failed and not report.leads_failed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calltrax", description="CallTrax lead-response analytics backend")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -172,6 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, choices=["admin", "agent", "client"])
     token.add_argument("--tenant", help="tenant slug (a client's tenant, or an agent's assignment)")
     token.set_defaults(run=cmd_token)
+
+    sim = commands.add_parser(
+        "simulate", help="post realistic leads and signed Dialpad call events to a running server"
+    )
+    sim.add_argument("--tenant", required=True, help="tenant slug")
+    sim.add_argument("--url", default="http://localhost:8000", help="the running server")
+    sim.add_argument("--leads", type=int, default=20)
+    sim.add_argument("--calls", type=int, default=40)
+    sim.add_argument("--rate", type=float, default=20.0, help="requests per second (0 = as fast as possible)")
+    sim.add_argument("--seed", type=int, default=None, help="repeatable runs")
+    sim.set_defaults(run=cmd_simulate)
     return parser
 
 

@@ -31,6 +31,7 @@ class EventRelay:
         self._dirty: set[UUID] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def committed(self, tenant_ids: Iterable[UUID]) -> None:
         self._dirty.update(tenant_ids)
@@ -40,14 +41,20 @@ class EventRelay:
         self._task = asyncio.create_task(self._run(), name="calltrax-event-relay")
 
     async def stop(self) -> None:
+        """Let the loop finish its iteration, publish what is committed, and exit.
+
+        Cancelling it mid-transaction could leave a pooled connection half-way through a rollback
+        while the engine is being disposed; cancellation is only the last resort."""
         if self._task is None:
             return
-        # Publish what is already committed before shutting down.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.flush(), timeout=5)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=3)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
         self._task = None
 
     async def flush(self) -> None:
@@ -57,12 +64,12 @@ class EventRelay:
             await self._relay(tenant_id)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._sweep_seconds)
                 self._wake.clear()
-                if not self._dirty:
+                if not self._dirty and not self._stopping:
                     await self._sweep()
                 await self.flush()
             except asyncio.CancelledError:

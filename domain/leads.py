@@ -68,3 +68,10 @@ def stage_for(
     if age < timedelta(seconds=bounds.follow_up_3):
         return PipelineStage.FOLLOW_UP_3
     return PipelineStage.FOLLOW_UP_4
+
+
+def stage_age_range(stage: PipelineStage, bounds: StageBounds) -> tuple[int, int | None]:
+    """The ages in seconds `[low, high)` of open leads in `stage` (high None: no upper bound)."""
+    edges = [0, *bounds.as_list(), None]
+    index = list(PipelineStage).index(stage)
+    return edges[index] or 0, edges[index + 1]

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from domain.errors import DomainError
 from domain.ports import EventSubscriber
 from graph.context import Context
+from graph.loaders import Loaders
 from graph.schema import schema
-from services.authenticate import authenticate
+from services.authenticate import authenticate, authenticate_until
 from services.deps import Deps
+
+# Close code for a socket whose token expired (graphql-transport-ws uses 4401 for "Unauthorized").
+TOKEN_EXPIRED_CLOSE_CODE = 4401
+_EXPIRY_TIMER = "calltrax.token_expiry"
 
 
 class CallTraxGraphQL(GraphQL[Context, None]):
@@ -41,6 +51,8 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             request_id=request.scope.get("calltrax.request_id"),
         )
         if isinstance(request, Request):
+            # Per request; websocket contexts live per connection and get uncached loaders on first use.
+            context.loaders["data"] = Loaders(deps)
             try:
                 context.principal = await authenticate(
                     deps, authorization=request.headers.get("authorization")
@@ -48,3 +60,45 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             except DomainError as error:
                 context.auth_error = error
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate the socket from connection_init's `Authorization`; reject before any event."""
+        params = context.connection_params or {}
+        authorization = params.get("Authorization", params.get("authorization"))
+        try:
+            principal, expires_at = await authenticate_until(
+                context.deps, authorization=authorization if isinstance(authorization, str) else None
+            )
+        except DomainError as error:
+            raise ConnectionRejectionError({"message": error.message, "code": error.code}) from error
+        context.principal = principal
+        if isinstance(context.request, WebSocket):
+            _close_at(context.request, expires_at)
+        return cast(UnsetType, UNSET)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            timer = scope.get(_EXPIRY_TIMER)
+            if timer is not None:
+                timer.cancel()
+
+
+def _close_at(websocket: WebSocket, expires_at: datetime) -> None:
+    """Close the socket when its token expires (the timer dies with the connection)."""
+    delay = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
+    loop = asyncio.get_running_loop()
+
+    def expire() -> None:
+        task = loop.create_task(_close_expired(websocket))
+        websocket.scope[_EXPIRY_TIMER] = task
+
+    websocket.scope[_EXPIRY_TIMER] = loop.call_later(delay, expire)
+
+
+async def _close_expired(websocket: WebSocket) -> None:
+    if websocket.application_state is WebSocketState.CONNECTED:
+        # The client may be closing at the same moment; either way the socket ends.
+        with contextlib.suppress(Exception):
+            await websocket.close(code=TOKEN_EXPIRED_CLOSE_CODE, reason="token expired")

@@ -3,25 +3,48 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
+from graph.calls.query import CallsQuery
 from graph.errors import DomainErrorMasking
+from graph.leads.mutations import LeadsMutation
+from graph.leads.query import LeadsQuery
 from graph.metrics.query import MetricsQuery
+from graph.subscriptions.subscription import Subscription
+from graph.tenants.mutations import TenantsMutation
+from graph.tenants.query import TenantsQuery
+from graph.users.mutations import UsersMutation
 from graph.users.query import UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery, MetricsQuery):
+class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, MetricsQuery):
     pass
 
 
+@strawberry.type
+class Mutation(UsersMutation, TenantsMutation, LeadsMutation):
+    pass
+
+
+# Depth 10 and 30 aliases (strawberry's QueryDepthLimiter and MaxAliasesLimiter rules). Made once:
+# the validation cache keys on the rule classes, and those limiters make new classes per operation.
+LIMIT_RULES = [max_depth_rule(10, None), max_aliases_rule(30)]
+
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
     # Factories, so each operation gets fresh extension instances.
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=10),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=2000),
+        # Parsing and validating a 50-row page's document cost about a fifth of its CPU; both caches
+        # key on the text (and the token limit), so a cached document has passed every limit.
+        ParserCache,
+        ValidationCache,
         DomainErrorMasking,
     ],
 )

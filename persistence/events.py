@@ -97,3 +97,9 @@ async def prune_before(connection: AsyncConnection, cutoff: datetime) -> int:
     """Delete numbered events older than `cutoff`; returns how many went."""
     result = await connection.execute(delete(Event).where(Event.created_at < cutoff, Event.seq.is_not(None)))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def all_latest_seqs(connection: AsyncConnection) -> dict[UUID, int]:
+    """The last numbered seq of every tenant that has numbered events."""
+    rows = await connection.execute(text("SELECT tenant_id, last_seq FROM event_sequences"))
+    return {row.tenant_id: row.last_seq for row in rows}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from domain.errors import Unauthenticated
 from domain.roles import Principal
 from persistence.users import load_principal
@@ -20,6 +22,12 @@ def bearer_token(authorization: str | None) -> str | None:
 
 async def authenticate(deps: Deps, *, authorization: str | None) -> Principal:
     """The caller behind an Authorization header; raises Unauthenticated with the reason."""
+    principal, _ = await authenticate_until(deps, authorization=authorization)
+    return principal
+
+
+async def authenticate_until(deps: Deps, *, authorization: str | None) -> tuple[Principal, datetime]:
+    """The caller and when its token expires (websockets close then); raises Unauthenticated."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthenticated("missing bearer token (Authorization: Bearer <JWT>)")
@@ -31,4 +39,4 @@ async def authenticate(deps: Deps, *, authorization: str | None) -> Principal:
         principal = await load_principal(connection, subject)
     if principal is None:
         raise Unauthenticated("the token's subject is not an active CallTrax user")
-    return principal
+    return principal, datetime.fromtimestamp(int(claims["exp"]), UTC)

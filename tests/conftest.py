@@ -128,7 +128,7 @@ async def app(make_app: AppFactory) -> AsyncIterator[Starlette]:
     """The app with its lifespan running. `app.state.lifespan_app` is the ASGI app to call (it hands
     requests the lifespan state); `app.state.lifespan_state` is that state (engine, relay, bus, deps)."""
     application = make_app()
-    async with LifespanManager(application) as manager:
+    async with LifespanManager(application, shutdown_timeout=20) as manager:
         application.state.lifespan_app = manager.app
         # asgi-lifespan keeps the yielded state here; tests read the relay and bus from it.
         application.state.lifespan_state = manager._state

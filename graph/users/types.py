@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import strawberry
 
 from domain.roles import Principal
 from graph.enums import Role
+from persistence.users import UserRow
 
 
 @strawberry.type
@@ -22,4 +25,13 @@ class User:
             email=principal.email,
             role=principal.role,
             tenant_ids=[strawberry.ID(str(tenant_id)) for tenant_id in sorted(principal.tenant_ids, key=str)],
+        )
+
+    @classmethod
+    def from_row(cls, row: UserRow, *, tenant_ids: list[UUID]) -> User:
+        return cls(
+            id=strawberry.ID(row.id),
+            email=row.email,
+            role=row.role,
+            tenant_ids=[strawberry.ID(str(tenant_id)) for tenant_id in sorted(tenant_ids, key=str)],
         )

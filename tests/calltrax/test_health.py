@@ -43,3 +43,15 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert "calltrax_http_request_duration_seconds_bucket" in text
     # Path parameters never become labels.
     assert "not-a-token" not in text
+
+
+async def test_the_app_starts_while_redis_is_down_and_readyz_names_the_broker(make_app: AppFactory) -> None:
+    app = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            response = await http.get("/readyz")
+            assert (await http.get("/healthz")).status_code == 200
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("unavailable")
+    assert response.json()["checks"]["database"] == "ok"

@@ -57,27 +57,19 @@ async def test_a_rolled_back_write_leaves_no_event(engine: AsyncEngine, make_ten
 async def test_the_relay_publishes_committed_events_in_seq_order(
     make_app, engine: AsyncEngine, make_tenant
 ) -> None:
-    # The relay's ordering is under test here; the Redis fan-out has its own tests.
-    app = make_app(redis_url=None)
+    app = make_app()
     async with LifespanManager(app) as manager:
         await _publish_five_and_listen(manager._state, engine, await make_tenant())
 
 
 async def _publish_five_and_listen(state: dict[str, Any], engine: AsyncEngine, tenant: Any) -> None:
     received: list[int] = []
-
-    async def listen() -> None:
-        async for event in state["bus"].listen(tenant.id):
-            received.append(event.seq)
-            if len(received) == 5:
-                return
-
-    listener = asyncio.create_task(listen())
-    await asyncio.sleep(0.05)
-    for n in range(5):
-        await _write(engine, tenant.id, n)
-    state["relay"].committed([tenant.id])
-    await asyncio.wait_for(listener, timeout=5)
+    async with state["bus"].listen(frozenset({tenant.id})) as inbox:
+        for n in range(5):
+            await _write(engine, tenant.id, n)
+        state["relay"].committed([tenant.id])
+        while len(received) < 5:
+            received.append((await asyncio.wait_for(inbox.get(), timeout=5)).seq)
     assert received == [1, 2, 3, 4, 5]
 
 

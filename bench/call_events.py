@@ -1,0 +1,249 @@
+"""Dialpad call-event webhook throughput and latency: signed events against a running uvicorn server.
+
+    DATABASE_URL=postgresql://... python bench/call_events.py --seconds 5 [--url http://host:port]
+
+Without --url it starts `uvicorn calltrax.app:app_from_env` itself (--workers N) on a free port.
+It makes a tenant with leads, pre-signs realistic event sequences (calling / connected / hangup /
+dispositions, inbound misses, voicemails; some redelivered, some out of order), posts them from
+--concurrency keep-alive connections for --seconds, then prints events/s and latency percentiles
+and checks nothing was lost: unique events sent = rows in call_events.
+
+The client is a minimal HTTP/1.1 keep-alive writer over asyncio streams rather than httpx: it
+shares the machine with the server, and httpx's per-request CPU would be measured as server time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from calltrax.simulate import phone_number, plan_calls, sign
+from domain.tenants import TenantSettings
+from persistence import calls as call_store
+from persistence import tenants as tenant_store
+from persistence.contacts import ensure_contact_by_phone
+from persistence.db import create_engine
+
+TARGET_EVENTS_PER_SECOND = 1000
+TARGET_P99_MS = 50.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, CALLTRAX_LOG_LEVEL="WARNING")
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "calltrax.app:app_from_env",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return server, url
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("the server did not start within 30 s")
+
+
+async def make_tenant(database_url: str, leads: int, rng: random.Random) -> tuple[str, str, list[str]]:
+    """A fresh tenant with a Dialpad secret and `leads` leads (an hour old) to link calls to."""
+    engine = create_engine(database_url, pool_size=1)
+    slug = f"bench-{secrets.token_hex(4)}"
+    secret = secrets.token_urlsafe(32)
+    phones = [phone_number(rng, "AU") for _ in range(leads)]
+    async with engine.begin() as connection:
+        tenant = await tenant_store.insert_tenant(
+            connection,
+            name=f"Bench {slug}",
+            slug=slug,
+            timezone="Australia/Sydney",
+            settings=TenantSettings(default_region="AU"),
+            dialpad_webhook_secret=secret,
+        )
+        assert tenant is not None
+        created = datetime.now(UTC) - timedelta(hours=1)
+        for phone in phones:
+            contact_id = await ensure_contact_by_phone(connection, tenant_id=tenant.id, phone_e164=phone)
+            await connection.execute(
+                text(
+                    "INSERT INTO leads (tenant_id, contact_id, source, created_at) "
+                    "VALUES (:t, :c, 'bench', :at)"
+                ),
+                {"t": tenant.id, "c": contact_id, "at": created},
+            )
+    await engine.dispose()
+    return slug, secret, phones
+
+
+def requests(
+    host: str, slug: str, secret: str, phones: list[str], calls: int, rng: random.Random
+) -> Iterator[tuple[bytes, bool]]:
+    """Pre-built HTTP requests, and whether each is a redelivery."""
+    for claims, redelivery in plan_calls(rng, lead_phones=phones, calls=calls, region="AU"):
+        body = sign(claims, secret)
+        head = (
+            f"POST /webhooks/dialpad/{slug} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/jwt\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        yield head + body, redelivery
+
+
+async def worker(
+    host: str,
+    port: int,
+    queue: list[tuple[bytes, bool]],
+    deadline: float,
+    latencies: list[float],
+    statuses: Counter[int],
+    sent: list[bool],
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while queue and time.perf_counter() < deadline:
+            request, redelivery = queue.pop()
+            began = time.perf_counter()
+            writer.write(request)
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - began)
+            statuses[int(status_line.split()[1])] += 1
+            sent.append(redelivery)
+    finally:
+        writer.close()
+
+
+async def count_stored(database_url: str, slug: str, *, drop: bool) -> int:
+    engine = create_engine(database_url, pool_size=1)
+    async with engine.begin() as connection:
+        tenant = await tenant_store.get_tenant_by_slug(connection, slug)
+        assert tenant is not None
+        stored = await call_store.count_call_events(connection, tenant.id)
+        if drop:
+            await connection.execute(text("DELETE FROM tenants WHERE id = :id"), {"id": tenant.id})
+    await engine.dispose()
+    return stored
+
+
+def percentile(values: list[float], share: float) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(share * 1000) - 1]
+
+
+async def run(args: argparse.Namespace) -> int:
+    rng = random.Random(args.seed)
+    slug, secret, phones = await make_tenant(args.database_url, args.leads, rng)
+    server = None
+    url = args.url
+    if url is None:
+        server, url = start_server(args.database_url, args.workers)
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        queue = list(requests(host, slug, secret, phones, args.calls, rng))
+        queue.reverse()  # pop() from the end keeps each call's planned delivery order
+        total_planned = len(queue)
+        latencies: list[float] = []
+        statuses: Counter[int] = Counter()
+        sent: list[bool] = []
+        began = time.perf_counter()
+        deadline = began + args.seconds
+        await asyncio.gather(
+            *(worker(host, port, queue, deadline, latencies, statuses, sent) for _ in range(args.concurrency))
+        )
+        elapsed = time.perf_counter() - began
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=15)
+    stored = await count_stored(args.database_url, slug, drop=not args.keep)
+    unique = sum(1 for redelivery in sent if not redelivery)
+    rate = len(sent) / elapsed
+    ms = sorted(value * 1000 for value in latencies)
+    p50, p95, p99 = (percentile(ms, share) for share in (0.5, 0.95, 0.99))
+    print(f"server: {url} ({'started here, ' + str(args.workers) + ' worker(s)' if server else 'given'})")
+    print(
+        f"sent {len(sent)} events ({unique} unique, {len(sent) - unique} redeliveries) of {total_planned} planned "
+        f"in {elapsed:.2f} s from {args.concurrency} connections"
+    )
+    print(f"throughput: {rate:,.0f} events/s")
+    print(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {ms[-1] if ms else 0:.1f}")
+    print(f"statuses: {dict(statuses)}")
+    print(f"stored: {stored} rows in call_events for {unique} unique events sent")
+    lost_nothing = stored == unique and set(statuses) == {200}
+    fast = rate >= TARGET_EVENTS_PER_SECOND and p99 < TARGET_P99_MS
+    print(
+        f"nothing lost: {'yes' if lost_nothing else 'NO'}; target >= {TARGET_EVENTS_PER_SECOND} events/s "
+        f"and p99 < {TARGET_P99_MS:.0f} ms: {'met' if fast else 'not met'}"
+    )
+    return 0 if lost_nothing else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--url", help="a running server (default: start one here)")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers when starting the server")
+    parser.add_argument("--calls", type=int, default=10_000, help="calls to pre-sign (about 3.5 events each)")
+    parser.add_argument("--leads", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the bench tenant and its rows")
+    args = parser.parse_args()
+    if not args.database_url:
+        parser.error("set DATABASE_URL or --database-url (the tenant is made and counted there)")
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,288 @@
+"""`calltrax simulate`: realistic leads and signed Dialpad call events, posted to a running server.
+
+Leads go to the tenant's lead webhook; then calls to those leads (and a few inbound calls from
+strangers) go to `/webhooks/dialpad/{slug}` as Dialpad would send them: HS256 JWT bodies in
+Dialpad's real format, some delivered twice and some out of order. Feeds demos and benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+from jwt.warnings import InsecureKeyLengthWarning
+
+from domain.phones import region_for_timezone
+from persistence import tenants as tenant_store
+from persistence.db import create_engine
+
+FIRST_NAMES = ("Olivia", "Jack", "Mia", "Noah", "Ava", "Liam", "Chloe", "Lucas", "Grace", "Ethan")
+LAST_NAMES = ("Smith", "Nguyen", "Brown", "Wilson", "Taylor", "Martin", "Lee", "Walker", "Hall", "Young")
+CITIES = ("Sydney", "Melbourne", "Brisbane", "Perth", "Adelaide", "Hobart")
+SOURCES = ("facebook", "google", "website", "referral")
+AGENTS = (
+    ("5821975242293248", "Ana Agent"),
+    ("5821975242293249", "Ben Caller"),
+    ("5821975242293250", "Cy Dialer"),
+)
+# Outcomes of a simulated call and how often they happen.
+OUTCOMES = (
+    ("booked", 0.2),
+    ("connected", 0.3),
+    ("no_answer", 0.3),
+    ("missed_inbound", 0.1),
+    ("voicemail", 0.1),
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What posting to a tenant needs: its lead webhook token and Dialpad webhook secret."""
+
+    slug: str
+    lead_token: str | None
+    dialpad_secret: str
+    region: str | None
+
+
+@dataclass
+class Report:
+    leads_sent: int = 0
+    leads_failed: int = 0
+    events_sent: int = 0
+    unique_events: int = 0
+    duplicates_sent: int = 0
+    events_failed: int = 0
+    failures: dict[int, int] = field(default_factory=dict)
+
+
+async def load_credentials(database_url: str, slug: str) -> Credentials:
+    """The tenant's active lead webhook token and Dialpad secret, read from the database."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            tenant = await tenant_store.get_tenant_by_slug(connection, slug)
+            if tenant is None:
+                raise LookupError(f"no tenant with slug {slug!r}")
+            if not tenant.dialpad_webhook_secret:
+                raise LookupError(f"tenant {slug!r} has no Dialpad webhook secret")
+            hooks = (await tenant_store.list_lead_webhooks(connection, [tenant.id]))[tenant.id]
+    finally:
+        await engine.dispose()
+    active = [hook for hook in hooks if hook.active]
+    return Credentials(
+        slug=slug,
+        lead_token=active[-1].token if active else None,
+        dialpad_secret=tenant.dialpad_webhook_secret,
+        region=tenant.settings.default_region or region_for_timezone(tenant.timezone),
+    )
+
+
+def phone_number(rng: random.Random, region: str | None) -> str:
+    """A plausible mobile number in E.164 for the tenant's region."""
+    if region == "US" or region == "CA":
+        return f"+1212555{rng.randrange(10_000):04d}"
+    if region == "GB":
+        return f"+447700900{rng.randrange(1000):03d}"
+    if region == "NZ":
+        return f"+6421{rng.randrange(10_000_000):07d}"
+    return f"+614{rng.randrange(100_000_000):08d}"
+
+
+def lead_payload(rng: random.Random, phone: str) -> dict[str, Any]:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    return {
+        "name": f"{first} {last}",
+        "phone": phone,
+        "email": f"{first}.{last}.{rng.randrange(10_000)}@example.com".lower(),
+        "source": rng.choice(SOURCES),
+        "city": rng.choice(CITIES),
+        "notes": "Simulated lead",
+        "external_id": str(uuid.UUID(int=rng.getrandbits(128))),
+    }
+
+
+def call_events(
+    rng: random.Random, *, call_id: int, customer: str, line: str, start_ms: int, outcome: str
+) -> list[dict[str, Any]]:
+    """One call's events in Dialpad's real format, in the order they happened."""
+    agent_id, agent_name = rng.choice(AGENTS)
+    inbound = outcome in ("missed_inbound", "voicemail")
+    base: dict[str, Any] = {
+        "call_id": call_id,
+        "master_call_id": None,
+        "entry_point_call_id": None,
+        "direction": "inbound" if inbound else "outbound",
+        "date_started": start_ms,
+        "date_connected": None,
+        "date_ended": None,
+        "duration": 0,
+        "external_number": customer,
+        "internal_number": line,
+        "contact": {"id": call_id + 1, "name": customer, "phone": customer, "type": "local"},
+        "target": (
+            {"id": 4716644561813504, "name": "Call center", "phone": line, "type": "callcenter"}
+            if inbound
+            else {"id": int(agent_id), "name": agent_name, "phone": line, "type": "user"}
+        ),
+        "recording_details": [],
+    }
+    ring = start_ms + rng.randrange(200, 1500)
+    events = [base | {"state": "ringing" if inbound else "calling", "event_timestamp": ring}]
+    if outcome in ("booked", "connected"):
+        connected = start_ms + rng.randrange(3_000, 20_000)
+        talk = rng.randrange(20_000, 600_000)
+        ended = connected + talk
+        recording = [
+            {
+                "id": str(call_id),
+                "recording_type": "callrecording",
+                "url": f"https://dialpad.com/recordings/{call_id}",
+                "duration": talk,
+                "start_time": connected,
+            }
+        ]
+        events.append(
+            base | {"state": "connected", "event_timestamp": connected, "date_connected": connected}
+        )
+        done = base | {"date_connected": connected, "date_ended": ended, "duration": float(talk)}
+        events.append(
+            done | {"state": "hangup", "event_timestamp": ended + 300, "recording_details": recording}
+        )
+        disposition = "Sales~Demo booked" if outcome == "booked" else "Sales~Follow up"
+        events.append(
+            done
+            | {
+                "state": "dispositions",
+                "event_timestamp": ended + rng.randrange(5_000, 60_000),
+                "recording_details": recording,
+                "call_dispositions": disposition,
+            }
+        )
+    else:
+        ended = start_ms + rng.randrange(15_000, 45_000)
+        state = "missed" if inbound else "hangup"
+        events.append(base | {"state": state, "event_timestamp": ended + 90, "date_ended": ended})
+        if outcome == "voicemail":
+            link = f"https://dialpad.com/voicemail/{call_id}"
+            events.append(
+                base
+                | {
+                    "state": "voicemail_uploaded",
+                    "event_timestamp": ended + 6_000,
+                    "date_ended": ended,
+                    "voicemail_link": link,
+                }
+            )
+    return events
+
+
+def deliveries(
+    rng: random.Random, events: list[dict[str, Any]], *, duplicate_rate: float, shuffle_rate: float
+) -> list[dict[str, Any]]:
+    """How Dialpad might deliver a call's events: sometimes shuffled, sometimes twice."""
+    delivered = list(events)
+    if rng.random() < shuffle_rate:
+        rng.shuffle(delivered)
+    for event in list(delivered):
+        if rng.random() < duplicate_rate:
+            delivered.insert(rng.randrange(len(delivered) + 1), event)
+    return delivered
+
+
+def sign(claims: dict[str, Any], secret: str) -> bytes:
+    """The body Dialpad posts: the event as an HS256 JWT."""
+    with warnings.catch_warnings():
+        # The secret is the tenant's; PyJWT's advice on its length is not the simulator's business.
+        warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+        return jwt.encode(claims, secret, algorithm="HS256").encode()
+
+
+def _outcome(rng: random.Random) -> str:
+    return rng.choices([name for name, _ in OUTCOMES], weights=[weight for _, weight in OUTCOMES])[0]
+
+
+def plan_calls(
+    rng: random.Random,
+    *,
+    lead_phones: list[str],
+    calls: int,
+    region: str | None,
+    duplicate_rate: float = 0.1,
+    shuffle_rate: float = 0.2,
+    start_ms: int | None = None,
+) -> Iterator[tuple[dict[str, Any], bool]]:
+    """(claims, is_redelivery) for `calls` calls, their events interleaved as in a busy contact center."""
+    line = phone_number(rng, region)
+    now_ms = start_ms if start_ms is not None else int(time.time() * 1000)
+    for number in range(calls):
+        outcome = _outcome(rng)
+        customer = (
+            rng.choice(lead_phones)
+            if lead_phones and outcome not in ("missed_inbound",)
+            else phone_number(rng, region)
+        )
+        events = call_events(
+            rng,
+            call_id=7_000_000_000_000_000 + rng.getrandbits(48),
+            customer=customer,
+            line=line,
+            start_ms=now_ms + number * 1000,
+            outcome=outcome,
+        )
+        seen: set[tuple[Any, str, int]] = set()
+        for event in deliveries(rng, events, duplicate_rate=duplicate_rate, shuffle_rate=shuffle_rate):
+            key = (event["call_id"], event["state"], event["event_timestamp"])
+            yield event, key in seen
+            seen.add(key)
+
+
+async def simulate(
+    credentials: Credentials,
+    *,
+    base_url: str,
+    leads: int,
+    calls: int,
+    rate: float,
+    seed: int | None = None,
+) -> Report:
+    """Post `leads` leads, then `calls` calls' events at about `rate` requests per second."""
+    rng = random.Random(seed)
+    report = Report()
+    interval = 1.0 / rate if rate > 0 else 0.0
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as http:
+        phones = [phone_number(rng, credentials.region) for _ in range(leads)]
+        if credentials.lead_token:
+            for phone in phones:
+                answer = await http.post(
+                    f"/webhooks/lead/{credentials.lead_token}", json=lead_payload(rng, phone)
+                )
+                if answer.status_code < 300:
+                    report.leads_sent += 1
+                else:
+                    report.leads_failed += 1
+                    report.failures[answer.status_code] = report.failures.get(answer.status_code, 0) + 1
+                if interval:
+                    await asyncio.sleep(interval)
+        # Leads first, then calls start "now": the calls link to the leads created before them.
+        for claims, redelivery in plan_calls(rng, lead_phones=phones, calls=calls, region=credentials.region):
+            answer = await http.post(
+                f"/webhooks/dialpad/{credentials.slug}", content=sign(claims, credentials.dialpad_secret)
+            )
+            report.events_sent += 1
+            report.duplicates_sent += int(redelivery)
+            report.unique_events += int(not redelivery)
+            if answer.status_code != 200:
+                report.events_failed += 1
+                report.failures[answer.status_code] = report.failures.get(answer.status_code, 0) + 1
+            if interval:
+                await asyncio.sleep(interval)
+    return report

@@ -1,0 +1,324 @@
+"""Dialpad call events: verifying the signed body, and reading both event formats into one set of facts.
+
+Two formats arrive. Dialpad's real one (`state`, numeric `call_id`, times and durations in ms)
+and the seed's simplified one (`event_type`, times and durations in seconds, outbound unless a
+`direction` says otherwise: `from_number` is then the Dialpad line and `to_number` the lead).
+They are told apart by `state` versus `event_type`, and both become a `CallEventFacts`.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from jwt.warnings import InsecureKeyLengthWarning
+
+from domain.calls import CallDirection
+from domain.dispositions import dispositions_in
+from domain.errors import BadInput, Unauthenticated
+
+# Signature checks tolerate this much clock difference on `exp` / `nbf`.
+CLOCK_LEEWAY_SECONDS = 30
+
+END_STATES = frozenset({"hangup", "missed", "voicemail", "voicemail_uploaded"})
+VOICEMAIL_STATES = frozenset({"voicemail", "voicemail_uploaded"})
+DISPOSITION_STATE = "dispositions"
+
+# The seed's event_type values as Dialpad state names.
+_SEED_STATES = {
+    "answered": "connected",
+    "ended": "hangup",
+    "completed": "hangup",
+    "disposition": "dispositions",
+}
+
+# Below this a timestamp is in seconds (1e11 ms is 1973; 1e11 s is the year 5138).
+_SECONDS_LIMIT = 100_000_000_000
+
+
+class MalformedEvent(BadInput):
+    """The body is not a JWT (or JSON) event CallTrax can read; Dialpad must not retry it."""
+
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class CallEventFacts:
+    """What one event says about its call leg; times are ms since the epoch, durations seconds."""
+
+    call_id: str
+    state: str
+    event_ms: int
+    format: str  # "dialpad" or "seed"
+    direction: CallDirection
+    external_number: str | None = None
+    internal_number: str | None = None
+    started_ms: int | None = None
+    rang_ms: int | None = None
+    connected_ms: int | None = None
+    ended_ms: int | None = None
+    duration_seconds: float | None = None
+    agent_id: str | None = None
+    agent_name: str | None = None
+    agent_email: str | None = None
+    contact_name: str | None = None
+    master_call_id: str | None = None
+    entry_point_call_id: str | None = None
+    recording_url: str | None = None
+    voicemail_url: str | None = None
+    dispositions: tuple[str, ...] = ()
+
+    @property
+    def dedupe_key(self) -> tuple[str, str, int]:
+        """Dialpad sends no event id: (call_id, state, event_timestamp) identifies a delivery."""
+        return (self.call_id, self.state, self.event_ms)
+
+    @property
+    def is_end(self) -> bool:
+        return self.state in END_STATES
+
+
+# --- the body -------------------------------------------------------------------------------------
+
+
+def read_event_body(
+    body: bytes, *, secret: str | None, allow_unsigned: bool, now: datetime
+) -> tuple[dict[str, Any], bool]:
+    """The event claims of a webhook body and whether it was signed.
+
+    A compact JWT must be HS256 with `secret` (any other algorithm, `none`, a bad signature, an
+    expired `exp` or a future `nbf` -> Unauthenticated); `iat`/`exp` are optional. Plain JSON is
+    accepted only when `allow_unsigned`. Anything else -> MalformedEvent."""
+    text = body.strip()
+    if text.startswith(b"{"):
+        if not allow_unsigned:
+            raise Unauthenticated("unsigned events are refused: sign them with the tenant's webhook secret")
+        try:
+            claims = json.loads(text)
+        except ValueError as error:
+            raise MalformedEvent("the body is neither a JWT nor a JSON object") from error
+        if not isinstance(claims, dict):
+            raise MalformedEvent("the event must be a JSON object")
+        return claims, False
+    try:
+        token = text.decode("ascii")
+        header = jwt.get_unverified_header(token)
+    except (UnicodeDecodeError, jwt.DecodeError) as error:
+        raise MalformedEvent("the body is not a compact JWT") from error
+    if not secret:
+        raise Unauthenticated("this tenant has no Dialpad webhook secret to verify events with")
+    if header.get("alg") != "HS256":
+        raise Unauthenticated(f"events must be signed with HS256, not {header.get('alg')!r}")
+    try:
+        # The secret is whatever the tenant's Dialpad webhook was created with: a short one is the
+        # provisioner's concern, not a reason to drop events, so PyJWT's key-length warning is muted.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+            # exp / nbf are checked below against our clock; Dialpad sends no audience.
+            decoded = jwt.decode(
+                token,
+                secret,
+                algorithms=["HS256"],
+                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False},
+            )
+    except jwt.InvalidSignatureError as error:
+        raise Unauthenticated("the event's signature does not match the tenant's secret") from error
+    except jwt.DecodeError as error:
+        raise MalformedEvent("the body is not a readable JWT") from error
+    except jwt.InvalidTokenError as error:
+        raise Unauthenticated(f"the event token is invalid: {error}") from error
+    claims = dict(decoded)
+    epoch = now.timestamp()
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if exp is not None and (not isinstance(exp, (int, float)) or exp < epoch - CLOCK_LEEWAY_SECONDS):
+        raise Unauthenticated("the event token has expired")
+    if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > epoch + CLOCK_LEEWAY_SECONDS):
+        raise Unauthenticated("the event token is not valid yet")
+    return claims, True
+
+
+# --- the claims -----------------------------------------------------------------------------------
+
+
+def _ms(value: Any) -> int | None:
+    """A timestamp as ms since the epoch: numbers in ms or seconds, numeric strings, ISO 8601."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return int(parsed.timestamp() * 1000)
+    if not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return int(value * 1000) if value < _SECONDS_LIMIT else int(value)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _id(value: Any) -> str | None:
+    """An id as text: Dialpad sends int64 as JSON numbers in events and strings in REST."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _text(value)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _direction(value: Any, default: CallDirection) -> CallDirection:
+    text = str(value or "").strip().lower()
+    return CallDirection(text) if text in ("inbound", "outbound") else default
+
+
+def _recordings(details: Any) -> tuple[str | None, str | None]:
+    """The latest call recording url and voicemail url from `recording_details`."""
+    recording: tuple[int, str] | None = None
+    voicemail: tuple[int, str] | None = None
+    if isinstance(details, list):
+        for item in details:
+            if not isinstance(item, Mapping) or not _text(item.get("url")):
+                continue
+            entry = (_ms(item.get("start_time")) or 0, str(item["url"]).strip())
+            if str(item.get("recording_type") or "").lower() == "voicemail":
+                voicemail = max(voicemail, entry) if voicemail else entry
+            else:
+                recording = max(recording, entry) if recording else entry
+    return (recording[1] if recording else None, voicemail[1] if voicemail else None)
+
+
+def parse_call_event(claims: Mapping[str, Any]) -> CallEventFacts:
+    """Read either format; MalformedEvent when the call id or the state is missing."""
+    if "state" not in claims and "event_type" in claims:
+        return _parse_seed(claims)
+    return _parse_dialpad(claims)
+
+
+def _required(claims: Mapping[str, Any], key: str) -> str:
+    value = _id(claims.get(key))
+    if value is None:
+        raise MalformedEvent(f"the event has no {key}", fields={key: "required"})
+    return value
+
+
+def _parse_dialpad(claims: Mapping[str, Any]) -> CallEventFacts:
+    call_id = _required(claims, "call_id")
+    state = _required(claims, "state").lower()
+    started = _ms(claims.get("date_started"))
+    connected = _ms(claims.get("date_connected"))
+    ended = _ms(claims.get("date_ended"))
+    event_ms = _ms(claims.get("event_timestamp")) or ended or connected or started or 0
+    if connected is None and state == "connected":
+        connected = event_ms
+    if ended is None and state in END_STATES:
+        ended = event_ms
+    target = _mapping(claims.get("target"))
+    agent = target if str(target.get("type") or "").lower() == "user" else {}
+    contact = _mapping(claims.get("contact"))
+    duration_ms = _number(claims.get("duration"))
+    recording, voicemail = _recordings(claims.get("recording_details"))
+    return CallEventFacts(
+        call_id=call_id,
+        state=state,
+        event_ms=event_ms,
+        format="dialpad",
+        direction=_direction(claims.get("direction"), CallDirection.INBOUND),
+        external_number=_text(claims.get("external_number")),
+        internal_number=_text(claims.get("internal_number")),
+        started_ms=started,
+        rang_ms=_ms(claims.get("date_rang")) or _ms(claims.get("date_first_rang")),
+        connected_ms=connected,
+        ended_ms=ended,
+        duration_seconds=duration_ms / 1000 if duration_ms is not None else None,
+        agent_id=_id(agent.get("id")),
+        agent_name=_text(agent.get("name")),
+        agent_email=_text(agent.get("email")),
+        contact_name=_text(contact.get("name")),
+        master_call_id=_id(claims.get("master_call_id")),
+        entry_point_call_id=_id(claims.get("entry_point_call_id")),
+        recording_url=recording or _text(claims.get("recording_url")),
+        voicemail_url=_text(claims.get("voicemail_link")) or voicemail,
+        dispositions=dispositions_in(claims) if state == DISPOSITION_STATE else (),
+    )
+
+
+def _parse_seed(claims: Mapping[str, Any]) -> CallEventFacts:
+    call_id = _required(claims, "call_id")
+    kind = _required(claims, "event_type").lower()
+    state = _SEED_STATES.get(kind, kind)
+    direction = _direction(claims.get("direction"), CallDirection.OUTBOUND)
+    started = _ms(claims.get("start_time"))
+    duration = _number(claims.get("duration"))
+    ended = _ms(claims.get("end_time"))
+    if ended is None and state in END_STATES and started is not None:
+        ended = started + int((duration or 0) * 1000)
+    stamp = next(
+        (
+            _ms(claims.get(key))
+            for key in ("event_timestamp", "timestamp", "event_time")
+            if _ms(claims.get(key)) is not None
+        ),
+        None,
+    )
+    event_ms = stamp or (ended if state in END_STATES else None) or started or 0
+    connected = _ms(claims.get("connect_time")) or _ms(claims.get("connected_time"))
+    if connected is None and state == "connected":
+        connected = event_ms
+    if connected is None and state in END_STATES and duration and ended is not None:
+        # A seed hangup with talk time says the call was answered, `duration` seconds before it ended.
+        connected = ended - int(duration * 1000)
+    if ended is None and state in END_STATES:
+        ended = event_ms
+    from_number, to_number = _text(claims.get("from_number")), _text(claims.get("to_number"))
+    if direction is CallDirection.OUTBOUND:
+        internal, external = from_number, to_number
+    else:
+        external, internal = from_number, to_number
+    return CallEventFacts(
+        call_id=call_id,
+        state=state,
+        event_ms=event_ms,
+        format="seed",
+        direction=direction,
+        external_number=external,
+        internal_number=internal,
+        started_ms=started,
+        connected_ms=connected,
+        ended_ms=ended,
+        duration_seconds=duration,
+        agent_id=_id(claims.get("user_id")),
+        agent_name=_text(claims.get("user_name")),
+        agent_email=_text(claims.get("user_email")),
+        contact_name=_text(claims.get("contact_name")) or _text(claims.get("name")),
+        master_call_id=_id(claims.get("master_call_id")),
+        entry_point_call_id=_id(claims.get("entry_point_call_id")),
+        recording_url=_text(claims.get("recording_url")),
+        voicemail_url=_text(claims.get("voicemail_url")) or _text(claims.get("voicemail_link")),
+        dispositions=dispositions_in(claims) if state == DISPOSITION_STATE else (),
+    )

@@ -1,0 +1,1 @@
+"""Calls: Dialpad call legs linked to leads and contacts."""

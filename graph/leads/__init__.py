@@ -1,0 +1,1 @@
+"""Leads, their contacts, notes and timelines."""

@@ -1,0 +1,1 @@
+"""Subscriptions: live lead, call and pipeline changes, resumable from a cursor."""

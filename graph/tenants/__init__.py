@@ -1,0 +1,1 @@
+"""Tenants: the client accounts, their settings and lead webhooks."""

@@ -1,0 +1,111 @@
+"""Reading calls: by id and by lead in batches, and filtered keyset pages."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.calls import CallDirection, CallStatus
+from persistence.keyset import PageKey, after_key, newest_first, uuid_in
+from persistence.rows import CallRow
+from persistence.tables import Call
+
+calls = Call.__table__
+
+_CALL_COLUMNS = [calls.c[field.name] for field in dataclasses.fields(CallRow)]
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    directions: tuple[CallDirection, ...] = ()
+    statuses: tuple[CallStatus, ...] = ()
+    # Normalised dispositions, matched exactly.
+    dispositions: tuple[str, ...] = ()
+    # Half-open [started_from, started_to).
+    started_from: datetime | None = None
+    started_to: datetime | None = None
+    lead_id: UUID | None = None
+
+
+def _conditions(tenant_ids: frozenset[UUID] | None, where: CallFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if tenant_ids is not None:
+        if len(tenant_ids) == 1:
+            conditions.append(calls.c.tenant_id == next(iter(tenant_ids)))
+        else:
+            conditions.append(uuid_in(calls.c.tenant_id, sorted(tenant_ids), "scope_tenant_ids"))
+    if where.directions:
+        conditions.append(calls.c.direction.in_([direction.value for direction in where.directions]))
+    if where.statuses:
+        conditions.append(calls.c.status.in_([status.value for status in where.statuses]))
+    if where.dispositions:
+        conditions.append(calls.c.disposition.in_(list(where.dispositions)))
+    if where.started_from is not None:
+        conditions.append(calls.c.started_at >= where.started_from)
+    if where.started_to is not None:
+        conditions.append(calls.c.started_at < where.started_to)
+    if where.lead_id is not None:
+        conditions.append(calls.c.lead_id == where.lead_id)
+    return conditions
+
+
+async def page_calls(
+    connection: AsyncConnection,
+    *,
+    tenant_ids: frozenset[UUID] | None,
+    where: CallFilter,
+    first: int,
+    after: PageKey | None = None,
+) -> tuple[list[CallRow], bool]:
+    """Up to `first` calls newest first (by start) after `after`, and whether more follow."""
+    if tenant_ids is not None and not tenant_ids:
+        return [], False
+    conditions = _conditions(tenant_ids, where)
+    if after is not None:
+        conditions.append(after_key(calls.c.started_at, calls.c.id, after))
+    query = (
+        select(*_CALL_COLUMNS)
+        .where(*conditions)
+        .order_by(*newest_first(calls.c.started_at, calls.c.id))
+        .limit(first + 1)
+    )
+    rows = (await connection.execute(query)).all()
+    return [CallRow.from_db(row) for row in rows[:first]], len(rows) > first
+
+
+async def count_calls(
+    connection: AsyncConnection, *, tenant_ids: frozenset[UUID] | None, where: CallFilter
+) -> int:
+    if tenant_ids is not None and not tenant_ids:
+        return 0
+    query = select(func.count()).select_from(calls).where(*_conditions(tenant_ids, where))
+    return int((await connection.execute(query)).scalar_one())
+
+
+async def get_calls(connection: AsyncConnection, call_ids: Sequence[UUID]) -> dict[UUID, CallRow]:
+    """Calls by id in one statement."""
+    rows = await connection.execute(select(*_CALL_COLUMNS).where(uuid_in(calls.c.id, list(call_ids), "ids")))
+    return {row.id: CallRow.from_db(row) for row in rows}
+
+
+async def get_call(connection: AsyncConnection, call_id: UUID) -> CallRow | None:
+    return (await get_calls(connection, [call_id])).get(call_id)
+
+
+async def calls_for_leads(connection: AsyncConnection, lead_ids: Sequence[UUID]) -> dict[UUID, list[CallRow]]:
+    """Each lead's calls, oldest first, in one statement."""
+    rows = await connection.execute(
+        select(*_CALL_COLUMNS)
+        .where(uuid_in(calls.c.lead_id, list(lead_ids), "ids"))
+        .order_by(calls.c.lead_id, calls.c.started_at, calls.c.id)
+    )
+    found: dict[UUID, list[CallRow]] = {lead_id: [] for lead_id in lead_ids}
+    for row in rows:
+        found[row.lead_id].append(CallRow.from_db(row))
+    return found

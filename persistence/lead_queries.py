@@ -1,0 +1,182 @@
+"""Reading leads, contacts and lead status history: by id in batches, and filtered keyset pages."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.leads import LeadStatus
+from persistence.keyset import PageKey, after_key, newest_first, uuid_in
+from persistence.rows import ContactRow, LeadRow, StatusChangeRow
+from persistence.snapshots import snapshot
+from persistence.tables import Contact, Lead, LeadStatusChange
+
+leads = Lead.__table__
+contacts = Contact.__table__
+status_changes = LeadStatusChange.__table__
+
+_LEAD_COLUMNS = [leads.c[field.name] for field in dataclasses.fields(LeadRow)]
+_CONTACT_COLUMNS = [contacts.c[field.name] for field in dataclasses.fields(ContactRow)]
+_CHANGE_COLUMNS = [status_changes.c[field.name] for field in dataclasses.fields(StatusChangeRow)]
+
+
+@dataclass(frozen=True)
+class CreatedWindow:
+    """Leads of one tenant with `after < created_at <= until` (either side open when None)."""
+
+    tenant_id: UUID
+    after: datetime | None
+    until: datetime | None
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    statuses: tuple[LeadStatus, ...] = ()
+    sources: tuple[str, ...] = ()
+    # Half-open [created_from, created_to).
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    # Matches the contact's name or email (substring, any case) or phone (digits).
+    search: str | None = None
+    # The pipeline-stage filter, resolved by the caller into per-tenant created_at windows;
+    # None = no stage filter, empty = matches nothing.
+    created_windows: tuple[CreatedWindow, ...] | None = None
+
+
+def _like(text: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+
+
+def _scope(tenant_ids: frozenset[UUID] | None) -> list[ColumnElement[bool]]:
+    if tenant_ids is None:
+        return []
+    if len(tenant_ids) == 1:
+        return [leads.c.tenant_id == next(iter(tenant_ids))]
+    return [uuid_in(leads.c.tenant_id, sorted(tenant_ids), "scope_tenant_ids")]
+
+
+def _conditions(tenant_ids: frozenset[UUID] | None, where: LeadFilter) -> list[ColumnElement[bool]]:
+    conditions = _scope(tenant_ids)
+    if where.statuses:
+        conditions.append(leads.c.status.in_([status.value for status in where.statuses]))
+    if where.sources:
+        conditions.append(leads.c.source.in_(list(where.sources)))
+    if where.created_from is not None:
+        conditions.append(leads.c.created_at >= where.created_from)
+    if where.created_to is not None:
+        conditions.append(leads.c.created_at < where.created_to)
+    if where.created_windows is not None:
+        windows: list[ColumnElement[bool]] = []
+        for window in where.created_windows:
+            parts = [leads.c.tenant_id == window.tenant_id]
+            if window.after is not None:
+                parts.append(leads.c.created_at > window.after)
+            if window.until is not None:
+                parts.append(leads.c.created_at <= window.until)
+            windows.append(and_(*parts))
+        conditions.append(or_(*windows) if windows else false())
+    if where.search and where.search.strip():
+        text = where.search.strip()
+        matches: list[ColumnElement[bool]] = [
+            contacts.c.name.ilike(_like(text)),
+            contacts.c.email.ilike(_like(text)),
+        ]
+        digits = re.sub(r"\D", "", text)
+        if len(digits) >= 3:
+            matches.append(contacts.c.phone.like(_like(digits)))
+        matching_contacts = select(contacts.c.id).where(or_(*matches))
+        if tenant_ids is not None:
+            matching_contacts = matching_contacts.where(
+                uuid_in(contacts.c.tenant_id, sorted(tenant_ids), "search_tenant_ids")
+            )
+        conditions.append(leads.c.contact_id.in_(matching_contacts))
+    return conditions
+
+
+def _page_query(
+    tenant_ids: frozenset[UUID] | None, where: LeadFilter, first: int, after: PageKey | None
+) -> Select[tuple[object, ...]]:
+    conditions = _conditions(tenant_ids, where)
+    if after is not None:
+        conditions.append(after_key(leads.c.created_at, leads.c.id, after))
+    return (
+        select(*_LEAD_COLUMNS)
+        .where(*conditions)
+        .order_by(*newest_first(leads.c.created_at, leads.c.id))
+        .limit(first + 1)
+    )
+
+
+async def page_leads(
+    connection: AsyncConnection,
+    *,
+    tenant_ids: frozenset[UUID] | None,
+    where: LeadFilter,
+    first: int,
+    after: PageKey | None = None,
+) -> tuple[list[LeadRow], bool]:
+    """Up to `first` leads newest first after `after`, and whether more follow; None tenants = all."""
+    if tenant_ids is not None and not tenant_ids:
+        return [], False
+    rows = (await connection.execute(_page_query(tenant_ids, where, first, after))).all()
+    return [LeadRow.from_db(row) for row in rows[:first]], len(rows) > first
+
+
+async def count_leads(
+    connection: AsyncConnection, *, tenant_ids: frozenset[UUID] | None, where: LeadFilter
+) -> int:
+    """How many leads match (the connection's totalCount)."""
+    if tenant_ids is not None and not tenant_ids:
+        return 0
+    query = select(func.count()).select_from(leads).where(*_conditions(tenant_ids, where))
+    return int((await connection.execute(query)).scalar_one())
+
+
+async def get_leads(connection: AsyncConnection, lead_ids: Sequence[UUID]) -> dict[UUID, LeadRow]:
+    """Leads by id in one statement."""
+    rows = await connection.execute(select(*_LEAD_COLUMNS).where(uuid_in(leads.c.id, list(lead_ids), "ids")))
+    return {row.id: LeadRow.from_db(row) for row in rows}
+
+
+async def get_lead(connection: AsyncConnection, lead_id: UUID) -> LeadRow | None:
+    return (await get_leads(connection, [lead_id])).get(lead_id)
+
+
+async def get_contacts(connection: AsyncConnection, contact_ids: Sequence[UUID]) -> dict[UUID, ContactRow]:
+    """Contacts by id in one statement."""
+    rows = await connection.execute(
+        select(*_CONTACT_COLUMNS).where(uuid_in(contacts.c.id, list(contact_ids), "ids"))
+    )
+    return {row.id: ContactRow.from_db(row) for row in rows}
+
+
+async def status_changes_for_leads(
+    connection: AsyncConnection, lead_ids: Sequence[UUID]
+) -> dict[UUID, list[StatusChangeRow]]:
+    """Each lead's status history, oldest first, in one statement."""
+    rows = await connection.execute(
+        select(*_CHANGE_COLUMNS)
+        .where(uuid_in(status_changes.c.lead_id, list(lead_ids), "ids"))
+        .order_by(status_changes.c.lead_id, status_changes.c.changed_at, status_changes.c.id)
+    )
+    found: dict[UUID, list[StatusChangeRow]] = {lead_id: [] for lead_id in lead_ids}
+    for row in rows:
+        found[row.lead_id].append(StatusChangeRow.from_db(row))
+    return found
+
+
+async def lead_event_payload(
+    connection: AsyncConnection, lead_id: UUID, *, changes: list[str]
+) -> dict[str, Any]:
+    """A LEAD_UPDATED payload (domain/events.py conventions) for the lead as it now is in this transaction."""
+    lead = (await connection.execute(select(leads).where(leads.c.id == lead_id))).one()
+    contact = (await connection.execute(select(contacts).where(contacts.c.id == lead.contact_id))).one()
+    return {"lead": snapshot(lead, exclude=("raw_data",)), "contact": snapshot(contact), "changes": changes}

@@ -1,0 +1,122 @@
+"""Set a call's disposition (a person through GraphQL, or a Dialpad `dispositions` event) and book its lead."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.dispositions import is_booking, normalize_all
+from domain.errors import BadInput, Forbidden, NotFound
+from domain.events import EventType, NewEvent
+from domain.leads import LeadStatus, advance_status
+from domain.roles import Principal, can_see_tenant, can_work_leads
+from persistence import calls as call_store
+from persistence.calls import CallRow
+from persistence.lead_status import change_status
+from persistence.snapshots import snapshot
+from persistence.unit_of_work import Transaction
+from services.deps import Deps
+
+
+@dataclass(frozen=True)
+class DispositionOutcome:
+    call: CallRow
+    call_changed: bool
+    lead_changes: tuple[str, ...]
+
+
+async def apply_disposition(
+    connection: AsyncConnection,
+    *,
+    call: CallRow,
+    booked_keywords: Sequence[str],
+    raw: Sequence[str],
+    at: datetime,
+    changed_by: str | None,
+) -> DispositionOutcome:
+    """The disposition rule both doors share, inside the caller's transaction (the call is locked)."""
+    normalized = normalize_all(raw)
+    if not normalized:
+        raise BadInput("the disposition is empty", fields={"disposition": "required"})
+    disposition = ",".join(normalized)
+    disposition_raw = "; ".join(text.strip() for text in raw)
+    booked = is_booking(normalized, booked_keywords)
+    call_changed = (call.disposition, call.disposition_raw, call.booked) != (
+        disposition,
+        disposition_raw,
+        booked,
+    )
+    if call_changed:
+        call = await call_store.set_disposition(
+            connection,
+            call_id=call.id,
+            disposition=disposition,
+            disposition_raw=disposition_raw,
+            booked=booked,
+        )
+    lead_changes: list[str] = []
+    # A booking books the lead; a later non-booking disposition never moves it back.
+    if booked and call.lead_id is not None:
+        facts = await call_store.update_lead_facts(connection, lead_id=call.lead_id, booked_at=at)
+        if facts is not None:
+            lead_changes.extend(facts.changes)
+            if advance_status(facts.status, LeadStatus.BOOKED) is not facts.status:
+                await change_status(
+                    connection,
+                    lead_id=call.lead_id,
+                    to_status=LeadStatus.BOOKED,
+                    at=at,
+                    changed_by=changed_by,
+                    reason=f"call disposition {disposition}",
+                )
+                lead_changes.append("status")
+    return DispositionOutcome(call=call, call_changed=call_changed, lead_changes=tuple(lead_changes))
+
+
+async def record_call_changes(
+    tx: Transaction, *, call: CallRow, kind: str | None, lead_changes: Sequence[str]
+) -> None:
+    """CALL_UPDATED (when `kind` is given) and LEAD_UPDATED (when the lead changed) for subscribers."""
+    events: list[NewEvent] = []
+    if kind is not None:
+        events.append(
+            NewEvent(call.tenant_id, EventType.CALL_UPDATED, {"call": snapshot(call), "kind": kind})
+        )
+    if lead_changes and call.lead_id is not None:
+        found = await call_store.lead_with_contact(tx.connection, call.lead_id)
+        if found is not None:
+            lead, contact = found
+            payload = {"lead": lead, "contact": contact, "changes": sorted(set(lead_changes))}
+            events.append(NewEvent(call.tenant_id, EventType.LEAD_UPDATED, payload))
+    # One statement for both rows: the webhook's hot path counts round trips.
+    await tx.record(*events)
+
+
+async def add_disposition(deps: Deps, *, actor: Principal | None, call_id: UUID, disposition: str) -> CallRow:
+    """Set a call's disposition and, when it is a booking, book the call's lead; actor None = Dialpad."""
+    async with deps.unit_of_work() as tx:
+        found = await call_store.get_call_for_update(tx.connection, call_id)
+        if found is None or (actor is not None and not can_see_tenant(actor, found[0].tenant_id)):
+            raise NotFound("no such call", fields={"callId": "unknown"})
+        call, settings = found
+        if actor is not None and not can_work_leads(actor, call.tenant_id):
+            raise Forbidden("only admins and the tenant's agents set dispositions")
+        outcome = await apply_disposition(
+            tx.connection,
+            call=call,
+            booked_keywords=settings.booked_dispositions,
+            raw=[disposition],
+            at=deps.clock.now(),
+            changed_by=actor.user_id if actor is not None else None,
+        )
+        await record_call_changes(
+            tx,
+            call=outcome.call,
+            kind="DISPOSITION" if outcome.call_changed else None,
+            lead_changes=outcome.lead_changes,
+        )
+    return outcome.call

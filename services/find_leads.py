@@ -1,0 +1,88 @@
+"""List the leads a caller may see: filtered, newest first, one keyset page at a time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from domain.errors import BadInput
+from domain.leads import OPEN_STATUSES, PipelineStage, stage_age_range
+from domain.roles import Principal
+from persistence import lead_queries
+from persistence import tenants as tenant_store
+from persistence.keyset import PageKey
+from persistence.lead_queries import CreatedWindow, LeadFilter
+from persistence.rows import LeadRow
+from services.deps import Deps
+from services.tenant_scope import Page, tenant_scope
+
+MAX_SEARCH = 200
+
+
+def _check(where: LeadFilter) -> None:
+    if where.created_from and where.created_to and where.created_from >= where.created_to:
+        raise BadInput(
+            "createdFrom must be before createdTo", fields={"filter.createdTo": "not after createdFrom"}
+        )
+    if where.search is not None and len(where.search) > MAX_SEARCH:
+        raise BadInput("search text too long", fields={"filter.search": f"at most {MAX_SEARCH} characters"})
+
+
+async def _stage_windows(
+    deps: Deps, scope: frozenset[UUID] | None, stages: tuple[PipelineStage, ...]
+) -> tuple[CreatedWindow, ...]:
+    """The stage filter as created_at windows per tenant (each tenant has its own stage bounds)."""
+    now = deps.clock.now()
+    async with deps.reader() as connection:
+        tenants = await tenant_store.list_tenants(connection, scope)
+    windows: list[CreatedWindow] = []
+    for tenant in tenants:
+        for stage in stages:
+            low, high = stage_age_range(stage, tenant.settings.stage_bounds)
+            windows.append(
+                CreatedWindow(
+                    tenant_id=tenant.id,
+                    after=now - timedelta(seconds=high) if high is not None else None,
+                    until=now - timedelta(seconds=low) if low else None,
+                )
+            )
+    return tuple(windows)
+
+
+async def find_leads(
+    deps: Deps,
+    *,
+    actor: Principal,
+    tenant_id: UUID | None,
+    where: LeadFilter,
+    stages: tuple[PipelineStage, ...] = (),
+    first: int,
+    after: PageKey | None = None,
+) -> Page[LeadRow]:
+    """A page of leads newest first; tenant None = every tenant the actor may see."""
+    _check(where)
+    scope = await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
+    if stages:
+        # Staged leads are open ones; an explicit status filter narrows further.
+        open_statuses = tuple(
+            status for status in (where.statuses or tuple(OPEN_STATUSES)) if status in OPEN_STATUSES
+        )
+        windows = await _stage_windows(deps, scope, stages) if open_statuses else ()
+        where = LeadFilter(
+            statuses=tuple(sorted(open_statuses)),
+            sources=where.sources,
+            created_from=where.created_from,
+            created_to=where.created_to,
+            search=where.search,
+            created_windows=windows,
+        )
+    async with deps.reader() as connection:
+        rows, has_next = await lead_queries.page_leads(
+            connection, tenant_ids=scope, where=where, first=first, after=after
+        )
+
+    async def count() -> int:
+        async with deps.reader() as connection:
+            return await lead_queries.count_leads(connection, tenant_ids=scope, where=where)
+
+    return Page(rows=rows, has_next=has_next, count=count)

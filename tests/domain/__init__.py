@@ -1,0 +1,1 @@
+"""Pure domain rules, tested without I/O."""

@@ -1,0 +1,101 @@
+"""Folding a call's events: order-proof status and times, legs."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from domain.call_projection import call_status, project_call
+from domain.calls import CallDirection, CallStatus
+from domain.dialpad_events import CallEventFacts, parse_call_event
+from tests.dialpad_samples import INBOUND, OUTBOUND, sample
+
+
+def _facts(*names: str) -> list[CallEventFacts]:
+    return [parse_call_event(sample(name)) for name in names]
+
+
+def test_outbound_samples_project_a_completed_call() -> None:
+    call = project_call(_facts(*OUTBOUND), region="AU")
+    assert call.status is CallStatus.COMPLETED
+    assert call.direction is CallDirection.OUTBOUND
+    assert (call.from_number, call.to_number) == ("+61485986529", "+61430363930")
+    assert call.started_at == datetime.fromtimestamp(1768492800, tz=UTC)
+    assert call.connected_at == datetime.fromtimestamp(1768492808.42, tz=UTC)
+    assert call.ended_at == datetime.fromtimestamp(1768492993.65, tz=UTC)
+    assert call.duration_seconds == Decimal("185.23")
+    assert call.agent_name == "Ana Agent"
+    assert call.recording_url == "https://dialpad.com/recordings/5139284756283392"
+    assert call.dispositions == ("Sales~Booked",)
+    assert call.disposition_event_ms == 1768493035000
+    assert (call.customer_call_key, call.is_primary_leg) == ("5308476234735616", True)
+
+
+def test_every_order_of_the_outbound_events_projects_the_same_call() -> None:
+    facts = _facts(*OUTBOUND)
+    results = {project_call(order, region="AU") for order in itertools.permutations(facts)}
+    assert len(results) == 1
+
+
+@pytest.mark.parametrize(
+    ("names", "status"),
+    [
+        (OUTBOUND[:1], CallStatus.RINGING),
+        (OUTBOUND[:2], CallStatus.CONNECTED),
+        (OUTBOUND[:3], CallStatus.COMPLETED),
+        (INBOUND[:1], CallStatus.MISSED),
+        (INBOUND, CallStatus.VOICEMAIL),
+    ],
+)
+def test_status_follows_the_facts_known_so_far(names: tuple[str, ...], status: CallStatus) -> None:
+    assert project_call(_facts(*names)).status is status
+
+
+def test_an_unanswered_outbound_call_is_no_answer_and_a_late_ringing_changes_nothing() -> None:
+    hangup = sample("outbound-3-hangup") | {"date_connected": None, "duration": 0, "recording_details": []}
+    ringing = sample("outbound-1-calling") | {"state": "ringing", "event_timestamp": 1768492801000}
+    ended = project_call([parse_call_event(hangup)])
+    assert ended.status is CallStatus.NO_ANSWER
+    with_late_ringing = project_call([parse_call_event(hangup), parse_call_event(ringing)])
+    assert with_late_ringing.status is CallStatus.NO_ANSWER
+    assert with_late_ringing.ended_at == ended.ended_at
+
+
+def test_a_known_time_is_never_replaced_by_null() -> None:
+    connected = sample("outbound-2-connected")
+    # A later event that (wrongly) carries no times keeps the known ones.
+    later = sample("outbound-2-connected") | {
+        "state": "hold",
+        "event_timestamp": connected["event_timestamp"] + 1000,
+        "date_started": None,
+        "date_connected": None,
+    }
+    call = project_call([parse_call_event(connected), parse_call_event(later)])
+    assert call.connected_at == datetime.fromtimestamp(1768492808.42, tz=UTC)
+    assert call.started_at == datetime.fromtimestamp(1768492800, tz=UTC)
+    assert call.status is CallStatus.CONNECTED
+
+
+def test_status_table() -> None:
+    out, inb = CallDirection.OUTBOUND, CallDirection.INBOUND
+    assert call_status(direction=out, connected=True, ended=True, voicemail=False) is CallStatus.COMPLETED
+    assert call_status(direction=out, connected=False, ended=True, voicemail=False) is CallStatus.NO_ANSWER
+    assert call_status(direction=inb, connected=False, ended=True, voicemail=False) is CallStatus.MISSED
+    assert call_status(direction=inb, connected=False, ended=True, voicemail=True) is CallStatus.VOICEMAIL
+    assert call_status(direction=inb, connected=True, ended=False, voicemail=False) is CallStatus.CONNECTED
+    assert call_status(direction=inb, connected=False, ended=False, voicemail=False) is CallStatus.RINGING
+
+
+def test_legs_of_one_customer_call_share_a_key_and_only_the_root_is_primary() -> None:
+    root = sample("inbound-1-missed") | {"call_id": 111}
+    agent_leg = sample("inbound-1-missed") | {"call_id": 222, "entry_point_call_id": 111}
+    transfer = sample("inbound-1-missed") | {"call_id": 333, "master_call_id": 222}
+    legs = [project_call([parse_call_event(event)]) for event in (root, agent_leg, transfer)]
+    assert [leg.customer_call_key for leg in legs] == ["111", "111", "222"]
+    assert [leg.is_primary_leg for leg in legs] == [True, False, False]
+    # entry_point_call_id wins over master_call_id: both legs of a routed, transferred call share the root.
+    routed_transfer = transfer | {"entry_point_call_id": 111}
+    assert project_call([parse_call_event(routed_transfer)]).customer_call_key == "111"

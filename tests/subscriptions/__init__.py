@@ -1,0 +1,1 @@
+"""Realtime subscriptions over real websockets: delivery, replay, auth, broker restarts."""

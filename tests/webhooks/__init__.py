@@ -1,0 +1,1 @@
+"""Webhook door tests: lead and Dialpad endpoints over HTTP."""

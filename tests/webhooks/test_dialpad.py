@@ -1,0 +1,384 @@
+"""`POST /webhooks/dialpad/{slug}` over HTTP: signed events to order-proof calls, leads and contacts."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.tenants import TenantSettings
+from tests.conftest import AppFactory, free_port
+from tests.dialpad_samples import INBOUND, OUTBOUND, sample, sign
+
+SECRET = "dialpad-secret-for-tests"
+CALL_ID = "5308476234735616"
+STARTED = datetime.fromtimestamp(1768492800, tz=UTC)
+CONNECTED = datetime.fromtimestamp(1768492808.42, tz=UTC)
+DISPOSED = datetime.fromtimestamp(1768493035, tz=UTC)
+
+
+async def insert_lead(
+    engine: AsyncEngine, tenant_id: UUID, phone: str, created_at: datetime, *, status: str = "new"
+) -> tuple[UUID, UUID]:
+    """A contact and lead as the lead webhook would leave them (built by SQL, not through issue 3)."""
+    async with engine.begin() as connection:
+        contact_id = (
+            await connection.execute(
+                text(
+                    "INSERT INTO contacts (tenant_id, phone, name) VALUES (:t, :p, 'John Smith') "
+                    "ON CONFLICT (tenant_id, phone) DO UPDATE SET name = contacts.name RETURNING id"
+                ),
+                {"t": tenant_id, "p": phone},
+            )
+        ).scalar_one()
+        lead_id = (
+            await connection.execute(
+                text(
+                    "INSERT INTO leads (tenant_id, contact_id, source, status, created_at) "
+                    "VALUES (:t, :c, 'test', :s, :at) RETURNING id"
+                ),
+                {"t": tenant_id, "c": contact_id, "s": status, "at": created_at},
+            )
+        ).scalar_one()
+    return contact_id, lead_id
+
+
+async def row(engine: AsyncEngine, sql: str, **params: Any) -> dict[str, Any] | None:
+    async with engine.connect() as connection:
+        found = (await connection.execute(text(sql), params)).first()
+    return dict(found._mapping) if found else None
+
+
+async def rows(engine: AsyncEngine, sql: str, **params: Any) -> list[dict[str, Any]]:
+    async with engine.connect() as connection:
+        return [dict(found._mapping) for found in await connection.execute(text(sql), params)]
+
+
+async def post(client: httpx.AsyncClient, slug: str, body: bytes, **headers: str) -> httpx.Response:
+    return await client.post(f"/webhooks/dialpad/{slug}", content=body, headers=headers)
+
+
+async def post_samples(client: httpx.AsyncClient, slug: str, names: tuple[str, ...]) -> list[httpx.Response]:
+    return [await post(client, slug, sign(sample(name), SECRET)) for name in names]
+
+
+async def test_outbound_samples_make_a_completed_booked_call_and_book_the_lead(client, make_tenant, engine):
+    tenant = await make_tenant(timezone="Australia/Sydney")
+    contact_id, lead_id = await insert_lead(engine, tenant.id, "+61430363930", STARTED - timedelta(minutes=7))
+    answers = await post_samples(client, tenant.tenant.slug, OUTBOUND)
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert [answer.json()["status"] for answer in answers] == [
+        "RINGING",
+        "CONNECTED",
+        "COMPLETED",
+        "COMPLETED",
+    ]
+
+    call = await row(engine, "SELECT * FROM calls WHERE tenant_id = :t", t=tenant.id)
+    assert call is not None
+    assert call["external_id"] == CALL_ID
+    assert (call["contact_id"], call["lead_id"]) == (contact_id, lead_id)
+    assert (call["direction"], call["status"]) == ("outbound", "completed")
+    assert (call["from_number"], call["to_number"]) == ("+61485986529", "+61430363930")
+    assert (call["agent_id"], call["agent_name"], call["agent_email"]) == (
+        "5821975242293248",
+        "Ana Agent",
+        "ana@example.com",
+    )
+    assert (call["started_at"], call["connected_at"]) == (STARTED, CONNECTED)
+    assert call["ended_at"] == datetime.fromtimestamp(1768492993.65, tz=UTC)
+    assert call["duration_seconds"] == Decimal("185.230")
+    assert call["recording_url"] == "https://dialpad.com/recordings/5139284756283392"
+    assert (call["disposition"], call["disposition_raw"], call["booked"]) == ("booked", "Sales~Booked", True)
+    assert (call["customer_call_key"], call["is_primary_leg"]) == (CALL_ID, True)
+
+    lead = await row(engine, "SELECT * FROM leads WHERE id = :id", id=lead_id)
+    assert lead is not None
+    assert lead["status"] == "booked"
+    assert (lead["first_attempt_at"], lead["first_connected_at"], lead["booked_at"]) == (
+        STARTED,
+        CONNECTED,
+        DISPOSED,
+    )
+    history = await rows(
+        engine, "SELECT from_status, to_status, changed_at FROM lead_status_changes ORDER BY id"
+    )
+    assert history == [
+        {"from_status": "new", "to_status": "contacted", "changed_at": CONNECTED},
+        {"from_status": "contacted", "to_status": "booked", "changed_at": DISPOSED},
+    ]
+    events = await rows(engine, "SELECT type, payload FROM events ORDER BY id")
+    calls = [event["payload"]["kind"] for event in events if event["type"] == "CALL_UPDATED"]
+    assert calls == ["RINGING", "CONNECTED", "ENDED", "DISPOSITION"]
+    leads = [event["payload"] for event in events if event["type"] == "LEAD_UPDATED"]
+    assert [sorted(payload["changes"]) for payload in leads] == [
+        ["first_attempt_at"],
+        ["first_connected_at", "status"],
+        ["booked_at", "status"],
+    ]
+    assert leads[-1]["lead"]["status"] == "booked"
+    assert "raw_data" not in leads[-1]["lead"]
+    assert leads[-1]["contact"]["phone"] == "+61430363930"
+    assert events[-2]["payload"]["call"]["disposition"] == "booked"
+
+
+CALL_IGNORED = {"id", "tenant_id", "contact_id", "lead_id", "created_at", "updated_at"}
+LEAD_IGNORED = {"id", "tenant_id", "contact_id", "updated_at"}
+
+
+async def test_all_24_orders_of_the_outbound_events_give_the_same_call_and_lead(client, make_tenant, engine):
+    outcomes = []
+    for number, order in enumerate(itertools.permutations(OUTBOUND)):
+        tenant = await make_tenant(slug=f"order-{number}")
+        _, lead_id = await insert_lead(engine, tenant.id, "+61430363930", STARTED - timedelta(minutes=7))
+        answers = await post_samples(client, tenant.tenant.slug, order)
+        assert all(answer.status_code == 200 for answer in answers), order
+        call = await row(engine, "SELECT * FROM calls WHERE tenant_id = :t", t=tenant.id)
+        lead = await row(engine, "SELECT * FROM leads WHERE id = :id", id=lead_id)
+        assert call is not None
+        assert lead is not None
+        assert call["lead_id"] == lead_id
+        changes = await rows(
+            engine,
+            "SELECT from_status, to_status, changed_at FROM lead_status_changes WHERE lead_id = :id ORDER BY id",
+            id=lead_id,
+        )
+        outcomes.append(
+            (
+                {key: value for key, value in call.items() if key not in CALL_IGNORED},
+                {key: value for key, value in lead.items() if key not in LEAD_IGNORED},
+                changes,
+            )
+        )
+    first = outcomes[0]
+    assert first[0]["status"] == "completed"
+    assert first[0]["booked"] is True
+    assert first[1]["status"] == "booked"
+    for number, outcome in enumerate(outcomes):
+        assert outcome == first, list(itertools.permutations(OUTBOUND))[number]
+
+
+async def test_a_redelivered_event_answers_200_and_changes_nothing(client, make_tenant, engine):
+    tenant = await make_tenant()
+    await insert_lead(engine, tenant.id, "+61430363930", STARTED - timedelta(minutes=1))
+    await post_samples(client, tenant.tenant.slug, OUTBOUND)
+    before = await row(engine, "SELECT * FROM calls")
+    counts = "SELECT (SELECT count(*) FROM call_events) AS e, (SELECT count(*) FROM events) AS h"
+    counted = await row(engine, counts)
+    for name in OUTBOUND:
+        answer = await post(client, tenant.tenant.slug, sign(sample(name), SECRET))
+        assert answer.status_code == 200
+        assert answer.json()["duplicate"] is True
+    assert await row(engine, "SELECT * FROM calls") == before
+    assert await row(engine, counts) == counted == {"e": 4, "h": 7}
+
+
+async def test_concurrent_events_of_one_call_lose_no_update(client, make_tenant, engine):
+    tenant = await make_tenant()
+    _, lead_id = await insert_lead(engine, tenant.id, "+61430363930", STARTED - timedelta(minutes=1))
+    bodies = [sign(sample(name), SECRET) for name in OUTBOUND]
+    answers = await asyncio.gather(*(post(client, tenant.tenant.slug, body) for body in bodies * 2))
+    assert all(answer.status_code == 200 for answer in answers)
+    assert sum(answer.json()["duplicate"] for answer in answers) == 4
+    call = await row(engine, "SELECT * FROM calls")
+    assert call is not None
+    assert (call["status"], call["booked"], call["lead_id"]) == ("completed", True, lead_id)
+    assert call["duration_seconds"] == Decimal("185.230")
+    assert (await row(engine, "SELECT count(*) AS n FROM call_events")) == {"n": 4}
+    assert (await row(engine, "SELECT status FROM leads")) == {"status": "booked"}
+
+
+async def test_inbound_missed_then_voicemail_creates_the_unknown_caller(client, make_tenant, engine):
+    tenant = await make_tenant(timezone="Australia/Sydney")
+    missed, voicemail = await post_samples(client, tenant.tenant.slug, INBOUND)
+    assert missed.json()["status"] == "MISSED"
+    assert voicemail.json()["status"] == "VOICEMAIL"
+    call = await row(engine, "SELECT * FROM calls")
+    contact = await row(engine, "SELECT * FROM contacts")
+    assert call is not None
+    assert contact is not None
+    assert contact["phone"] == "+61412345678"
+    # Dialpad names unknown callers by their number: that is not a name.
+    assert contact["name"] is None
+    assert (call["contact_id"], call["lead_id"]) == (contact["id"], None)
+    assert (call["direction"], call["status"], call["voicemail"]) == ("inbound", "voicemail", True)
+    assert (call["from_number"], call["to_number"]) == ("+61412345678", "+61485986500")
+    assert call["voicemail_url"] == "https://dialpad.com/voicemail/6592322884239360"
+    assert call["agent_id"] is None
+
+
+async def test_a_call_links_the_latest_lead_created_before_it_started(client, make_tenant, engine):
+    tenant = await make_tenant()
+    await insert_lead(engine, tenant.id, "+61430363930", STARTED - timedelta(days=3), status="closed")
+    _, latest = await insert_lead(engine, tenant.id, "+61430363930", STARTED - timedelta(hours=1))
+    await insert_lead(engine, tenant.id, "+61430363930", STARTED + timedelta(hours=1))
+    await post_samples(client, tenant.tenant.slug, OUTBOUND[:2])
+    assert await row(engine, "SELECT lead_id FROM calls") == {"lead_id": latest}
+    lead = await row(engine, "SELECT status, first_attempt_at FROM leads WHERE id = :id", id=latest)
+    assert lead == {"status": "contacted", "first_attempt_at": STARTED}
+
+
+async def test_a_late_ringing_after_hangup_changes_nothing(client, make_tenant, engine):
+    tenant = await make_tenant()
+    hangup = sample("outbound-3-hangup") | {"date_connected": None, "duration": 0, "recording_details": []}
+    assert (await post(client, tenant.tenant.slug, sign(hangup, SECRET))).json()["status"] == "NO_ANSWER"
+    before = await row(engine, "SELECT * FROM calls")
+    ringing = sample("outbound-1-calling") | {"state": "ringing", "event_timestamp": 1768492801000}
+    answer = await post(client, tenant.tenant.slug, sign(ringing, SECRET))
+    assert answer.json() | {"call_id": None} == {
+        "success": True,
+        "duplicate": False,
+        "call_id": None,
+        "status": "NO_ANSWER",
+    }
+    assert await row(engine, "SELECT * FROM calls") == before
+
+
+async def test_seed_simplified_events(client, make_tenant, engine):
+    tenant = await make_tenant(settings=TenantSettings(default_region="AU"))
+    _, lead_id = await insert_lead(engine, tenant.id, "+61430363930", STARTED - timedelta(minutes=2))
+    base = {
+        "call_id": "dialpad_123456",
+        "call_center_id": "cc-1",
+        "from_number": "+61485986529",
+        "to_number": "0430 363 930",
+        "user_id": "agent-7",
+        "start_time": 1768492800,
+    }
+    events = [
+        base | {"event_type": "ringing"},
+        base | {"event_type": "hangup", "duration": 95},
+        base | {"event_type": "dispositions", "disposition": "Booked", "timestamp": 1768493000},
+    ]
+    answers = [await post(client, tenant.tenant.slug, sign(event, SECRET)) for event in events]
+    assert [answer.json()["status"] for answer in answers] == ["RINGING", "COMPLETED", "COMPLETED"]
+    call = await row(engine, "SELECT * FROM calls")
+    assert call is not None
+    assert (call["external_id"], call["direction"], call["lead_id"]) == (
+        "dialpad_123456",
+        "outbound",
+        lead_id,
+    )
+    assert (call["from_number"], call["to_number"]) == ("+61485986529", "+61430363930")
+    assert call["agent_id"] == "agent-7"
+    assert call["duration_seconds"] == Decimal("95.000")
+    assert call["ended_at"] == STARTED + timedelta(seconds=95)
+    assert (call["disposition"], call["booked"]) == ("booked", True)
+    formats = await rows(engine, "SELECT DISTINCT format FROM call_events")
+    assert formats == [{"format": "seed"}]
+    lead = await row(engine, "SELECT status, booked_at FROM leads")
+    assert lead == {"status": "booked", "booked_at": datetime.fromtimestamp(1768493000, tz=UTC)}
+    # A seed call with no talk time was not answered.
+    missed = base | {"call_id": "dialpad_2", "event_type": "hangup", "duration": 0}
+    assert (await post(client, tenant.tenant.slug, sign(missed, SECRET))).json()["status"] == "NO_ANSWER"
+
+
+async def test_a_non_booking_disposition_records_but_does_not_book(client, make_tenant, engine):
+    tenant = await make_tenant()
+    _, _lead_id = await insert_lead(engine, tenant.id, "+61430363930", STARTED - timedelta(minutes=2))
+    events = [sample(name) for name in OUTBOUND]
+    events[-1]["call_dispositions"] = "Sales~Not Interested"
+    for event in events:
+        await post(client, tenant.tenant.slug, sign(event, SECRET))
+    assert await row(engine, "SELECT disposition, booked FROM calls") == {
+        "disposition": "not_interested",
+        "booked": False,
+    }
+    assert await row(engine, "SELECT status, booked_at FROM leads") == {
+        "status": "contacted",
+        "booked_at": None,
+    }
+
+
+async def test_legs_share_a_customer_call_key(client, make_tenant, engine):
+    tenant = await make_tenant()
+    root = sample("inbound-1-missed") | {"call_id": 111}
+    leg = sample("inbound-1-missed") | {"call_id": 222, "entry_point_call_id": 111}
+    for event in (leg, root):
+        await post(client, tenant.tenant.slug, sign(event, SECRET))
+    legs = await rows(engine, "SELECT external_id, customer_call_key, is_primary_leg FROM calls ORDER BY 1")
+    assert legs == [
+        {"external_id": "111", "customer_call_key": "111", "is_primary_leg": True},
+        {"external_id": "222", "customer_call_key": "111", "is_primary_leg": False},
+    ]
+    primary = await row(
+        engine, "SELECT count(DISTINCT customer_call_key) AS n FROM calls WHERE is_primary_leg"
+    )
+    assert primary == {"n": 1}
+
+
+async def test_the_body_is_read_whatever_the_content_type(client, make_tenant, engine):
+    tenant = await make_tenant()
+    body = sign(sample("outbound-1-calling"), SECRET)
+    for content_type in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
+        answer = await post(client, tenant.tenant.slug, body, **{"content-type": content_type})
+        assert answer.status_code == 200
+    assert await row(engine, "SELECT count(*) AS n FROM call_events") == {"n": 1}
+
+
+def _claims(**extra: Any) -> dict[str, Any]:
+    return sample("outbound-1-calling") | extra
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (sign(_claims(), "not-the-tenant-secret"), 401, "UNAUTHENTICATED"),
+        (sign(_claims(), SECRET, algorithm="HS512"), 401, "UNAUTHENTICATED"),
+        (
+            b"eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + sign(_claims(), SECRET).split(b".")[1] + b".",
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (sign(_claims(exp=1_000_000_000), SECRET), 401, "UNAUTHENTICATED"),
+        (json.dumps(_claims()).encode(), 401, "UNAUTHENTICATED"),
+        (b"this is not a jwt", 400, "BAD_USER_INPUT"),
+        (b"", 400, "BAD_USER_INPUT"),
+        (sign({"state": "calling"}, SECRET), 400, "BAD_USER_INPUT"),
+    ],
+    ids=["bad-signature", "hs512", "alg-none", "expired", "unsigned", "not-jwt", "empty", "no-call-id"],
+)
+async def test_rejections(client, make_tenant, engine, body: bytes, status: int, code: str):
+    tenant = await make_tenant()
+    answer = await post(client, tenant.tenant.slug, body)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"] == code
+    assert await row(engine, "SELECT count(*) AS n FROM call_events") == {"n": 0}
+    assert await row(engine, "SELECT count(*) AS n FROM calls") == {"n": 0}
+
+
+async def test_unknown_tenant_is_404(client):
+    answer = await post(client, "no-such-tenant", sign(_claims(), SECRET))
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_unsigned_json_is_accepted_when_the_tenant_allows_it(client, make_tenant, engine):
+    tenant = await make_tenant(settings=TenantSettings(allow_unsigned_events=True))
+    answer = await post(client, tenant.tenant.slug, json.dumps(_claims()).encode())
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "RINGING"
+    # Signed events still work for such a tenant.
+    answer = await post(client, tenant.tenant.slug, sign(sample("outbound-2-connected"), SECRET))
+    assert answer.json()["status"] == "CONNECTED"
+
+
+async def test_database_down_answers_503_so_dialpad_retries(make_app: AppFactory):
+    app = make_app(database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            answer = await http.post("/webhooks/dialpad/any", content=sign(_claims(), SECRET))
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+    assert answer.json()["error"]["code"] == "UNAVAILABLE"
