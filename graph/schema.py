@@ -11,6 +11,7 @@ from graph.calls.query import CallsQuery
 from graph.errors import DomainErrorMasking
 from graph.leads.mutations import LeadsMutation
 from graph.leads.query import LeadsQuery
+from graph.metrics.mutations import MetricsMutation
 from graph.metrics.query import MetricsQuery
 from graph.subscriptions.subscription import Subscription
 from graph.tenants.mutations import TenantsMutation
@@ -25,7 +26,7 @@ class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, MetricsQuery):
 
 
 @strawberry.type
-class Mutation(UsersMutation, TenantsMutation, LeadsMutation):
+class Mutation(UsersMutation, TenantsMutation, LeadsMutation, MetricsMutation):
     pass
 
 

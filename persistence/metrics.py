@@ -1,4 +1,4 @@
-"""Metric aggregates and the pipeline board, computed in PostgreSQL (never rows in Python).
+"""Metric aggregates, computed in PostgreSQL (never rows in Python).
 
 Where lead facts come from: the derived columns on `leads` (`first_attempt_at`,
 `first_connected_at`), which call processing maintains as calls arrive (DESIGN section 3:
@@ -39,7 +39,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.business_hours import WeeklyHours
-from domain.leads import LeadStatus, PipelineStage
 from domain.metrics import (
     SPEED_BANDS,
     BandCount,
@@ -48,7 +47,6 @@ from domain.metrics import (
     SpeedToLead,
     TrendDay,
 )
-from domain.pipeline import StageWindow
 
 
 @dataclass(frozen=True)
@@ -332,29 +330,3 @@ async def tenant_metrics(
             )
         )
     return answers
-
-
-# --- pipeline ---------------------------------------------------------------------------------
-
-_OPEN = tuple(status.value for status in (LeadStatus.NEW, LeadStatus.CONTACTED))
-
-_PIPELINE_COUNTS = text(
-    """
-    SELECT count(*) FILTER (WHERE created_at > :edge1) AS follow_up_1,
-           count(*) FILTER (WHERE created_at > :edge2 AND created_at <= :edge1) AS follow_up_2,
-           count(*) FILTER (WHERE created_at > :edge3 AND created_at <= :edge2) AS follow_up_3,
-           count(*) FILTER (WHERE created_at <= :edge3) AS follow_up_4
-    FROM leads
-    -- Spelled as the partial index ix_leads_open_by_tenant is, so the planner uses it.
-    WHERE tenant_id = :tenant_id AND status IN ('new', 'contacted')
-    """
-)
-
-
-async def pipeline_counts(
-    connection: AsyncConnection, *, tenant_id: UUID, windows: Sequence[StageWindow]
-) -> dict[PipelineStage, int]:
-    """Open leads per column, in one index-only pass over the tenant's open leads."""
-    edges = {f"edge{index}": window.created_after for index, window in enumerate(windows[:3], start=1)}
-    row = (await connection.execute(_PIPELINE_COUNTS, {"tenant_id": tenant_id, **edges})).one()
-    return {window.stage: int(getattr(row, window.stage.value)) for window in windows}

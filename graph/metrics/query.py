@@ -1,25 +1,19 @@
-"""Queries: `metrics(tenantId, from, to)`."""
+"""Queries: `metrics(tenantId, from, to)` and `pipeline(tenantId)`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-from uuid import UUID
 
 import strawberry
 
-from domain.errors import BadInput
 from graph.context import Info
+from graph.ids import parse_uuid
 from graph.metrics.loaders import metrics_loader
+from graph.metrics.pipeline_types import Pipeline
 from graph.metrics.types import Metrics
 from services.metrics import MetricsKey
-
-
-def tenant_uuid(value: strawberry.ID, field: str = "tenantId") -> UUID:
-    try:
-        return UUID(str(value))
-    except ValueError as error:
-        raise BadInput("not a tenant id", fields={field: "not an id"}) from error
+from services.pipeline import pipeline_board
 
 
 @strawberry.type
@@ -34,5 +28,14 @@ class MetricsQuery:
         range_from: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         range_to: Annotated[datetime | None, strawberry.argument(name="to")] = None,
     ) -> Metrics:
-        key = MetricsKey(tenant_uuid(tenant_id), range_from, range_to)
+        key = MetricsKey(parse_uuid(tenant_id, field="tenantId"), range_from, range_to)
         return Metrics.of(await metrics_loader(info.context).load(key))
+
+    @strawberry.field(description="A tenant's follow-up board: open leads by age, with its stage bounds.")
+    async def pipeline(self, info: Info, tenant_id: strawberry.ID) -> Pipeline:
+        found = await pipeline_board(
+            info.context.deps,
+            actor=info.context.require_principal(),
+            tenant_id=parse_uuid(tenant_id, field="tenantId"),
+        )
+        return Pipeline.of(found)

@@ -8,7 +8,10 @@ from datetime import datetime
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
+from tests.graph.test_query_count import StatementCounter
 from tests.metrics import dataset
 
 
@@ -34,3 +37,12 @@ async def clocked_client(make_app, clock) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
+
+
+@pytest.fixture
+def statements(engine):
+    """The statements the app sends during the test (the fixture engine's own are not counted)."""
+    counting = StatementCounter(engine)
+    event.listen(Engine, "before_cursor_execute", counting)
+    yield counting.statements
+    event.remove(Engine, "before_cursor_execute", counting)

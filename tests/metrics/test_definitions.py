@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from domain.business_hours import InvalidHours, business_seconds, parse_hours
-from domain.leads import LeadStatus, PipelineStage, StageBounds, stage_for
 from domain.metrics import Rate, SlaState, band_for, default_range, percentile, range_problem, sla_state
-from domain.pipeline import bounds_problem, stage_windows
 from domain.tenants import DEFAULT_BUSINESS_HOURS
 
 
@@ -97,22 +95,3 @@ def test_business_seconds_over_a_weekend_and_across_dst():
         == 47 * 3600
     )
     assert business_seconds(utc("2024-03-09T17:00"), utc("2024-03-09T16:00"), "America/New_York", always) == 0
-
-
-def test_stage_windows_agree_with_stage_for():
-    now = utc("2024-03-20T12:00")
-    bounds = StageBounds()
-    windows = stage_windows(now, bounds)
-    for hours in (-1, 0, 1, 23.99, 24, 25, 71.9, 72, 100, 167.9, 168, 1000):
-        created = now - timedelta(hours=hours)
-        (inside,) = [
-            w.stage
-            for w in windows
-            if (w.created_after is None or created > w.created_after)
-            and (w.created_until is None or created <= w.created_until)
-        ]
-        assert inside is stage_for(LeadStatus.NEW, created, now, bounds)
-    assert windows[0].stage is PipelineStage.FOLLOW_UP_1
-    assert bounds_problem([3600, 7200, 10800]) is None
-    assert bounds_problem([3600, 3600, 10800]) is not None
-    assert bounds_problem([1, 2]) is not None
