@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import strawberry
@@ -9,12 +10,12 @@ import strawberry
 from graph.context import Info
 from graph.enums import PipelineStage
 from graph.leads.types import Lead
+from graph.metrics.loaders import pipeline_page_loader
 from graph.relay import Connection, connection, decode_cursor, page_size
 from persistence.keyset import PageKey
-from persistence.lead_queries import LeadFilter
 from persistence.rows import LeadRow
 from services import pipeline as board
-from services.find_leads import find_leads
+from services.pipeline import ColumnPageKey
 
 
 def _key(row: LeadRow) -> PageKey:
@@ -29,19 +30,13 @@ class PipelineColumn:
     min_age_seconds: int
     max_age_seconds: int | None = strawberry.field(description="Exclusive; null for the last column.")
     tenant_id: strawberry.Private[UUID]
+    now: strawberry.Private[datetime]
 
     @strawberry.field(description="The column's leads, newest first (the `leads` list with this stage).")
     async def leads(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Lead]:
         cursor = decode_cursor(after)
-        page = await find_leads(
-            info.context.deps,
-            actor=info.context.require_principal(),
-            tenant_id=self.tenant_id,
-            where=LeadFilter(),
-            stages=(self.stage,),
-            first=page_size(first),
-            after=cursor,
-        )
+        key = ColumnPageKey(self.tenant_id, self.stage, self.now, page_size(first), cursor)
+        page = await pipeline_page_loader(info.context).load(key)
         return connection(
             page.rows, has_next=page.has_next, after=cursor, key=_key, node=Lead.from_row, count=page.count
         )
@@ -64,6 +59,7 @@ class Pipeline:
                     min_age_seconds=column.min_age_seconds,
                     max_age_seconds=column.max_age_seconds,
                     tenant_id=found.tenant_id,
+                    now=found.now,
                 )
                 for column in found.columns
             ],
