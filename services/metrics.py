@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from domain.business_hours import InvalidHours, WeeklyHours, parse_hours
@@ -36,11 +36,15 @@ def _hours(tenant: TenantRow) -> WeeklyHours:
 
 
 def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.MetricsRequest:
-    default = default_range(now, tenant.timezone)
+    for name, given in (("from", key.range_from), ("to", key.range_to)):
+        if given is not None and given.tzinfo is None:
+            raise BadInput(f"{name} needs a UTC offset", fields={name: "needs a UTC offset"})
+    # Neither bound: the last 30 tenant days; only `to`: the 30 tenant days before it; only
+    # `from`: up to the end of today.
+    anchor = key.range_to - timedelta(microseconds=1) if key.range_to is not None else now
+    default = default_range(anchor, tenant.timezone)
     range_from = key.range_from or default.range_from
-    range_to = key.range_to or default.range_to
-    if key.range_from is not None and key.range_to is None:
-        range_to = max(range_to, range_from)
+    range_to = key.range_to or default_range(now, tenant.timezone).range_to
     problem = range_problem(range_from, range_to)
     if problem:
         raise BadInput(f"bad range: {next(iter(problem.values()))}", fields=problem)

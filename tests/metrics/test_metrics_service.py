@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -213,3 +213,19 @@ async def test_sql_business_seconds_agree_with_the_python_definition(deps, engin
             created,
             attempted,
         )
+
+
+async def test_one_bound_given(deps, make_tenant):
+    tenant = await make_tenant(timezone="America/New_York")
+
+    only_to = await tenant_metrics(deps, actor=ADMIN, tenant_id=tenant.id, range_to=dataset.RANGE_TO)
+    only_from = await tenant_metrics(deps, actor=ADMIN, tenant_id=tenant.id, range_from=dataset.RANGE_FROM)
+
+    # The 30 tenant days before `to` (Tuesday 2024-03-12 00:00 EDT): from 2024-02-11 00:00 EST.
+    assert (only_to.range_from, only_to.range_to) == (utc("2024-02-11T05:00"), dataset.RANGE_TO)
+    assert len(only_to.trend) == 30
+    # From `from` to the end of the clock's today (2024-03-20 in New York).
+    assert only_from.range_to == utc("2024-03-21T04:00")
+    assert only_from.trend[-1].day.isoformat() == "2024-03-20"
+    with pytest.raises(BadInput):
+        await tenant_metrics(deps, actor=ADMIN, tenant_id=tenant.id, range_to=datetime(2024, 3, 1))
