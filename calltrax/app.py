@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from calltrax.background import BackgroundTasks
 from calltrax.event_bus import EventBus
+from calltrax.notifier import Notifier
 from calltrax.observability import RequestObservability, metrics_endpoint
 from calltrax.relay import EventRelay
 from calltrax.retention import RetentionTask
@@ -42,6 +44,7 @@ class State(TypedDict):
     http: httpx.AsyncClient
     deps: Deps
     subscriber: EventSubscriber | None
+    background: BackgroundTasks
 
 
 async def healthz(request: Request) -> Response:
@@ -110,6 +113,10 @@ def create_app(
         )
         retention = RetentionTask(deps, retention_days=settings.event_retention_days)
         await retention.start()
+        # SLA alerts and notifications.
+        notifier = Notifier(settings)
+        background = BackgroundTasks(deps, settings, notifier)
+        await background.start()
         try:
             yield State(
                 settings=settings,
@@ -119,8 +126,11 @@ def create_app(
                 http=http,
                 deps=deps,
                 subscriber=subscriptions,
+                background=background,
             )
         finally:
+            await background.stop()
+            await notifier.aclose()
             await retention.stop()
             await subscriptions.stop()
             await relay.stop()

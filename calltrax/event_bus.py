@@ -77,6 +77,10 @@ class Inbox:
                 self._queue.get_nowait()
             self._queue.put_nowait(Resync())
 
+    def pending(self) -> int:
+        """How many items wait to be read."""
+        return self._queue.qsize()
+
     async def get(self) -> PublishedEvent | Resync:
         item = await self._queue.get()
         if isinstance(item, Resync) and item.tenant_ids is None:

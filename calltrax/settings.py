@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 # Values people paste from examples; refused as a JWT secret outside development.
@@ -14,6 +16,7 @@ PLACEHOLDER_SECRETS = frozenset(
     {"secret", "changeme", "change-me", "your-secret", "dev-secret", "test", "password"}
 )
 MIN_SECRET_LENGTH = 32
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 class SettingsError(ValueError):
@@ -36,6 +39,20 @@ class Settings:
     environment: str = "development"
     event_retention_days: int = 30
     log_level: str = "INFO"
+    # Outgoing email for notifications (issue 9); emails are not sent while smtp_host is unset.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str | None = None
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # "starttls" (upgrade a plain connection), "tls" (implicit TLS, port 465) or "none".
+    smtp_tls: str = "starttls"
+    # Notification retries: the first delay, doubled per failure up to the cap (with jitter), for 24 h.
+    notification_backoff_seconds: float = 10.0
+    notification_backoff_cap_seconds: float = 3600.0
+    notification_poll_seconds: float = 1.0
+    # How often the SLA sweep looks for leads past their tenant's SLA.
+    sla_sweep_seconds: float = 5.0
 
     @property
     def broadcast_url(self) -> str:
@@ -89,6 +106,19 @@ class Settings:
                 (get("CALLTRAX_LOG_LEVEL") or "INFO").upper(),
                 {"DEBUG", "INFO", "WARNING", "ERROR"},
             ),
+            **_smtp_settings(get),
+            notification_backoff_seconds=_check_seconds(
+                "CALLTRAX_NOTIFY_BACKOFF_SECONDS", get("CALLTRAX_NOTIFY_BACKOFF_SECONDS"), 10.0
+            ),
+            notification_backoff_cap_seconds=_check_seconds(
+                "CALLTRAX_NOTIFY_BACKOFF_CAP_SECONDS", get("CALLTRAX_NOTIFY_BACKOFF_CAP_SECONDS"), 3600.0
+            ),
+            notification_poll_seconds=_check_seconds(
+                "CALLTRAX_NOTIFY_POLL_SECONDS", get("CALLTRAX_NOTIFY_POLL_SECONDS"), 1.0
+            ),
+            sla_sweep_seconds=_check_seconds(
+                "CALLTRAX_SLA_SWEEP_SECONDS", get("CALLTRAX_SLA_SWEEP_SECONDS"), 5.0
+            ),
         )
         settings.check_secret()
         return settings
@@ -141,6 +171,44 @@ def _check_int(name: str, value: str | None) -> str | None:
     if not value.isdigit():
         raise SettingsError(f"{name}: {value!r} is not a whole number")
     return value
+
+
+def _check_seconds(name: str, value: str | None, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise SettingsError(f"{name}: {value!r} is not a positive number of seconds")
+    return seconds
+
+
+def _smtp_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """SMTP_* checked together: a host needs a sender address; a username needs a password."""
+    host = get("SMTP_HOST")
+    sender = get("SMTP_FROM")
+    username, password = get("SMTP_USERNAME"), get("SMTP_PASSWORD")
+    port = int(_check_int("SMTP_PORT", get("SMTP_PORT")) or 587)
+    if not 0 < port < 65536:
+        raise SettingsError(f"SMTP_PORT: {port} is not a TCP port")
+    if sender is not None and not _EMAIL.match(sender.rpartition("<")[2].rstrip(">").strip()):
+        raise SettingsError(f"SMTP_FROM: {sender!r} is not an email address")
+    if host is not None and sender is None:
+        raise SettingsError("SMTP_FROM: required when SMTP_HOST is set (the notifications' sender address)")
+    if (username is None) != (password is None):
+        missing = "SMTP_PASSWORD" if password is None else "SMTP_USERNAME"
+        raise SettingsError(f"{missing}: SMTP_USERNAME and SMTP_PASSWORD go together")
+    tls = _check_choice("SMTP_TLS", (get("SMTP_TLS") or "starttls").lower(), {"starttls", "tls", "none"})
+    return {
+        "smtp_host": host,
+        "smtp_port": port,
+        "smtp_from": sender,
+        "smtp_username": username,
+        "smtp_password": password,
+        "smtp_tls": tls,
+    }
 
 
 def _check_choice(name: str, value: str, choices: set[str]) -> str:

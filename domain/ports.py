@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -64,3 +65,20 @@ class TokenVerifier(Protocol):
     """Checks a bearer token and returns its claims; raises `Unauthenticated` with the reason."""
 
     async def verify(self, token: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """How one notification attempt went: `ok`, the HTTP status (webhooks) or the error."""
+
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+
+
+class NotificationSender(Protocol):
+    """Sends notifications out: signed JSON POSTs and emails. Never raises for a failed send."""
+
+    async def post_json(self, url: str, *, body: bytes, headers: dict[str, str]) -> SendOutcome: ...
+
+    async def send_email(self, recipients: list[str], *, subject: str, text: str) -> SendOutcome: ...

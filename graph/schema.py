@@ -7,12 +7,15 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCa
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
+from graph.calls.mutations import CallsMutation
 from graph.calls.query import CallsQuery
 from graph.errors import DomainErrorMasking
 from graph.leads.mutations import LeadsMutation
 from graph.leads.query import LeadsQuery
 from graph.metrics.mutations import MetricsMutation
 from graph.metrics.query import MetricsQuery
+from graph.notifications.mutations import NotificationsMutation
+from graph.notifications.query import NotificationsQuery
 from graph.subscriptions.subscription import Subscription
 from graph.tenants.mutations import TenantsMutation
 from graph.tenants.query import TenantsQuery
@@ -21,12 +24,14 @@ from graph.users.query import UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, MetricsQuery):
+class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery, MetricsQuery):
     pass
 
 
 @strawberry.type
-class Mutation(UsersMutation, TenantsMutation, LeadsMutation, MetricsMutation):
+class Mutation(
+    UsersMutation, TenantsMutation, LeadsMutation, CallsMutation, NotificationsMutation, MetricsMutation
+):
     pass
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -19,53 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.dialpad_events import CallEventFacts
 from domain.leads import LeadStatus
 from domain.tenants import TenantSettings
+from persistence.rows import CallRow
 from persistence.snapshots import snapshot
 
 
-@dataclass(frozen=True)
-class CallRow:
-    """A calls row (columns as in persistence/tables.py)."""
-
-    id: UUID
-    tenant_id: UUID
-    external_id: str
-    contact_id: UUID | None
-    lead_id: UUID | None
-    direction: str
-    status: str
-    disposition: str | None
-    disposition_raw: str | None
-    booked: bool
-    from_number: str | None
-    to_number: str | None
-    external_number: str | None
-    internal_number: str | None
-    agent_id: str | None
-    agent_name: str | None
-    agent_email: str | None
-    master_call_id: str | None
-    entry_point_call_id: str | None
-    customer_call_key: str | None
-    is_primary_leg: bool
-    started_at: datetime | None
-    rang_at: datetime | None
-    connected_at: datetime | None
-    ended_at: datetime | None
-    duration_seconds: Decimal | None
-    recording_url: str | None
-    voicemail_url: str | None
-    voicemail: bool
-    last_event_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
-_CALL_FIELDS = tuple(CallRow.__dataclass_fields__)
-
-
 def _call(row: Any) -> CallRow:
-    mapping = row._mapping
-    return CallRow(**{name: mapping[name] for name in _CALL_FIELDS})
+    return CallRow.from_mapping(row._mapping)
 
 
 @dataclass(frozen=True)

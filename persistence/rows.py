@@ -142,14 +142,19 @@ class CallRow:
     agent_id: str | None
     agent_name: str | None
     agent_email: str | None
+    master_call_id: str | None
+    entry_point_call_id: str | None
+    customer_call_key: str | None
     is_primary_leg: bool
     started_at: datetime | None
+    rang_at: datetime | None
     connected_at: datetime | None
     ended_at: datetime | None
     duration_seconds: Decimal | None
     recording_url: str | None
     voicemail_url: str | None
     voicemail: bool
+    last_event_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -28,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from domain.calls import CallDirection, CallStatus
 from domain.leads import LeadStatus
+from domain.notifications import Channel, DeliveryStatus, NotificationKind
 from domain.roles import Role
 from domain.tenants import TenantStatus
 
@@ -168,6 +171,12 @@ class Lead(Base):
             "idempotency_key",
             unique=True,
             postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        # The SLA sweep reads only leads still waiting for a first attempt (a small set).
+        Index(
+            "ix_leads_sla_pending",
+            "created_at",
+            postgresql_where=text("first_attempt_at IS NULL AND sla_breached_at IS NULL"),
         ),
     )
 
@@ -381,3 +390,98 @@ class EventSequence(Base):
         UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
+class NotificationTarget(Base):
+    """Where a tenant's notifications go: a signed webhook URL and/or email addresses."""
+
+    __tablename__ = "notification_targets"
+    __table_args__ = (
+        Index(None, "tenant_id"),
+        CheckConstraint("url IS NOT NULL OR cardinality(emails) > 0", name="has_destination"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    url: Mapped[str | None] = mapped_column(Text)
+    emails: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
+    # NotificationKind values this target wants.
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    # Signs webhook bodies (HMAC-SHA256); shown once on creation, never again through the API.
+    secret: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    # Deleted targets keep their delivery history; pending deliveries are cancelled.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationCursor(Base):
+    """The last event seq per tenant the notification dispatcher has turned into deliveries."""
+
+    __tablename__ = "notification_cursors"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    updated_at: Mapped[datetime] = _created()
+
+
+class NotificationDelivery(Base):
+    """One event to one target over one channel, retried until delivered or the window runs out."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        # The dispatcher may see an event twice (crash before its cursor moved): one delivery only.
+        UniqueConstraint("target_id", "event_seq", "channel"),
+        CheckConstraint(_one_of("channel", Channel), name="channel"),
+        CheckConstraint(_one_of("kind", NotificationKind), name="kind"),
+        CheckConstraint(_one_of("status", DeliveryStatus), name="status"),
+        # The worker's queue: only pending rows, by when they are due.
+        Index(
+            "ix_notification_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # Newest-first lists per tenant.
+        Index(None, "tenant_id", text("id DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    target_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("notification_targets.id", ondelete="CASCADE"), nullable=False
+    )
+    channel: Mapped[str] = mapped_column(Text, nullable=False)
+    event_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    event_type: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    # The event's payload (lead and contact snapshots), kept so every retry sends the same content.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default=DeliveryStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    # When the next attempt is due; while an attempt runs, the end of its lease.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationAttempt(Base):
+    """Every try of a delivery: when, how long, and the HTTP status or the error."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (UniqueConstraint("delivery_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("notification_deliveries.id", ondelete="CASCADE"), nullable=False
+    )
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

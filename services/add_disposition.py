@@ -15,11 +15,13 @@ from domain.events import EventType, NewEvent
 from domain.leads import LeadStatus, advance_status
 from domain.roles import Principal, can_see_tenant, can_work_leads
 from persistence import calls as call_store
-from persistence.calls import CallRow
 from persistence.lead_status import change_status
+from persistence.rows import CallRow
 from persistence.snapshots import snapshot
 from persistence.unit_of_work import Transaction
 from services.deps import Deps
+
+MAX_DISPOSITION_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,13 @@ async def record_call_changes(
 
 async def add_disposition(deps: Deps, *, actor: Principal | None, call_id: UUID, disposition: str) -> CallRow:
     """Set a call's disposition and, when it is a booking, book the call's lead; actor None = Dialpad."""
+    if not disposition.strip():
+        raise BadInput("disposition must not be empty", fields={"disposition": "empty"})
+    if len(disposition) > MAX_DISPOSITION_LENGTH:
+        raise BadInput(
+            f"disposition is longer than {MAX_DISPOSITION_LENGTH} characters",
+            fields={"disposition": f"longer than {MAX_DISPOSITION_LENGTH} characters"},
+        )
     async with deps.unit_of_work() as tx:
         found = await call_store.get_call_for_update(tx.connection, call_id)
         if found is None or (actor is not None and not can_see_tenant(actor, found[0].tenant_id)):

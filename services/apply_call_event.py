@@ -15,9 +15,10 @@ from domain.errors import NotFound
 from domain.leads import LeadStatus, advance_status
 from domain.phones import normalize_phone, region_for_timezone
 from persistence import calls as call_store
-from persistence.calls import CallRow, EventTenant
+from persistence.calls import EventTenant
 from persistence.contacts import ensure_contact_by_phone
 from persistence.lead_status import change_status
+from persistence.rows import CallRow
 from services.add_disposition import apply_disposition, record_call_changes
 from services.deps import Deps
 

@@ -84,6 +84,9 @@ def settings(database_url: str, redis_url: str | None) -> Settings:
         jwt_secret=TEST_JWT_SECRET,
         public_base_url="http://testserver",
         data_dir=Path(tempfile.gettempdir()) / "calltrax-test-data",
+        # Tests that exercise SLA alerts set their own interval; elsewhere a sweep would add
+        # SLA_BREACHED events to tests that insert old unattempted leads.
+        sla_sweep_seconds=3600,
     )
 
 

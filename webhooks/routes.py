@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from webhooks import dialpad
+from webhooks.leads import receive_lead
 
-routes: list[BaseRoute] = [*dialpad.routes]
+routes: list[BaseRoute] = [
+    Route("/webhooks/lead/{token}", receive_lead, methods=["POST"]),
+    *dialpad.routes,
+]

@@ -146,6 +146,12 @@ def cases(world: World) -> list[Case]:
             WORK,
         ),
         Case(
+            "addDisposition",
+            'mutation($id: ID!) { addDisposition(callId: $id, disposition: "Left voicemail") { id disposition } }',
+            lambda t: {"id": str(world.calls[t])},
+            WORK,
+        ),
+        Case(
             "upsertUser",
             'mutation($t: ID!) { upsertUser(input: {email: "new-client@example.com", role: CLIENT, tenantId: $t}) { id } }',
             lambda t: {"t": str(tenant[t].id)},

@@ -1,1 +1,1 @@
-"""Webhook door tests: lead and Dialpad endpoints over HTTP."""
+"""Webhook door tests: the lead and Dialpad endpoints over real HTTP."""

@@ -1,7 +1,7 @@
 """metric covering indexes: a range's leads and primary calls read from the index alone
 
 Revision ID: 0008_issue8_metric_indexes
-Revises: 0001
+Revises: 0009_issue9_notifications (chained after main's 0009 so there is one head)
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_issue8_metric_indexes"
-down_revision: str | None = "0001"
+down_revision: str | None = "0009_issue9_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,304 @@
+"""Load test of `POST /webhooks/lead/{token}`: leads/s, latency percentiles, errors, and a database check.
+
+Starts `calltrax serve` (one uvicorn worker) against DATABASE_URL, or drives a running server with
+--url; either way it makes its own tenant and webhook in that database, so the lead count can be
+checked exactly, and removes them afterwards (unless --keep).
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench .venv/bin/python bench/leads.py --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import random
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from persistence import tenants as tenant_store  # noqa: E402
+from persistence.db import create_engine  # noqa: E402
+from persistence.migrate import upgrade  # noqa: E402
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    created: int = 0
+    duplicates: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    lead_ids: set[str] = field(default_factory=set)
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(database_url: str, port: int, redis_url: str | None) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CALLTRAX_JWT_SECRET": secrets.token_urlsafe(48),
+        "CALLTRAX_LOG_LEVEL": os.environ.get("CALLTRAX_LOG_LEVEL", "WARNING"),
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        env.pop("REDIS_URL", None)
+    command = [sys.executable, "-m", "calltrax", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+
+
+async def wait_ready(base_url: str, patience: float = 30.0) -> None:
+    deadline = time.monotonic() + patience
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        while True:
+            try:
+                if (await http.get("/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server at {base_url} not ready after {patience:.0f} s")
+            await asyncio.sleep(0.2)
+
+
+def lead_body(phone: str, number: int) -> dict[str, object]:
+    return {
+        "contact": {
+            "name": f"Bench Person {number}",
+            "phone": phone,
+            "email": f"bench{number}@example.com",
+            "city": "Perth",
+        },
+        "lead": {"source": "bench", "notes": "Wants a quote for solar panels"},
+    }
+
+
+async def client_loop(
+    base_url: str,
+    path: str,
+    stop_at: float,
+    numbers: itertools.count[int],
+    seen: list[str],
+    repeat_ratio: float,
+    tally: Tally,
+) -> None:
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10.0) as http:
+        while time.perf_counter() < stop_at:
+            number = next(numbers)
+            if seen and random.random() < repeat_ratio:
+                phone = random.choice(seen)
+            else:
+                # National AU mobiles, normalised with the tenant's region: 04xx xxx xxx.
+                phone = f"04{number % 100_000_000:08d}"
+                seen.append(phone)
+            started = time.perf_counter()
+            try:
+                response = await http.post(path, json=lead_body(phone, number))
+            except httpx.HTTPError as error:
+                tally.error(type(error).__name__)
+                continue
+            tally.latencies.append(time.perf_counter() - started)
+            if response.status_code == 201:
+                tally.created += 1
+                tally.lead_ids.add(response.json()["lead_id"])
+            elif response.status_code == 200:
+                tally.duplicates += 1
+            else:
+                tally.error(f"HTTP {response.status_code}")
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each process (Linux /proc); processes that are gone are left out."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two readings; processes born in between count from zero."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
+async def backend_pids(engine: AsyncEngine) -> list[int]:
+    """PostgreSQL backends serving the app (its pool names itself `calltrax`), for CPU accounting."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE application_name = 'calltrax' AND datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        return [row.pid for row in rows]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def run(args: argparse.Namespace) -> int:
+    database_url = args.database_url
+    engine = create_engine(database_url, pool_size=2)
+    server: subprocess.Popen[bytes] | None = None
+    base_url = args.url
+    if base_url is None:
+        # `calltrax serve` migrates too; doing it first keeps tenant creation independent of the server.
+        await asyncio.to_thread(upgrade, database_url)
+        port = free_port()
+        server = start_server(database_url, port, args.redis_url)
+        base_url = f"http://127.0.0.1:{port}"
+    slug = f"bench-{secrets.token_hex(4)}"
+    try:
+        await wait_ready(base_url)
+        async with engine.begin() as connection:
+            tenant = await tenant_store.insert_tenant(
+                connection, name=f"Bench {slug}", slug=slug, timezone="Australia/Perth"
+            )
+            assert tenant is not None
+            webhook = await tenant_store.create_lead_webhook(connection, tenant_id=tenant.id, label="bench")
+        path = f"/webhooks/lead/{webhook.token}"
+        tally = Tally()
+        numbers = itertools.count(1)
+        seen: list[str] = []
+        # A short warm-up fills connection pools and prepared-statement caches; not counted.
+        warm = Tally()
+        warm_stop = time.perf_counter() + args.warmup
+        await asyncio.gather(
+            *(client_loop(base_url, path, warm_stop, numbers, seen, 0.3, warm) for _ in range(4))
+        )
+        server_pids = [server.pid] if server else []
+        cpu_before = (cpu_seconds(server_pids), cpu_seconds(await backend_pids(engine)))
+        started = time.perf_counter()
+        stop_at = started + args.seconds
+        await asyncio.gather(
+            *(
+                client_loop(base_url, path, stop_at, numbers, seen, args.repeat_ratio, tally)
+                for _ in range(args.concurrency)
+            )
+        )
+        elapsed = time.perf_counter() - started
+        backends = await backend_pids(engine)
+        cpu_after = (cpu_seconds(server_pids), cpu_seconds(backends))
+        acknowledged = tally.lead_ids | warm.lead_ids
+        async with engine.connect() as connection:
+            in_database = (
+                await connection.execute(
+                    text("SELECT count(*) FROM leads WHERE tenant_id = :tenant_id"), {"tenant_id": tenant.id}
+                )
+            ).scalar_one()
+            found = (
+                await connection.execute(
+                    text("SELECT count(*) FROM leads WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                    {"ids": list(acknowledged)},
+                )
+            ).scalar_one()
+            contacts = (
+                await connection.execute(
+                    text("SELECT count(*) FROM contacts WHERE tenant_id = :tenant_id"),
+                    {"tenant_id": tenant.id},
+                )
+            ).scalar_one()
+        total = tally.created + tally.duplicates
+        errors = sum(tally.errors.values())
+        latencies_ms = [value * 1000 for value in tally.latencies]
+        print(f"target        {base_url} (one uvicorn worker{'' if server else ', external'})")
+        print(
+            f"clients       {args.concurrency} concurrent, {args.seconds:.0f} s, repeat phones ~{args.repeat_ratio:.0%}"
+        )
+        print(f"leads/s       {total / elapsed:,.0f}  ({total} accepted in {elapsed:.1f} s)")
+        print(
+            f"latency ms    p50 {percentile(latencies_ms, 0.50):.1f}  p95 {percentile(latencies_ms, 0.95):.1f}  "
+            f"p99 {percentile(latencies_ms, 0.99):.1f}  max {max(latencies_ms, default=float('nan')):.1f}  "
+            f"mean {statistics.fmean(latencies_ms) if latencies_ms else float('nan'):.1f}"
+        )
+        if total:
+            app_cpu = cpu_used(cpu_before[0], cpu_after[0]) / total * 1e6
+            db_cpu = cpu_used(cpu_before[1], cpu_after[1]) / total * 1e6
+            app_part = f"server {app_cpu:,.0f} us" if server else "server n/a (external)"
+            print(f"cpu per lead  {app_part}, PostgreSQL {db_cpu:,.0f} us ({len(backends)} backends)")
+        print(f"errors        {errors}  {tally.errors or ''}")
+        print(f"contacts      {contacts} for {len(seen)} distinct phones")
+        ok = found == len(acknowledged) == in_database and errors == 0
+        print(
+            f"db check      {'OK' if ok else 'MISMATCH'}: {len(acknowledged)} leads acknowledged, "
+            f"{found} of them in the database, {in_database} leads stored for the tenant"
+        )
+        if not args.keep:
+            async with engine.begin() as connection:
+                await connection.execute(text("DELETE FROM tenants WHERE id = :id"), {"id": tenant.id})
+        return 0 if ok else 1
+    finally:
+        await engine.dispose()
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", help="a running server's base URL (default: start one)")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("DATABASE_URL"), help="default: $DATABASE_URL"
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL"), help="broker for a started server"
+    )
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--repeat-ratio", type=float, default=0.3, help="share of posts reusing a known phone"
+    )
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of uncounted warm-up")
+    parser.add_argument("--keep", action="store_true", help="keep the bench tenant and its rows")
+    args = parser.parse_args()
+    if not args.database_url:
+        parser.error("--database-url or DATABASE_URL is required (the bench checks the lead count there)")
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

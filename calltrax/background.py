@@ -1,0 +1,100 @@
+"""Background loops each server process runs: the SLA sweep, the notification dispatcher and sender."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from calltrax.settings import Settings
+from domain.notifications import RetryPolicy
+from domain.ports import NotificationSender
+from services.deps import Deps
+from services.notifications import deliver_due_notifications, dispatch_notifications
+from services.sla_alerts import alert_breached_leads
+
+log = logging.getLogger(__name__)
+
+SLA_BATCH = 500
+DELIVERY_BATCH = 20
+ERROR_PAUSE_SECONDS = 1.0
+
+
+class BackgroundTasks:
+    """Started and stopped by the app's lifespan. Every process runs all three loops: the SLA sweep
+    takes a PostgreSQL advisory lock per sweep (one process sweeps at a time), the dispatcher locks
+    each tenant's cursor row, and senders claim deliveries with SKIP LOCKED, so any number of
+    processes cooperate without doing anything twice."""
+
+    def __init__(self, deps: Deps, settings: Settings, sender: NotificationSender) -> None:
+        self._deps = deps
+        self._settings = settings
+        self._sender = sender
+        self._policy = RetryPolicy(
+            base_seconds=settings.notification_backoff_seconds,
+            cap_seconds=settings.notification_backoff_cap_seconds,
+        )
+        self._queued = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._loop("sla-sweep", self._sweep, self._settings.sla_sweep_seconds)),
+            asyncio.create_task(
+                self._loop("notification-dispatch", self._dispatch, self._settings.notification_poll_seconds)
+            ),
+            asyncio.create_task(self._deliver_loop(), name="calltrax-notification-deliver"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _loop(self, name: str, step: Callable[[], Awaitable[bool]], interval: float) -> None:
+        """Run `step` every `interval` seconds; again at once while it reports more work."""
+        while True:
+            try:
+                more = await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The database is down or a statement failed: log it and keep the loop alive.
+                log.exception("background %s failed; retrying", name)
+                more = False
+            if not more:
+                await asyncio.sleep(interval)
+
+    async def _sweep(self) -> bool:
+        result = await alert_breached_leads(self._deps, limit=SLA_BATCH)
+        if result.alerted:
+            log.info("SLA breached", extra={"leads": result.alerted})
+        return result.alerted == SLA_BATCH
+
+    async def _dispatch(self) -> bool:
+        if await dispatch_notifications(self._deps):
+            self._queued.set()
+        return False
+
+    async def _deliver_loop(self) -> None:
+        while True:
+            try:
+                sent = await deliver_due_notifications(
+                    self._deps, sender=self._sender, policy=self._policy, limit=DELIVERY_BATCH
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("notification delivery failed; retrying")
+                await asyncio.sleep(ERROR_PAUSE_SECONDS)
+                continue
+            if sent:
+                continue
+            # Idle: wake when the dispatcher queues something, else poll for retries coming due.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queued.wait(), timeout=self._settings.notification_poll_seconds)
+            self._queued.clear()

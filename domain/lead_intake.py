@@ -1,0 +1,407 @@
+"""Reading an inbound lead: every body shape lead sources send, to one `LeadInput` plus the raw payload."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from python_multipart.multipart import parse_form
+
+from domain.errors import BadInput, DomainError
+from domain.phones import Phone, normalize_phone
+
+MAX_BODY_BYTES = 64 * 1024
+# Real payloads are a few levels deep; a bound keeps every later walk (ours, json.dumps, PostgreSQL) safe.
+MAX_DEPTH = 32
+MAX_FORM_FIELDS = 1000
+# Both are in unique btree indexes, whose entries must stay well under a page.
+MAX_ID_LENGTH = 255
+MAX_EMAIL_LENGTH = 254
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class MalformedBody(DomainError):
+    """The body cannot be read as its content type says (400)."""
+
+    code = "BAD_REQUEST"
+    http_status = 400
+
+
+class UnsupportedMediaType(DomainError):
+    """A content type lead webhooks do not read (415)."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+
+class BodyTooLarge(DomainError):
+    """A body over `MAX_BODY_BYTES` (413)."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
+@dataclass(frozen=True)
+class LeadInput:
+    """What a lead body says, as given (not yet normalised: the phone region is the tenant's)."""
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    city: str | None = None
+    source: str | None = None
+    notes: str | None = None
+    # The source's own id of the lead (`lead.id`, `external_id`, `leadgen_id`): repeats are duplicates.
+    external_id: str | None = None
+    # Kept on the contact: tags and the sender's contact id.
+    contact_metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContactPoint:
+    """A lead's usable ways to reach the person: an E.164 phone and/or a normalised email."""
+
+    phone: Phone | None
+    email: str | None
+
+    @property
+    def phone_e164(self) -> str | None:
+        return self.phone.e164 if self.phone else None
+
+    @property
+    def phone_invalid(self) -> bool:
+        return self.phone is not None and not self.phone.valid
+
+    @property
+    def needs_region(self) -> bool:
+        """Whether the phone is national, so its E.164 form depends on the tenant's region."""
+        return self.phone is not None and not self.phone.raw.startswith("+")
+
+
+# --- bodies -------------------------------------------------------------------------------------
+
+_JSON_TYPES = {"application/json", "text/json"}
+_FORM_TYPE = "application/x-www-form-urlencoded"
+_MULTIPART_TYPE = "multipart/form-data"
+
+
+def media_type(content_type: str | None) -> str:
+    """`application/json; charset=utf-8` -> `application/json`."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def decode_body(content_type: str | None, body: bytes) -> dict[str, Any]:
+    """The body as a JSON-safe object: JSON as sent, forms nested by their bracketed keys."""
+    kind = media_type(content_type)
+    if kind in _JSON_TYPES or kind.endswith("+json"):
+        return _json_object(body)
+    if kind == _FORM_TYPE:
+        # `curl -d '{...}'` without a Content-Type sends JSON labelled as a form; read what was meant.
+        if body.lstrip()[:1] == b"{":
+            return _json_object(body)
+        return nest_form_pairs(_urlencoded_pairs(body))
+    if kind == _MULTIPART_TYPE:
+        return nest_form_pairs(_multipart_pairs(content_type or "", body))
+    if kind in ("", "text/plain") and body.lstrip()[:1] == b"{":
+        return _json_object(body)
+    raise UnsupportedMediaType(
+        f"unsupported content type {kind or '(none)'!r}; send application/json, "
+        "application/x-www-form-urlencoded or multipart/form-data"
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body.decode("utf-8-sig"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors; the message says where.
+        raise MalformedBody(f"the body is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise MalformedBody("the body must be a JSON object")
+    check_storable(value)
+    return value
+
+
+def _urlencoded_pairs(body: bytes) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except ValueError as error:
+        raise MalformedBody(f"the form body cannot be read: {error}") from None
+
+
+def _multipart_pairs(content_type: str, body: bytes) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+
+    def on_field(part: Any) -> None:
+        pairs.append((_utf8(part.field_name), _utf8(part.value)))
+
+    def on_file(part: Any) -> None:
+        # Files are not lead data; the file's name is kept so the raw payload still says one came.
+        pairs.append((_utf8(part.field_name), _utf8(part.file_name)))
+
+    headers = {"Content-Type": content_type.encode("latin-1"), "Content-Length": str(len(body)).encode()}
+    try:
+        parse_form(headers, io.BytesIO(body), on_field, on_file)
+    except ValueError as error:
+        raise MalformedBody(f"the multipart body cannot be read: {error}") from None
+    if len(pairs) > MAX_FORM_FIELDS:
+        raise MalformedBody(f"more than {MAX_FORM_FIELDS} form fields")
+    return pairs
+
+
+def _utf8(value: bytes | None) -> str:
+    if value is None:
+        return ""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedBody("a form field is not UTF-8") from None
+
+
+_BRACKETED = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
+_PART = re.compile(r"\[([^\[\]]*)\]")
+
+
+def _key_path(key: str) -> list[str]:
+    """`fields[phone][value]` -> ["fields", "phone", "value"]; `tags[]` -> ["tags", ""]."""
+    match = _BRACKETED.match(key)
+    if match is None:
+        return [key]
+    return [match.group(1), *_PART.findall(match.group(2))]
+
+
+def nest_form_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Form fields as a nested object: bracketed keys become objects, `[]` and repeated keys lists."""
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        path = _key_path(key)
+        if len(path) > MAX_DEPTH or not _put(root, path, value):
+            # A key that clashes with another's shape is kept whole rather than lost.
+            _put(root, [key], value)
+    check_storable(root)
+    return root
+
+
+def _put(root: dict[str, Any], path: list[str], value: str) -> bool:
+    node: dict[str, Any] = root
+    for depth, part in enumerate(path[:-1]):
+        if path[depth + 1] == "" and depth + 2 == len(path):
+            existing = node.setdefault(part, [])
+            if not isinstance(existing, list):
+                return False
+            existing.append(value)
+            return True
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            return False
+        node = child
+    last = path[-1]
+    if last not in node:
+        node[last] = value
+    elif isinstance(node[last], list):
+        node[last].append(value)
+    elif isinstance(node[last], str):
+        node[last] = [node[last], value]
+    else:
+        return False
+    return True
+
+
+def check_storable(value: Any) -> None:
+    """Refuse what PostgreSQL cannot store (NUL, lone surrogates) or what nests too deep, iteratively."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise MalformedBody(f"the body nests deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(key)
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            _check_text(item)
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise MalformedBody("the body contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedBody("the body contains an unpaired surrogate") from None
+
+
+# --- fields -------------------------------------------------------------------------------------
+
+_NAME_KEYS = ("name", "full_name", "fullname", "your_name", "contact_name")
+_FIRST_KEYS = ("first_name", "firstname", "fname", "given_name")
+_LAST_KEYS = ("last_name", "lastname", "lname", "surname", "family_name")
+_PHONE_KEYS = ("phone", "phone_number", "mobile", "mobile_phone", "mobile_number", "telephone", "tel", "cell")
+_EMAIL_KEYS = ("email", "email_address", "e_mail")
+_CITY_KEYS = ("city",)
+_SOURCE_KEYS = ("source", "utm_source", "contact_source", "lead_source")
+_NOTES_KEYS = ("notes", "message", "comments", "comment")
+_EXTERNAL_ID_KEYS = ("external_id", "leadgen_id")
+# Elementor's field types that say what a custom-id field holds.
+_FIELD_TYPES = {"tel": "phone", "email": "email", "textarea": "message"}
+_KEY_NOISE = re.compile(r"[\s\-]+")
+
+
+def _normal_key(key: Any) -> str:
+    return _KEY_NOISE.sub("_", str(key).strip().lower())
+
+
+def _text(value: Any) -> str | None:
+    """A scalar as trimmed text (numbers too: some forms send phones as numbers); None when empty."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        stripped = value.strip()
+        return stripped or None
+    return None
+
+
+def _scalars(data: Mapping[str, Any]) -> dict[str, str]:
+    """Top-level scalar fields by normalised key (first spelling wins)."""
+    found: dict[str, str] = {}
+    for key, value in data.items():
+        text = _text(value)
+        if text is not None:
+            found.setdefault(_normal_key(key), text)
+    return found
+
+
+def _elementor_fields(data: Mapping[str, Any]) -> dict[str, str]:
+    """Elementor's `fields[<id>][value]` (with `title` and `type`), or plain `fields[<name>]`."""
+    fields = data.get("fields")
+    found: dict[str, str] = {}
+    if not isinstance(fields, Mapping):
+        return found
+    for key, entry in fields.items():
+        if isinstance(entry, Mapping):
+            value = _text(entry.get("value")) or _text(entry.get("raw_value"))
+            names = [key, entry.get("id"), entry.get("title"), _FIELD_TYPES.get(str(entry.get("type")))]
+        else:
+            value, names = _text(entry), [key]
+        if value is None:
+            continue
+        for name in names:
+            if name:
+                found.setdefault(_normal_key(name), value)
+    return found
+
+
+def _first(views: Iterable[Mapping[str, str]], keys: Iterable[str]) -> str | None:
+    keys = tuple(keys)
+    for view in views:
+        for key in keys:
+            if key in view:
+                return view[key]
+    return None
+
+
+def _full_name(views: list[dict[str, str]]) -> str | None:
+    name = _first(views, _NAME_KEYS)
+    if name:
+        return name
+    parts = [_first(views, _FIRST_KEYS), _first(views, _LAST_KEYS)]
+    return " ".join(part for part in parts if part) or None
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [tag.strip() for tag in value.split(",") if tag.strip()]
+    if isinstance(value, list):
+        return [text for text in (_text(item) for item in value) if text]
+    return []
+
+
+def parse_lead(payload: Mapping[str, Any]) -> LeadInput:
+    """Read the fields of any known body shape: nested {contact, lead}, flat, GoHighLevel, Elementor.
+
+    GoHighLevel's `location` describes the sub-account (its address and country), not the lead, so
+    nothing is read from it."""
+    contact = payload.get("contact")
+    lead = payload.get("lead")
+    contact_view = _scalars(contact) if isinstance(contact, Mapping) else {}
+    lead_view = _scalars(lead) if isinstance(lead, Mapping) else {}
+    flat = _scalars(payload)
+    custom = payload.get("customData")
+    custom_view = _scalars(custom) if isinstance(custom, Mapping) else {}
+    form_view = _elementor_fields(payload)
+
+    person = [contact_view, flat, form_view, lead_view]
+    about_lead = [lead_view, flat, custom_view, form_view, contact_view]
+    metadata: dict[str, Any] = {}
+    tags = _tags(payload.get("tags")) or (_tags(contact.get("tags")) if isinstance(contact, Mapping) else [])
+    if tags:
+        metadata["tags"] = tags
+    sender_contact_id = _text(payload.get("contact_id"))
+    if sender_contact_id:
+        metadata["source_contact_id"] = sender_contact_id
+    return LeadInput(
+        name=_full_name(person),
+        phone=_first(person, _PHONE_KEYS),
+        email=_first(person, _EMAIL_KEYS),
+        city=_first([contact_view, flat, form_view, lead_view, custom_view], _CITY_KEYS),
+        source=_first(about_lead, _SOURCE_KEYS),
+        notes=_first(about_lead, _NOTES_KEYS),
+        external_id=lead_view.get("id") or _first([flat, lead_view], _EXTERNAL_ID_KEYS),
+        contact_metadata=metadata,
+    )
+
+
+def check_lead_ids(lead: LeadInput) -> None:
+    """422 when the source's lead id is too long to be a key."""
+    if lead.external_id is not None and len(lead.external_id) > MAX_ID_LENGTH:
+        raise BadInput(
+            "the lead's source id is too long", fields={"external_id": f"at most {MAX_ID_LENGTH} characters"}
+        )
+
+
+def normalize_email(raw: str | None) -> str | None:
+    """Trimmed and lower-cased; None when empty."""
+    if raw is None:
+        return None
+    email = raw.strip().lower()
+    return email or None
+
+
+def contact_point(lead: LeadInput, region: str | None) -> ContactPoint:
+    """The lead's phone (E.164 in `region` for national numbers) and email; 422 when neither is usable.
+
+    An unparsable phone is kept (flagged) when the email is good; a malformed email is dropped when
+    the phone is good (the raw payload still holds both)."""
+    phone = normalize_phone(lead.phone, region)
+    email = normalize_email(lead.email)
+    email_ok = email is not None and len(email) <= MAX_EMAIL_LENGTH and EMAIL.match(email) is not None
+    if (phone is not None and phone.valid) or email_ok:
+        return ContactPoint(phone=phone, email=email if email_ok else None)
+    fields: dict[str, str] = {}
+    if phone is None and email is None:
+        fields = {"phone": "required when there is no email", "email": "required when there is no phone"}
+    else:
+        fields["phone"] = "not a phone number" if phone is not None else "required when the email is unusable"
+        fields["email"] = (
+            "not an email address" if email is not None else "required when the phone is unusable"
+        )
+    raise BadInput("a lead needs a usable phone or email", fields=fields)

@@ -1,0 +1,1 @@
+"""Notifications: targets (webhook URLs, email addresses) and the delivery log, for admins."""

@@ -1,0 +1,81 @@
+"""The SLA sweep's SQL: one sweeper at a time, and leads marked breached exactly once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from persistence.snapshots import snapshot
+
+# Any constant unique to this lock; the migration lock uses another.
+SLA_SWEEP_LOCK_KEY = 7_100_912_309
+
+# The partial index ix_leads_sla_pending holds only leads with no attempt and no alert yet, so the
+# scan is over leads younger than their SLA plus those just due. The deadline is stored (not the
+# sweep's time): it is when the SLA actually ran out, whenever the sweep noticed. SKIP LOCKED leaves a
+# lead a call event is updating right now to the next sweep, which then sees its first attempt.
+_MARK_BREACHED = text(
+    """
+    WITH due AS (
+        SELECT l.id, l.created_at
+            + make_interval(secs => coalesce((t.settings ->> 'sla_seconds')::int, 300)) AS deadline
+        FROM leads AS l
+        JOIN tenants AS t ON t.id = l.tenant_id
+        WHERE l.first_attempt_at IS NULL
+          AND l.sla_breached_at IS NULL
+          AND l.created_at < :now
+          AND l.created_at + make_interval(secs => coalesce((t.settings ->> 'sla_seconds')::int, 300)) <= :now
+        ORDER BY l.created_at
+        LIMIT :limit
+        FOR UPDATE OF l SKIP LOCKED
+    )
+    UPDATE leads AS l
+    SET sla_breached_at = due.deadline, updated_at = now()
+    FROM due
+    WHERE l.id = due.id AND l.sla_breached_at IS NULL AND l.first_attempt_at IS NULL
+    RETURNING l.*
+    """
+)
+
+_CONTACTS = text("SELECT * FROM contacts WHERE id = ANY(:ids)")
+
+
+@dataclass(frozen=True)
+class BreachedLead:
+    """A lead just marked breached, with the snapshots its SLA_BREACHED event carries."""
+
+    tenant_id: UUID
+    lead: dict[str, Any]
+    contact: dict[str, Any]
+
+
+async def try_sweep_lock(connection: AsyncConnection) -> bool:
+    """Take the sweep lock for this transaction, or False when another process holds it."""
+    row = await connection.execute(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SLA_SWEEP_LOCK_KEY}
+    )
+    return bool(row.scalar_one())
+
+
+async def mark_breached(connection: AsyncConnection, *, now: datetime, limit: int) -> list[BreachedLead]:
+    """Set sla_breached_at on up to `limit` leads past their tenant's SLA with no attempt; returns them."""
+    leads = (await connection.execute(_MARK_BREACHED, {"now": now, "limit": limit})).all()
+    if not leads:
+        return []
+    contacts = {
+        row.id: row
+        for row in await connection.execute(_CONTACTS, {"ids": list({lead.contact_id for lead in leads})})
+    }
+    return [
+        BreachedLead(
+            tenant_id=lead.tenant_id,
+            lead=snapshot(lead, exclude=("raw_data",)),
+            contact=snapshot(contacts[lead.contact_id]),
+        )
+        for lead in sorted(leads, key=lambda lead: (lead.created_at, lead.id))
+    ]

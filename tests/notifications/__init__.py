@@ -1,0 +1,1 @@
+"""Tests of notifications: targets, the delivery queue, webhooks and email."""

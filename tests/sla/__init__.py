@@ -1,0 +1,1 @@
+"""Tests of SLA alerts: the sweep, across processes and restarts."""
