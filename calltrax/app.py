@@ -17,12 +17,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from calltrax.background import BackgroundTasks
+from calltrax.dialpad_client import DialpadClient
 from calltrax.event_bus import EventBus
 from calltrax.notifier import Notifier
 from calltrax.observability import RequestObservability, metrics_endpoint
 from calltrax.relay import EventRelay
 from calltrax.retention import RetentionTask
 from calltrax.settings import Settings
+from calltrax.simulated_dialpad import SimulatedDialpad
 from calltrax.subscriptions import Subscriptions
 from calltrax.tokens import JwtVerifier
 from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
@@ -72,6 +74,13 @@ async def readyz(request: Request) -> Response:
     )
 
 
+def dialpad_gateway(settings: Settings, http: httpx.AsyncClient) -> DialpadGateway:
+    """The real Dialpad API when a key is set, else the built-in simulation (so provisioning works out of the box)."""
+    if settings.dialpad_api_key:
+        return DialpadClient(http, base_url=settings.dialpad_base_url, api_key=settings.dialpad_api_key)
+    return SimulatedDialpad()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -108,8 +117,9 @@ def create_app(
             publisher=relay,
             clock=clock or SystemClock(),
             tokens=tokens,
-            dialpad=dialpad,
+            dialpad=dialpad if dialpad is not None else dialpad_gateway(settings, http),
             public_base_url=settings.public_base_url,
+            dialpad_office_id=settings.dialpad_office_id,
         )
         retention = RetentionTask(deps, retention_days=settings.event_retention_days)
         await retention.start()

@@ -16,6 +16,7 @@ from graph.metrics.mutations import MetricsMutation
 from graph.metrics.query import MetricsQuery
 from graph.notifications.mutations import NotificationsMutation
 from graph.notifications.query import NotificationsQuery
+from graph.provisioning.mutations import ProvisioningMutation
 from graph.subscriptions.subscription import Subscription
 from graph.tenants.mutations import TenantsMutation
 from graph.tenants.query import TenantsQuery
@@ -30,7 +31,13 @@ class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery
 
 @strawberry.type
 class Mutation(
-    UsersMutation, TenantsMutation, LeadsMutation, CallsMutation, NotificationsMutation, MetricsMutation
+    UsersMutation,
+    TenantsMutation,
+    LeadsMutation,
+    CallsMutation,
+    ProvisioningMutation,
+    NotificationsMutation,
+    MetricsMutation,
 ):
     pass
 

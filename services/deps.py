@@ -20,6 +20,8 @@ class Deps:
     tokens: TokenVerifier | None
     dialpad: DialpadGateway | None = None
     public_base_url: str = "http://localhost:8000"
+    # The office new Dialpad call centers go in unless provisionClient names one.
+    dialpad_office_id: str | None = None
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[Transaction]:

@@ -497,23 +497,15 @@ async def test_lead_created_reaches_a_subscriber_with_both_snapshots(make_app, m
     tenant = await make_tenant(timezone="Australia/Perth")
     clock = FixedClock(datetime(2026, 3, 2, 1, 30, 15, tzinfo=UTC))
     # This checks the relay -> bus -> subscriber path; the Redis backend is issue 6's.
-    async with running(make_app(clock=clock, **MEMORY)) as (client, state):
-        received: asyncio.Queue[Any] = asyncio.Queue()
-
-        async def listen() -> None:
-            async for event in state["bus"].listen(tenant.id):
-                await received.put(event)
-
-        listener = asyncio.create_task(listen())
-        await asyncio.sleep(0.2)
+    async with (
+        running(make_app(clock=clock, **MEMORY)) as (client, state),
+        state["bus"].listen(frozenset({tenant.id})) as inbox,
+    ):
         response = await client.post(
             tenant.lead_url, content=CURL_BODY, headers={"Content-Type": "application/json"}
         )
         assert response.status_code == 201
-        try:
-            event = await asyncio.wait_for(received.get(), timeout=5)
-        finally:
-            listener.cancel()
+        event = await asyncio.wait_for(inbox.get(), timeout=5)
     [lead] = await rows(engine, "SELECT * FROM leads")
     [contact] = await rows(engine, "SELECT * FROM contacts")
     assert event.type is EventType.LEAD_CREATED

@@ -1,0 +1,1 @@
+"""Provisioning: provisionClient, retryProvisioning and deprovisionClient."""

@@ -1,0 +1,1 @@
+"""Provisioning: the Dialpad client against a fake Dialpad, and the provisioning mutations."""
