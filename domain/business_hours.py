@@ -19,8 +19,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-# The SQL evaluates a fixed number of intervals per day (see persistence/metrics.py).
-MAX_INTERVALS_PER_DAY = 4
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
@@ -62,7 +60,8 @@ def _minutes(text: object, where: str) -> int:
 
 
 def parse_hours(hours: Mapping[str, Sequence[str]]) -> WeeklyHours:
-    """Validate a schedule; absent weekdays are closed. Raises InvalidHours."""
+    """Read a schedule (stored settings; changes are validated by `domain.provisioning.validate_hours`,
+    which is stricter); absent weekdays are closed. Raises InvalidHours."""
     unknown = sorted(set(hours) - set(WEEKDAY_NAMES))
     if unknown:
         raise InvalidHours(f"unknown weekday {unknown[0]!r}; use {', '.join(WEEKDAY_NAMES)}")
@@ -73,8 +72,6 @@ def parse_hours(hours: Mapping[str, Sequence[str]]) -> WeeklyHours:
             raise InvalidHours(f"{name}: expected a list of HH:MM strings")
         if len(times) % 2:
             raise InvalidHours(f"{name}: times come in open/close pairs")
-        if len(times) > 2 * MAX_INTERVALS_PER_DAY:
-            raise InvalidHours(f"{name}: at most {MAX_INTERVALS_PER_DAY} open intervals a day")
         minutes = [_minutes(value, name) for value in times]
         if any(later <= earlier for earlier, later in itertools.pairwise(minutes)):
             raise InvalidHours(f"{name}: times must increase through the day")

@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 
 import phonenumbers
 
-from domain.business_hours import WEEKDAY_NAMES, InvalidHours, parse_hours
 from domain.dispositions import normalize_disposition
+from domain.errors import BadInput
 from domain.leads import StageBounds
+from domain.provisioning import validate_hours
 from domain.tenants import TenantSettings
 
 MAX_SLA_SECONDS = 7 * 86_400
@@ -29,7 +30,7 @@ UNCHANGED = Unchanged()
 class SettingsChange:
     sla_seconds: int | Unchanged = UNCHANGED
     # Weekday name -> "HH:MM" open/close pairs; the whole week is replaced, absent days are closed.
-    business_hours: Mapping[str, Sequence[str]] | Unchanged = UNCHANGED
+    business_hours: Mapping[str, list[str] | None] | Unchanged = UNCHANGED
     # Upper age bounds in seconds of Follow Up 1, 2 and 3.
     stage_bounds: Sequence[int] | Unchanged = UNCHANGED
     booked_dispositions: Sequence[str] | Unchanged = UNCHANGED
@@ -47,12 +48,12 @@ def apply_change(settings: TenantSettings, change: SettingsChange) -> tuple[Tena
         else:
             updated = replace(updated, sla_seconds=change.sla_seconds)
     if not isinstance(change.business_hours, Unchanged):
+        # The rules provisioning applies (Dialpad's call center hours), so settings stay syncable.
         try:
-            parse_hours(change.business_hours)
-        except InvalidHours as error:
-            problems["businessHours"] = str(error)
+            week = validate_hours(change.business_hours)
+        except BadInput as error:
+            problems.update(error.fields)
         else:
-            week = {day: list(change.business_hours.get(day) or []) for day in WEEKDAY_NAMES}
             updated = replace(updated, business_hours=week)
     if not isinstance(change.stage_bounds, Unchanged):
         bounds = list(change.stage_bounds)

@@ -7,21 +7,16 @@ import strawberry
 from domain.settings_rules import UNCHANGED, SettingsChange
 from graph.context import Info
 from graph.ids import parse_uuid
+from graph.provisioning.types import BusinessHoursInput
 from graph.tenants.types import Tenant
 from services.update_tenant_settings import update_tenant_settings
-
-
-@strawberry.input(description="Open hours of one weekday: HH:MM open/close pairs in the tenant's timezone.")
-class BusinessHoursInput:
-    day: str = strawberry.field(description="monday .. sunday")
-    hours: list[str] = strawberry.field(description='e.g. ["08:00", "12:00", "13:00", "17:00"]; [] = closed')
 
 
 @strawberry.input(description="Only the fields given change.")
 class TenantSettingsInput:
     sla_seconds: int | None = strawberry.UNSET
-    business_hours: list[BusinessHoursInput] | None = strawberry.field(
-        default=strawberry.UNSET, description="The whole week; days not listed are closed."
+    business_hours: BusinessHoursInput | None = strawberry.field(
+        default=strawberry.UNSET, description="The whole week; days left out are closed."
     )
     stage_bounds: list[int] | None = strawberry.field(
         default=strawberry.UNSET, description="Ends in seconds of Follow Up 1, 2 and 3 (ages), increasing."
@@ -41,12 +36,9 @@ def _given(value: object) -> bool:
 
 def _change(data: TenantSettingsInput) -> SettingsChange:
     """Absent (or null) leaves a setting alone; only defaultRegion takes null as a value."""
-    hours: dict[str, list[str]] = {}
-    for entry in data.business_hours or []:
-        hours.setdefault(entry.day.strip().lower(), []).extend(entry.hours)
     return SettingsChange(
         sla_seconds=data.sla_seconds if _given(data.sla_seconds) else UNCHANGED,  # type: ignore[arg-type]
-        business_hours=hours if _given(data.business_hours) else UNCHANGED,
+        business_hours=data.business_hours.as_dict() if data.business_hours else UNCHANGED,
         stage_bounds=data.stage_bounds if _given(data.stage_bounds) else UNCHANGED,  # type: ignore[arg-type]
         booked_dispositions=(
             data.booked_dispositions if _given(data.booked_dispositions) else UNCHANGED  # type: ignore[arg-type]

@@ -69,7 +69,7 @@ async def test_settings_change_and_the_metrics_follow(clocked_client, engine, ma
         "tenantId": str(tenant.id),
         "input": {
             "slaSeconds": 1200,
-            "businessHours": [{"day": "Saturday", "hours": ["00:00", "24:00"]}],
+            "businessHours": {"saturday": ["00:00", "23:59"]},
             "stageBounds": [3600, 7200, 10800],
             "bookedDispositions": ["Sold", "appointment set"],
             "defaultRegion": "us",
@@ -83,7 +83,7 @@ async def test_settings_change_and_the_metrics_follow(clocked_client, engine, ma
     assert settings["slaSeconds"] == 1200
     assert settings["bookedDispositions"] == ["Sold", "appointment set"]
     assert settings["defaultRegion"] == "US"
-    assert {row["day"]: row["hours"] for row in settings["businessHours"]}["saturday"] == ["00:00", "24:00"]
+    assert {row["day"]: row["hours"] for row in settings["businessHours"]}["saturday"] == ["00:00", "23:59"]
     assert {row["day"]: row["hours"] for row in settings["businessHours"]}["monday"] == []
     assert [row["maxAgeSeconds"] for row in settings["stageBounds"]] == [3600, 7200, 10800, None]
     async with engine.connect() as connection:
@@ -96,11 +96,11 @@ async def test_settings_change_and_the_metrics_follow(clocked_client, engine, ma
     speed = body["data"]["metrics"]["speedToLead"]
     # SLA 1200 s: L1, L5, L6 within; L2, L3, L7 late and L4, L9, L11 never attempted.
     assert (speed["slaSeconds"], speed["withinSla"], speed["breached"]) == (1200, 3, 6)
-    # Open only on Saturdays now: L2 (Friday -> Monday) spans all of Saturday, L3 (Saturday 23:59
-    # -> Sunday) one open minute, the other four attempted leads none.
+    # Open only on Saturdays now (00:00-23:59): L2 (Friday -> Monday) spans the whole opening,
+    # L3 arrives at 23:59 as it closes, the other four attempted leads see none of it.
     assert body["data"]["metrics"]["businessHours"] == {
         "medianSeconds": 0.0,
-        "averageSeconds": (86400 + 60) / 6,
+        "averageSeconds": (86400 - 60) / 6,
     }
 
     # Only what is given changes; null clears the region.
@@ -118,7 +118,7 @@ async def test_bad_settings_name_every_bad_field_and_change_nothing(clocked_clie
         "tenantId": str(tenant.id),
         "input": {
             "slaSeconds": 0,
-            "businessHours": [{"day": "funday", "hours": ["09:00", "17:00"]}],
+            "businessHours": {"monday": ["09:00"]},
             "stageBounds": [7200, 3600, 10800],
             "bookedDispositions": [],
             "defaultRegion": "XX",
@@ -130,21 +130,21 @@ async def test_bad_settings_name_every_bad_field_and_change_nothing(clocked_clie
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert set(body["errors"][0]["extensions"]["fields"]) == {
         "input.slaSeconds",
-        "input.businessHours",
+        "input.businessHours.monday",
         "input.stageBounds",
         "input.bookedDispositions",
         "input.defaultRegion",
     }
     body = await graphql(clocked_client, METRICS, {"tenantId": str(tenant.id)}, user=admin)
     assert body["data"]["metrics"]["speedToLead"]["slaSeconds"] == 300
-    for hours in (["09:00"], ["17:00", "09:00"], ["9am", "5pm"]):
+    for hours in (["09:00"], ["17:00", "09:00"], ["9am", "5pm"], ["09:00", "24:00"]):
         body = await graphql(
             clocked_client,
             UPDATE,
-            {"tenantId": str(tenant.id), "input": {"businessHours": [{"day": "monday", "hours": hours}]}},
+            {"tenantId": str(tenant.id), "input": {"businessHours": {"tuesday": hours}}},
             user=admin,
         )
-        assert list(body["errors"][0]["extensions"]["fields"]) == ["input.businessHours"]
+        assert list(body["errors"][0]["extensions"]["fields"]) == ["input.businessHours.tuesday"]
 
 
 async def test_only_admins_change_settings(clocked_client, make_tenant, make_user):
