@@ -7,7 +7,9 @@ range scan (ix_leads_metrics); recomputing from `calls` would join every lead to
 calls since `from` (calls after `to` count too), several times the work. The two rules are still
 enforced here, defensively: an attempt or connection stamped before the lead's `created_at` is
 ignored (`first_attempt_at >= created_at`), and call-based figures count primary legs only
-(`is_primary_leg`), so a call with several legs counts once.
+(`is_primary_leg`), so a call with several legs counts once. A booked call is `calls.booked`,
+which disposition processing sets from the tenant's booked keywords when the disposition arrives
+(changing the keywords later does not rewrite history).
 
 One statement per batch of (tenant, range) requests, one result row per request, so an overview
 of every tenant costs one query:
