@@ -13,6 +13,8 @@ from graph.calls.query import CallsQuery
 from graph.errors import DomainErrorMasking
 from graph.leads.mutations import LeadsMutation
 from graph.leads.query import LeadsQuery
+from graph.metrics.mutations import MetricsMutation
+from graph.metrics.query import MetricsQuery
 from graph.notifications.mutations import NotificationsMutation
 from graph.notifications.query import NotificationsQuery
 from graph.provisioning.mutations import ProvisioningMutation
@@ -24,13 +26,19 @@ from graph.users.query import UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery):
+class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery, MetricsQuery):
     pass
 
 
 @strawberry.type
 class Mutation(
-    UsersMutation, TenantsMutation, LeadsMutation, CallsMutation, ProvisioningMutation, NotificationsMutation
+    UsersMutation,
+    TenantsMutation,
+    LeadsMutation,
+    CallsMutation,
+    ProvisioningMutation,
+    NotificationsMutation,
+    MetricsMutation,
 ):
     pass
 
