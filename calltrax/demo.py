@@ -73,13 +73,12 @@ class Plan:
 
 
 def _business_time(moment: datetime, zone: ZoneInfo) -> datetime:
-    """`moment`, or the next weekday 09:00 local when it falls outside 09:00-17:00 on a weekday."""
+    """`moment`, or the next 08:00 local when it falls outside the demo agency's 08:00-20:00 shifts."""
     local = moment.astimezone(zone)
-    while local.weekday() >= 5 or local.hour >= 17 or local.hour < 9:
-        if local.hour < 9 and local.weekday() < 5:
-            local = local.replace(hour=9, minute=0, second=0, microsecond=0)
-        else:
-            local = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    if local.hour < 8:
+        local = local.replace(hour=8, minute=0, second=0, microsecond=0)
+    elif local.hour >= 20:
+        local = (local + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
     return local.astimezone(UTC)
 
 
