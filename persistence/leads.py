@@ -26,7 +26,7 @@ from persistence.contacts import (
     contact_values,
     is_contact_race,
 )
-from persistence.db import is_outage
+from persistence.db import DriverStatement, is_outage
 from persistence.tables import Contact, Lead
 
 
@@ -169,6 +169,9 @@ LEFT JOIN contact ON true
     bindparam("event_type", type_=Text),
 )
 
+# The hottest statement in CallTrax: run on the driver (see persistence.db.DriverStatement).
+_INGEST_ON_DRIVER = DriverStatement(_INGEST)
+
 
 async def ingest(
     engine: AsyncEngine,
@@ -205,7 +208,7 @@ async def ingest(
     try:
         async with _gate(engine), engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-            row = (await connection.execute(_INGEST, values)).first()
+            row = await _INGEST_ON_DRIVER.fetchrow(connection, values)
     except DBAPIError as error:
         if _LOST_RACE in str(error.orig):
             return LeadIntake(webhook_found=True, lost_race=True)
@@ -222,11 +225,11 @@ async def ingest(
         return LeadIntake(webhook_found=False)
     return LeadIntake(
         webhook_found=True,
-        tenant_id=row.tenant_id,
-        existing_lead_id=row.existing_lead_id,
-        existing_contact_id=row.existing_contact_id,
-        lead_id=row.lead_id,
-        contact_id=row.contact_id,
+        tenant_id=row["tenant_id"],
+        existing_lead_id=row["existing_lead_id"],
+        existing_contact_id=row["existing_contact_id"],
+        lead_id=row["lead_id"],
+        contact_id=row["contact_id"],
     )
 
 
