@@ -83,7 +83,7 @@ _RESTAGE = text(
                    AS to_stage
         FROM leads AS l JOIN tenants AS t ON t.id = l.tenant_id
         WHERE l.id IN (SELECT id FROM due) AND l.status IN {_OPEN}
-        FOR UPDATE OF l SKIP LOCKED
+        FOR NO KEY UPDATE OF l SKIP LOCKED
     )
     UPDATE leads AS l
     SET stage = locked.to_stage, updated_at = now()

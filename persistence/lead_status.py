@@ -23,7 +23,7 @@ _SET_STATUS = text(
         SELECT l.id, l.status, l.stage, l.created_at, t.settings
         FROM leads AS l JOIN tenants AS t ON t.id = l.tenant_id
         WHERE l.id = :lead_id
-        FOR UPDATE OF l
+        FOR NO KEY UPDATE OF l
     ),
     changed AS (
         UPDATE leads SET status = :to_status, status_changed_at = :at, updated_at = now(),

@@ -14,7 +14,7 @@ from persistence.db import create_engine
 from persistence.migrate import downgrade, upgrade
 from tests.persistence.test_migrations import _admin
 
-BEFORE = "0009_issue9_notifications"
+BEFORE = "0008_issue8_metric_indexes"
 
 
 @pytest.fixture

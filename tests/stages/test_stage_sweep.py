@@ -5,7 +5,6 @@ across sweeps, server restarts and changes of the tenant's bounds."""
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -14,7 +13,6 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.tenants import TenantSettings
 from tests.conftest import AppFactory
 from tests.subscriptions.support import (
     LEAD_CHANGED,
@@ -31,6 +29,11 @@ subscription ($tenantId: ID) {
 }
 """
 STATUS = "mutation($l: ID!, $s: LeadStatus!) { updateLeadStatus(leadId: $l, status: $s) { id status stage } }"
+SETTINGS = """
+mutation ($tenantId: ID!, $input: TenantSettingsInput!) {
+  updateTenantSettings(tenantId: $tenantId, input: $input) { settings { stageBounds { maxAgeSeconds } } }
+}
+"""
 SWEEP = 0.05
 HOUR = timedelta(hours=1)
 
@@ -223,26 +226,30 @@ async def test_a_booked_lead_set_back_to_contacted_enters_the_column_of_its_age(
 
 
 async def test_new_stage_bounds_restage_the_tenants_leads_at_the_next_sweep(
-    make_app: AppFactory, make_tenant, engine: AsyncEngine
+    make_app: AppFactory, make_tenant, make_user, engine: AsyncEngine
 ) -> None:
     clock = MovableClock()
     tight = await make_tenant()
     other = await make_tenant()
-    async with running(make_app(clock=clock, stage_sweep_seconds=SWEEP)) as server:
+    admin = await make_user("admin")
+    async with (
+        running(make_app(clock=clock, stage_sweep_seconds=SWEEP)) as server,
+        httpx.AsyncClient(base_url=server.url, headers=admin.headers) as http,
+    ):
         lead = await _post_lead(server, tight.lead_url, "+61430363930")
         untouched = await _post_lead(server, other.lead_url, "+61430363930")
         clock.offset = 2 * HOUR
         await asyncio.sleep(0.3)
         assert await _stage_events(engine) == []
 
-        # Bounds of 1 h / 3 h / 6 h (as updateTenantSettings stores them): the 2-hour-old lead is in
-        # Follow Up 2; the other tenant keeps the default bounds.
-        tight_settings = TenantSettings.from_json({"stage_bounds": [3600, 3 * 3600, 6 * 3600]})
-        async with engine.begin() as connection:
-            await connection.execute(
-                text("UPDATE tenants SET settings = CAST(:s AS jsonb) WHERE id = :id"),
-                {"s": json.dumps(tight_settings.to_json()), "id": tight.id},
-            )
+        async def set_bounds(bounds: list[int]) -> None:
+            variables = {"tenantId": str(tight.id), "input": {"stageBounds": bounds}}
+            response = await http.post("/graphql", json={"query": SETTINGS, "variables": variables})
+            assert "errors" not in response.json(), response.json()
+
+        # Bounds of 1 h / 3 h / 6 h: the 2-hour-old lead belongs in Follow Up 2; the other tenant
+        # keeps the default bounds.
+        await set_bounds([3600, 3 * 3600, 6 * 3600])
 
         async def moved() -> list[dict[str, Any]]:
             return await _stage_events(engine)
@@ -252,10 +259,7 @@ async def test_new_stage_bounds_restage_the_tenants_leads_at_the_next_sweep(
         assert len(await _stage_events(engine)) == 1
 
         # Wider bounds move it back: the sweep compares against the bounds of now.
-        async with engine.begin() as connection:
-            await connection.execute(
-                text("UPDATE tenants SET settings = '{}'::jsonb WHERE id = :id"), {"id": tight.id}
-            )
+        await set_bounds([86_400, 3 * 86_400, 7 * 86_400])
 
         async def moved_back() -> bool:
             return len(await _stage_events(engine)) == 2

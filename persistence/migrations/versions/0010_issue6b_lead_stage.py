@@ -1,7 +1,7 @@
 """issue 6b: leads.stage, the pipeline column the board last showed, and the stage sweep's index
 
 Revision ID: 0010_issue6b_lead_stage
-Revises: 0009_issue9_notifications
+Revises: 0008_issue8_metric_indexes (main's head: 0001 -> 0009 -> 0008)
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_issue6b_lead_stage"
-down_revision: str | None = "0009_issue9_notifications"
+down_revision: str | None = "0008_issue8_metric_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
