@@ -1,4 +1,4 @@
-"""Background loops each server process runs: the SLA sweep, the notification dispatcher and sender."""
+"""Background loops each server process runs: the SLA and stage sweeps, the notification dispatcher and sender."""
 
 from __future__ import annotations
 
@@ -13,17 +13,19 @@ from domain.ports import NotificationSender
 from services.deps import Deps
 from services.notifications import deliver_due_notifications, dispatch_notifications
 from services.sla_alerts import alert_breached_leads
+from services.stage_sweep import restage_leads
 
 log = logging.getLogger(__name__)
 
 SLA_BATCH = 500
+STAGE_BATCH = 500
 DELIVERY_BATCH = 20
 ERROR_PAUSE_SECONDS = 1.0
 
 
 class BackgroundTasks:
-    """Started and stopped by the app's lifespan. Every process runs all three loops: the SLA sweep
-    takes a PostgreSQL advisory lock per sweep (one process sweeps at a time), the dispatcher locks
+    """Started and stopped by the app's lifespan. Every process runs all the loops: the SLA and stage
+    sweeps take a PostgreSQL advisory lock per sweep (one process sweeps at a time), the dispatcher locks
     each tenant's cursor row, and senders claim deliveries with SKIP LOCKED, so any number of
     processes cooperate without doing anything twice."""
 
@@ -48,6 +50,12 @@ class BackgroundTasks:
         if self._settings.sla_sweep_seconds > 0:
             self._tasks.append(
                 asyncio.create_task(self._loop("sla-sweep", self._sweep, self._settings.sla_sweep_seconds))
+            )
+        if self._settings.stage_sweep_seconds > 0:
+            self._tasks.append(
+                asyncio.create_task(
+                    self._loop("stage-sweep", self._restage, self._settings.stage_sweep_seconds)
+                )
             )
 
     async def stop(self) -> None:
@@ -77,6 +85,12 @@ class BackgroundTasks:
         if result.alerted:
             log.info("SLA breached", extra={"leads": result.alerted})
         return result.alerted == SLA_BATCH
+
+    async def _restage(self) -> bool:
+        result = await restage_leads(self._deps, limit=STAGE_BATCH)
+        if result.moved:
+            log.info("pipeline stages moved", extra={"leads": result.moved})
+        return result.moved == STAGE_BATCH
 
     async def _dispatch(self) -> bool:
         if await dispatch_notifications(self._deps):

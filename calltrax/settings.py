@@ -53,6 +53,8 @@ class Settings:
     notification_poll_seconds: float = 1.0
     # How often the SLA sweep looks for leads past their tenant's SLA.
     sla_sweep_seconds: float = 5.0
+    # How often the stage sweep moves open leads to the pipeline column of their age (0 = never).
+    stage_sweep_seconds: float = 30.0
 
     @property
     def broadcast_url(self) -> str:
@@ -119,6 +121,9 @@ class Settings:
             # 0: this process never sweeps (e.g. only dedicated workers send SLA alerts).
             sla_sweep_seconds=_check_seconds(
                 "CALLTRAX_SLA_SWEEP_SECONDS", get("CALLTRAX_SLA_SWEEP_SECONDS"), 5.0, zero_allowed=True
+            ),
+            stage_sweep_seconds=_check_seconds(
+                "CALLTRAX_STAGE_SWEEP_SECONDS", get("CALLTRAX_STAGE_SWEEP_SECONDS"), 30.0, zero_allowed=True
             ),
         )
         settings.check_secret()

@@ -45,6 +45,9 @@ def tenant_channel(tenant_id: UUID) -> str:
 # - LEAD_CREATED / LEAD_UPDATED / LEAD_STAGE_CHANGED / SLA_BREACHED:
 #     {"lead": <snapshot of the leads row without raw_data>, "contact": <snapshot of its contact>,
 #      "changes": [<column names that changed>]}   ("changes" absent on LEAD_CREATED)
+#   LEAD_UPDATED with "status" in changes adds "from_status", "from_stage", "to_stage" (stages are
+#   PipelineStage values, null off the board); LEAD_STAGE_CHANGED (the stage sweep: the lead aged into
+#   another column, or its tenant's bounds changed) has changes ["stage"] and "from_stage", "to_stage".
 # - CALL_UPDATED: {"call": <snapshot of the calls row>, "kind": "RINGING" | "CONNECTED" | "ENDED" | "DISPOSITION"}
 # Snapshots come from persistence.snapshots.snapshot(): column names as in persistence/tables.py,
 # uuids as strings, timestamps as ISO 8601 UTC, numerics as floats.

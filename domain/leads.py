@@ -75,3 +75,29 @@ def stage_age_range(stage: PipelineStage, bounds: StageBounds) -> tuple[int, int
     edges = [0, *bounds.as_list(), None]
     index = list(PipelineStage).index(stage)
     return edges[index] or 0, edges[index + 1]
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A lead's status change with the board columns before and after (None: off the board)."""
+
+    from_status: LeadStatus
+    to_status: LeadStatus
+    from_stage: PipelineStage | None
+    to_stage: PipelineStage | None
+
+    def then(self, later: StatusChange) -> StatusChange:
+        """This change followed by `later` in the same transaction, as one change."""
+        return StatusChange(self.from_status, later.to_status, self.from_stage, later.to_stage)
+
+    @property
+    def stage_changed(self) -> bool:
+        return self.from_stage != self.to_stage
+
+    def event_fields(self) -> dict[str, str | None]:
+        """The fields a LEAD_UPDATED payload of a status change carries (domain/events.py)."""
+        return {
+            "from_status": self.from_status.value,
+            "from_stage": self.from_stage.value if self.from_stage else None,
+            "to_stage": self.to_stage.value if self.to_stage else None,
+        }

@@ -1,29 +1,53 @@
-"""The one way a lead's status changes: the new status plus a row in its status history."""
+"""The one way a lead's status changes: the new status, its board column, and a row in its status history."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.leads import LeadStatus
+from domain.leads import LeadStatus, PipelineStage, StatusChange
+from persistence.lead_stages import stage_sql
 
+_OPEN = "('new', 'contacted')"
+
+# The stage follows the status: NULL when the lead leaves the board (booked, closed); the column of its
+# age (tenant's bounds, at the change) when it comes back; unchanged between open statuses (the stage
+# sweep moves open leads as they age). The history row is written by a data-modifying CTE, which runs
+# whether or not the final SELECT reads it.
 _SET_STATUS = text(
-    """
-    WITH old AS (SELECT id, status FROM leads WHERE id = :lead_id FOR NO KEY UPDATE),
+    f"""
+    WITH old AS (
+        SELECT l.id, l.status, l.stage, l.created_at, t.settings
+        FROM leads AS l JOIN tenants AS t ON t.id = l.tenant_id
+        WHERE l.id = :lead_id
+        FOR NO KEY UPDATE OF l
+    ),
     changed AS (
         UPDATE leads SET status = :to_status, status_changed_at = :at, updated_at = now(),
-            booked_at = CASE WHEN :to_status = 'booked' THEN coalesce(leads.booked_at, :at) ELSE leads.booked_at END
+            booked_at = CASE WHEN :to_status = 'booked' THEN coalesce(leads.booked_at, :at) ELSE leads.booked_at END,
+            stage = CASE
+                WHEN :to_status NOT IN {_OPEN} THEN NULL
+                WHEN old.status IN {_OPEN} THEN old.stage
+                ELSE {stage_sql(created_at="old.created_at", settings="old.settings", now="CAST(:at AS timestamptz)")}
+            END
         FROM old WHERE leads.id = old.id AND old.status <> :to_status
-        RETURNING leads.id, leads.tenant_id, old.status AS from_status
+        RETURNING leads.id, leads.tenant_id, old.status AS from_status, old.stage AS from_stage,
+            leads.stage AS to_stage
+    ),
+    history AS (
+        INSERT INTO lead_status_changes (tenant_id, lead_id, from_status, to_status, changed_by, reason, changed_at)
+        SELECT tenant_id, id, from_status, :to_status, :changed_by, :reason, :at FROM changed
     )
-    INSERT INTO lead_status_changes (tenant_id, lead_id, from_status, to_status, changed_by, reason, changed_at)
-    SELECT tenant_id, id, from_status, :to_status, :changed_by, :reason, :at FROM changed
-    RETURNING from_status
+    SELECT from_status, from_stage, to_stage FROM changed
     """
-)
+).bindparams(bindparam("at", type_=DateTime(timezone=True)))
+
+
+def _stage(value: str | None) -> PipelineStage | None:
+    return PipelineStage(value) if value else None
 
 
 async def change_status(
@@ -34,8 +58,8 @@ async def change_status(
     at: datetime,
     changed_by: str | None = None,
     reason: str | None = None,
-) -> LeadStatus | None:
-    """Set the lead's status and record the change; returns the previous status, or None when unchanged."""
+) -> StatusChange | None:
+    """Set the lead's status (and stage) and record the change; returns it, or None when unchanged."""
     row = (
         await connection.execute(
             _SET_STATUS,
@@ -48,4 +72,11 @@ async def change_status(
             },
         )
     ).first()
-    return LeadStatus(row.from_status) if row else None
+    if row is None:
+        return None
+    return StatusChange(
+        from_status=LeadStatus(row.from_status),
+        to_status=to_status,
+        from_stage=_stage(row.from_stage),
+        to_stage=_stage(row.to_stage),
+    )

@@ -27,6 +27,7 @@ from persistence.contacts import (
     is_contact_race,
 )
 from persistence.db import DriverStatement, is_outage
+from persistence.lead_stages import stage_sql
 from persistence.tables import Contact, Lead
 
 
@@ -105,11 +106,12 @@ _LOST_RACE = "calltrax: a concurrent duplicate lead won"
 # finds an earlier lead with the same key; then nothing is written. The lead insert's ON CONFLICT
 # covers both partial unique keys: when a concurrent duplicate committed first it inserts nothing,
 # and the final SELECT fails on purpose (a bad cast naming `_LOST_RACE`) so this statement's contact
-# merge is undone too. The event row carries the snapshots subscribers need; the relay numbers it.
+# merge is undone too. A new lead is open, so it starts in the column of age zero (Follow Up 1 unless
+# the tenant's first bound is zero). The event row carries the snapshots subscribers need; the relay numbers it.
 _INGEST = text(
     f"""
 WITH hook AS (
-    SELECT lw.id AS webhook_id, lw.tenant_id, lw.label
+    SELECT lw.id AS webhook_id, lw.tenant_id, lw.label, t.settings
     FROM lead_webhooks AS lw JOIN tenants AS t ON t.id = lw.tenant_id
     WHERE lw.token = :token AND lw.active
       AND (NOT (SELECT :check_region)
@@ -130,9 +132,10 @@ existing AS (
 {MERGE_CONTACT_CTES.format(go="NOT EXISTS (SELECT 1 FROM existing)")},
 new_lead AS (
     INSERT INTO leads AS l (tenant_id, contact_id, lead_webhook_id, source, status, notes, city, raw_data,
-                           external_id, idempotency_key, created_at, updated_at)
+                           external_id, idempotency_key, created_at, updated_at, stage)
     SELECT hook.tenant_id, contact.id, hook.webhook_id, coalesce(:source, hook.label, 'webhook'), :status,
-           :notes, :city, :raw_data, :external_id, :idempotency_key, :at, :at
+           :notes, :city, :raw_data, :external_id, :idempotency_key, :at, :at,
+           {stage_sql(created_at="CAST(:at AS timestamptz)", settings="hook.settings", now="CAST(:at AS timestamptz)")}
     FROM hook JOIN contact ON true
     ON CONFLICT DO NOTHING
     RETURNING l.*

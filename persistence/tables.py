@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from domain.calls import CallDirection, CallStatus
-from domain.leads import LeadStatus
+from domain.leads import LeadStatus, PipelineStage
 from domain.notifications import Channel, DeliveryStatus, NotificationKind
 from domain.roles import Role
 from domain.tenants import TenantStatus
@@ -140,6 +140,7 @@ class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (
         CheckConstraint(_one_of("status", LeadStatus), name="status"),
+        CheckConstraint(_one_of("stage", PipelineStage), name="stage"),
         # Newest-first lists and metric ranges per tenant.
         Index(None, "tenant_id", text("created_at DESC"), text("id DESC")),
         # Linking a call to the contact's latest lead before the call.
@@ -171,6 +172,14 @@ class Lead(Base):
             "idempotency_key",
             unique=True,
             postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        # The stage sweep reads, per tenant and stored stage, only the open leads whose age left it.
+        Index(
+            "ix_leads_open_by_stage",
+            "tenant_id",
+            "stage",
+            "created_at",
+            postgresql_where=text("status IN ('new', 'contacted')"),
         ),
         # The SLA sweep reads only leads still waiting for a first attempt (a small set).
         Index(
@@ -206,6 +215,9 @@ class Lead(Base):
     first_connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     booked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sla_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The pipeline column the board last showed (NULL off the board: booked or closed). Writers set it
+    # with the status; the stage sweep moves it as the lead ages, recording LEAD_STAGE_CHANGED.
+    stage: Mapped[str | None] = mapped_column(Text)
 
 
 class Call(Base):

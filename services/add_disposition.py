@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.dispositions import is_booking, normalize_all
 from domain.errors import BadInput, Forbidden, NotFound
 from domain.events import EventType, NewEvent
-from domain.leads import LeadStatus, advance_status
+from domain.leads import LeadStatus, StatusChange, advance_status
 from domain.roles import Principal, can_see_tenant, can_work_leads
 from persistence import calls as call_store
 from persistence.lead_status import change_status
@@ -29,6 +30,7 @@ class DispositionOutcome:
     call: CallRow
     call_changed: bool
     lead_changes: tuple[str, ...]
+    status_change: StatusChange | None = None
 
 
 async def apply_disposition(
@@ -61,13 +63,14 @@ async def apply_disposition(
             booked=booked,
         )
     lead_changes: list[str] = []
+    status_change: StatusChange | None = None
     # A booking books the lead; a later non-booking disposition never moves it back.
     if booked and call.lead_id is not None:
         facts = await call_store.update_lead_facts(connection, lead_id=call.lead_id, booked_at=at)
         if facts is not None:
             lead_changes.extend(facts.changes)
             if advance_status(facts.status, LeadStatus.BOOKED) is not facts.status:
-                await change_status(
+                status_change = await change_status(
                     connection,
                     lead_id=call.lead_id,
                     to_status=LeadStatus.BOOKED,
@@ -76,13 +79,22 @@ async def apply_disposition(
                     reason=f"call disposition {disposition}",
                 )
                 lead_changes.append("status")
-    return DispositionOutcome(call=call, call_changed=call_changed, lead_changes=tuple(lead_changes))
+    return DispositionOutcome(
+        call=call, call_changed=call_changed, lead_changes=tuple(lead_changes), status_change=status_change
+    )
 
 
 async def record_call_changes(
-    tx: Transaction, *, call: CallRow, kind: str | None, lead_changes: Sequence[str]
+    tx: Transaction,
+    *,
+    call: CallRow,
+    kind: str | None,
+    lead_changes: Sequence[str],
+    status_change: StatusChange | None = None,
 ) -> None:
-    """CALL_UPDATED (when `kind` is given) and LEAD_UPDATED (when the lead changed) for subscribers."""
+    """CALL_UPDATED (when `kind` is given) and LEAD_UPDATED (when the lead changed) for subscribers.
+
+    `status_change` is the lead's status change in this transaction (first status to last stage)."""
     events: list[NewEvent] = []
     if kind is not None:
         events.append(
@@ -92,7 +104,12 @@ async def record_call_changes(
         found = await call_store.lead_with_contact(tx.connection, call.lead_id)
         if found is not None:
             lead, contact = found
-            payload = {"lead": lead, "contact": contact, "changes": sorted(set(lead_changes))}
+            changes = set(lead_changes)
+            if status_change is not None and status_change.stage_changed:
+                changes.add("stage")
+            payload: dict[str, Any] = {"lead": lead, "contact": contact, "changes": sorted(changes)}
+            if status_change is not None:
+                payload.update(status_change.event_fields())
             events.append(NewEvent(call.tenant_id, EventType.LEAD_UPDATED, payload))
     # One statement for both rows: the webhook's hot path counts round trips.
     await tx.record(*events)
@@ -127,5 +144,6 @@ async def add_disposition(deps: Deps, *, actor: Principal | None, call_id: UUID,
             call=outcome.call,
             kind="DISPOSITION" if outcome.call_changed else None,
             lead_changes=outcome.lead_changes,
+            status_change=outcome.status_change,
         )
     return outcome.call

@@ -12,7 +12,7 @@ from domain.call_projection import CallProjection, project_call
 from domain.calls import CallDirection, CallStatus
 from domain.dialpad_events import DISPOSITION_STATE, CallEventFacts, parse_call_event, read_event_body
 from domain.errors import NotFound
-from domain.leads import LeadStatus, advance_status
+from domain.leads import LeadStatus, StatusChange, advance_status
 from domain.phones import normalize_phone, region_for_timezone
 from persistence import calls as call_store
 from persistence.calls import EventTenant
@@ -85,7 +85,7 @@ async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> Call
             call = await call_store.update_call(
                 connection, call_id=before.id, columns=columns, contact_id=contact_id
             )
-        lead_changes = await _update_lead(connection, before, call)
+        lead_changes, status_change = await _update_lead(connection, before, call)
         disposition_changed = False
         # Only the newest `dispositions` event of a call decides its disposition.
         if (
@@ -103,12 +103,17 @@ async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> Call
             )
             call, disposition_changed = outcome.call, outcome.call_changed
             lead_changes.extend(outcome.lead_changes)
+            if outcome.status_change is not None:
+                status_change = (
+                    status_change.then(outcome.status_change) if status_change else outcome.status_change
+                )
         status = CallStatus(call.status)
         await record_call_changes(
             tx,
             call=call,
             kind=_kind(facts, status) if call_changed or disposition_changed else None,
             lead_changes=lead_changes,
+            status_change=status_change,
         )
     return CallEventOutcome(duplicate=False, call_id=call.id, status=status)
 
@@ -139,13 +144,17 @@ def _is_name(text: str | None) -> bool:
     return text is not None and any(char.isalpha() for char in text)
 
 
-async def _update_lead(connection: AsyncConnection, before: CallRow, call: CallRow) -> list[str]:
-    """Fold the call's attempt and connect times into its lead; a connect moves NEW -> CONTACTED."""
+async def _update_lead(
+    connection: AsyncConnection, before: CallRow, call: CallRow
+) -> tuple[list[str], StatusChange | None]:
+    """Fold the call's attempt and connect times into its lead; a connect moves NEW -> CONTACTED.
+
+    Returns the lead's changed columns and its status change, if any."""
     if call.lead_id is None:
-        return []
+        return [], None
     relevant = ("lead_id", "direction", "started_at", "connected_at")
     if all(getattr(before, name) == getattr(call, name) for name in relevant):
-        return []
+        return [], None
     outbound = call.direction == CallDirection.OUTBOUND.value
     facts = await call_store.update_lead_facts(
         connection,
@@ -154,13 +163,14 @@ async def _update_lead(connection: AsyncConnection, before: CallRow, call: CallR
         connected_at=call.connected_at,
     )
     if facts is None:
-        return []
+        return [], None
     changes = list(facts.changes)
+    status_change: StatusChange | None = None
     if (
         call.connected_at is not None
         and advance_status(facts.status, LeadStatus.CONTACTED) is not facts.status
     ):
-        await change_status(
+        status_change = await change_status(
             connection,
             lead_id=call.lead_id,
             to_status=LeadStatus.CONTACTED,
@@ -168,4 +178,4 @@ async def _update_lead(connection: AsyncConnection, before: CallRow, call: CallR
             reason="call connected",
         )
         changes.append("status")
-    return changes
+    return changes, status_change

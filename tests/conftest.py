@@ -87,6 +87,8 @@ def settings(database_url: str, redis_url: str | None) -> Settings:
         # Off: tests that exercise SLA alerts set their own interval; elsewhere the sweep (which runs
         # at start) would add SLA_BREACHED events to tests that insert old unattempted leads.
         sla_sweep_seconds=0,
+        # Off for the same reason: tests of pipeline stages opt in with their own interval.
+        stage_sweep_seconds=0,
     )
 
 

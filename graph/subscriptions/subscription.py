@@ -11,7 +11,7 @@ import strawberry
 
 from domain.errors import BadInput, Unavailable
 from domain.events import EventType, PublishedEvent
-from domain.pipeline_moves import board_move
+from domain.pipeline_moves import board_move, move_columns
 from graph.calls.types import Call
 from graph.context import Info
 from graph.leads.types import Lead
@@ -128,11 +128,14 @@ class Subscription:
                 continue
             # Counted now, on a connection held for this one read.
             counts = await pipeline_counts(info.context.deps, tenant_id=event.tenant_id)
+            from_stage, to_stage = move_columns(event)
             yield PipelineChange(
                 kind=PipelineChangeKind(move.value),
                 cursor=event.seq,
                 tenant_id=strawberry.ID(str(event.tenant_id)),
                 lead_id=strawberry.ID(str(event.payload["lead"]["id"])),
+                from_stage=from_stage,
+                to_stage=to_stage,
                 columns=[PipelineColumnCount.build(stage, count) for stage, count in counts.items()],
             )
 

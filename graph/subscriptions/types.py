@@ -69,4 +69,10 @@ class PipelineChange:
     cursor: int
     tenant_id: strawberry.ID
     lead_id: strawberry.ID
+    from_stage: PipelineStage | None = strawberry.field(
+        description="The column the lead left (null when it entered the board)."
+    )
+    to_stage: PipelineStage | None = strawberry.field(
+        description="The column the lead is in now (null when it left the board)."
+    )
     columns: list[PipelineColumnCount]

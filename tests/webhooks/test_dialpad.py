@@ -126,6 +126,8 @@ async def test_outbound_samples_make_a_completed_booked_call_and_book_the_lead(c
         ["first_connected_at", "status"],
         ["booked_at", "status"],
     ]
+    # Status changes say where the lead came from (pipelineChanged tells ENTERED from LEFT by it).
+    assert [payload.get("from_status") for payload in leads] == [None, "new", "contacted"]
     assert leads[-1]["lead"]["status"] == "booked"
     assert "raw_data" not in leads[-1]["lead"]
     assert leads[-1]["contact"]["phone"] == "+61430363930"

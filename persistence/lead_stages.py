@@ -1,0 +1,136 @@
+"""The stored pipeline stage of leads: its SQL from each tenant's bounds, and the stage sweep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import DateTime, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.leads import PipelineStage, StageBounds
+from persistence.snapshots import snapshot
+
+# Any constant unique to this lock; the SLA sweep and the migration lock use others.
+STAGE_SWEEP_LOCK_KEY = 7_100_912_310
+
+_OPEN = "('new', 'contacted')"
+_DEFAULTS = StageBounds().as_list()
+
+
+def bound_sql(settings: str, index: int) -> str:
+    """SQL for a tenant's upper age bound of stage `index + 1`, as an interval (defaults when absent)."""
+    return f"make_interval(secs => coalesce(({settings} -> 'stage_bounds' ->> {index})::float8, {_DEFAULTS[index]}))"
+
+
+def stage_sql(*, created_at: str, settings: str, now: str) -> str:
+    """SQL for the age-based stage of an open lead, as `domain.leads.stage_for` computes it.
+
+    `settings` is a tenants.settings expression, `now` a timestamptz expression."""
+    stages = list(PipelineStage)
+    whens = " ".join(
+        f"WHEN {created_at} > {now} - {bound_sql(settings, index)} THEN '{stages[index].value}'"
+        for index in range(3)
+    )
+    return f"(CASE {whens} ELSE '{stages[3].value}' END)"
+
+
+# The tenants' column edges at :now: a lead belongs in stage N when edge N < created_at <= edge N-1.
+# `due` lists only the open leads whose stored stage is wrong (NULL, aged past its column's edge, or
+# outside it after the tenant changed its bounds): each branch is a range scan of ix_leads_open_by_stage,
+# so a sweep with nothing to do reads no lead. `locked` takes the rows (SKIP LOCKED leaves a lead a
+# status change holds to the next sweep) and recomputes the stage on the locked row; the UPDATE writes
+# only where it still differs, so a lead moves, and its event is recorded, exactly once.
+_RESTAGE = text(
+    f"""
+    WITH edges AS (
+        SELECT t.id AS tenant_id, t.settings,
+               CAST(:now AS timestamptz) - {bound_sql("t.settings", 0)} AS e1,
+               CAST(:now AS timestamptz) - {bound_sql("t.settings", 1)} AS e2,
+               CAST(:now AS timestamptz) - {bound_sql("t.settings", 2)} AS e3
+        FROM tenants AS t
+    ),
+    due AS (
+        SELECT wrong.id FROM edges CROSS JOIN LATERAL (
+            SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
+                AND l.status IN {_OPEN} AND l.stage IS NULL
+            UNION ALL
+            SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
+                AND l.status IN {_OPEN} AND l.stage = 'follow_up_1' AND l.created_at <= edges.e1
+            UNION ALL
+            SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
+                AND l.status IN {_OPEN} AND l.stage = 'follow_up_2' AND l.created_at <= edges.e2
+            UNION ALL
+            SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
+                AND l.status IN {_OPEN} AND l.stage = 'follow_up_2' AND l.created_at > edges.e1
+            UNION ALL
+            SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
+                AND l.status IN {_OPEN} AND l.stage = 'follow_up_3' AND l.created_at <= edges.e3
+            UNION ALL
+            SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
+                AND l.status IN {_OPEN} AND l.stage = 'follow_up_3' AND l.created_at > edges.e2
+            UNION ALL
+            SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
+                AND l.status IN {_OPEN} AND l.stage = 'follow_up_4' AND l.created_at > edges.e3
+        ) AS wrong
+        LIMIT :limit
+    ),
+    locked AS (
+        SELECT l.id, l.stage AS from_stage,
+               {stage_sql(created_at="l.created_at", settings="t.settings", now="CAST(:now AS timestamptz)")}
+                   AS to_stage
+        FROM leads AS l JOIN tenants AS t ON t.id = l.tenant_id
+        WHERE l.id IN (SELECT id FROM due) AND l.status IN {_OPEN}
+        FOR NO KEY UPDATE OF l SKIP LOCKED
+    )
+    UPDATE leads AS l
+    SET stage = locked.to_stage, updated_at = now()
+    FROM locked
+    WHERE l.id = locked.id AND l.stage IS DISTINCT FROM locked.to_stage
+    RETURNING l.*, locked.from_stage
+    """
+).bindparams(bindparam("now", type_=DateTime(timezone=True)))
+
+_CONTACTS = text("SELECT * FROM contacts WHERE id = ANY(:ids)")
+
+
+@dataclass(frozen=True)
+class RestagedLead:
+    """A lead the sweep just moved to another column, with the snapshots its event carries."""
+
+    tenant_id: UUID
+    lead: dict[str, Any]
+    contact: dict[str, Any]
+    from_stage: PipelineStage | None
+    to_stage: PipelineStage
+
+
+async def try_sweep_lock(connection: AsyncConnection) -> bool:
+    """Take the stage sweep lock for this transaction, or False when another process holds it."""
+    row = await connection.execute(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": STAGE_SWEEP_LOCK_KEY}
+    )
+    return bool(row.scalar_one())
+
+
+async def restage(connection: AsyncConnection, *, now: datetime, limit: int) -> list[RestagedLead]:
+    """Move up to `limit` open leads whose stored stage differs from their age's at `now`; returns them."""
+    leads = (await connection.execute(_RESTAGE, {"now": now, "limit": limit})).all()
+    if not leads:
+        return []
+    contacts = {
+        row.id: row
+        for row in await connection.execute(_CONTACTS, {"ids": list({lead.contact_id for lead in leads})})
+    }
+    return [
+        RestagedLead(
+            tenant_id=lead.tenant_id,
+            lead=snapshot(lead, exclude=("raw_data", "from_stage")),
+            contact=snapshot(contacts[lead.contact_id]),
+            from_stage=PipelineStage(lead.from_stage) if lead.from_stage else None,
+            to_stage=PipelineStage(lead.stage),
+        )
+        for lead in sorted(leads, key=lambda lead: (lead.tenant_id, lead.created_at, lead.id))
+    ]
