@@ -28,6 +28,7 @@ from calltrax.simulated_dialpad import SimulatedDialpad
 from calltrax.subscriptions import Subscriptions
 from calltrax.tokens import JwtVerifier
 from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
+from exports.routes import routes as export_routes
 from graph.app import CallTraxGraphQL
 from persistence.db import create_engine
 from services.deps import Deps
@@ -156,6 +157,7 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *webhook_routes,
+        *export_routes,
     ]
     return Starlette(
         routes=routes,
