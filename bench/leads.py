@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import random
 import secrets
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.http_client import HttpError, KeepAliveClient  # noqa: E402
 from persistence import tenants as tenant_store  # noqa: E402
 from persistence.db import create_engine  # noqa: E402
 from persistence.migrate import upgrade  # noqa: E402
@@ -106,8 +108,8 @@ async def client_loop(
     repeat_ratio: float,
     tally: Tally,
 ) -> None:
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10.0) as http:
+    http = KeepAliveClient(base_url)
+    try:
         while time.perf_counter() < stop_at:
             number = next(numbers)
             if seen and random.random() < repeat_ratio:
@@ -116,20 +118,23 @@ async def client_loop(
                 # National AU mobiles, normalised with the tenant's region: 04xx xxx xxx.
                 phone = f"04{number % 100_000_000:08d}"
                 seen.append(phone)
+            body = json.dumps(lead_body(phone, number)).encode()
             started = time.perf_counter()
             try:
-                response = await http.post(path, json=lead_body(phone, number))
-            except httpx.HTTPError as error:
-                tally.error(type(error).__name__)
+                status, answer = await http.post(path, body)
+            except HttpError as error:
+                tally.error(str(error))
                 continue
             tally.latencies.append(time.perf_counter() - started)
-            if response.status_code == 201:
+            if status == 201:
                 tally.created += 1
-                tally.lead_ids.add(response.json()["lead_id"])
-            elif response.status_code == 200:
+                tally.lead_ids.add(json.loads(answer)["lead_id"])
+            elif status == 200:
                 tally.duplicates += 1
             else:
-                tally.error(f"HTTP {response.status_code}")
+                tally.error(f"HTTP {status}")
+    finally:
+        await http.close()
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:

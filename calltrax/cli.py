@@ -57,7 +57,7 @@ def _with_deps(settings: Settings, work: Callable[..., object]) -> object:
         from calltrax.event_bus import EventBus
 
         assert settings.database_url
-        engine = create_engine(settings.database_url, pool_size=4)
+        engine = create_engine(settings.database_url, pool_size=10)
         bus = EventBus(settings.broadcast_url)
         await bus.connect()
         relay = EventRelay(engine, bus)
@@ -70,7 +70,7 @@ def _with_deps(settings: Settings, work: Callable[..., object]) -> object:
                 public_base_url=settings.public_base_url,
             )
             result = await work(deps)  # type: ignore[misc]
-            await relay.flush()
+            await relay.drain()
             return result
         finally:
             await bus.disconnect()
@@ -185,6 +185,32 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if not report.events_failed and not report.leads_failed else 1
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from calltrax.demo import load_demo
+
+    with database(settings) as settings:
+        migrate(settings)
+
+        async def work(deps: object) -> object:
+            return await load_demo(
+                deps,  # type: ignore[arg-type]
+                progress=_out,
+                leads=args.leads,
+                calls_wanted=args.calls,
+                days=args.days,
+                seed=args.seed,
+            )
+
+        try:
+            totals = _with_deps(settings, work)
+        except FileExistsError as error:
+            _out(f"error: {error}")
+            return 2
+    _out(f"demo loaded: {totals}")
+    _out("sign in with `calltrax token --email you@example.com --role admin` and open /graphql")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calltrax", description="CallTrax lead-response analytics backend")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -203,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, choices=["admin", "agent", "client"])
     token.add_argument("--tenant", help="tenant slug (a client's tenant, or an agent's assignment)")
     token.set_defaults(run=cmd_token)
+
+    demo = commands.add_parser("demo", help="load a realistic demo data set through the real use cases")
+    demo.add_argument("--leads", type=int, default=2000)
+    demo.add_argument("--calls", type=int, default=6000)
+    demo.add_argument("--days", type=int, default=60)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(run=cmd_demo)
 
     sim = commands.add_parser(
         "simulate", help="post realistic leads and signed Dialpad call events to a running server"

@@ -64,6 +64,11 @@ class EventRelay:
         for tenant_id in tenants:
             await self._relay(tenant_id)
 
+    async def drain(self) -> None:
+        """Flush until nothing is pending (a batch numbers at most 5,000 events per tenant)."""
+        while self._dirty:
+            await self.flush()
+
     async def _run(self) -> None:
         while not self._stopping:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
@@ -12,6 +13,8 @@ from graph.calls.query import CallsQuery
 from graph.errors import DomainErrorMasking
 from graph.leads.mutations import LeadsMutation
 from graph.leads.query import LeadsQuery
+from graph.metrics.mutations import MetricsMutation
+from graph.metrics.query import MetricsQuery
 from graph.notifications.mutations import NotificationsMutation
 from graph.notifications.query import NotificationsQuery
 from graph.provisioning.mutations import ProvisioningMutation
@@ -23,20 +26,26 @@ from graph.users.query import UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery):
+class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery, MetricsQuery):
     pass
 
 
 @strawberry.type
 class Mutation(
-    UsersMutation, TenantsMutation, LeadsMutation, CallsMutation, ProvisioningMutation, NotificationsMutation
+    UsersMutation,
+    TenantsMutation,
+    LeadsMutation,
+    CallsMutation,
+    ProvisioningMutation,
+    NotificationsMutation,
+    MetricsMutation,
 ):
     pass
 
 
 # Depth 10 and 30 aliases (strawberry's QueryDepthLimiter and MaxAliasesLimiter rules). Made once:
 # the validation cache keys on the rule classes, and those limiters make new classes per operation.
-LIMIT_RULES = [max_depth_rule(10, None), max_aliases_rule(30)]
+LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(10, None), max_aliases_rule(30)]
 
 schema = strawberry.Schema(
     query=Query,

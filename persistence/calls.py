@@ -176,7 +176,7 @@ _CALL_FOR_UPDATE = text(
     SELECT calls.*, tenants.settings AS tenant_settings
     FROM calls JOIN tenants ON tenants.id = calls.tenant_id
     WHERE calls.id = :id
-    FOR UPDATE OF calls
+    FOR NO KEY UPDATE OF calls
     """
 )
 
@@ -227,7 +227,7 @@ _LEAD_FACTS = text(
     """
     WITH cur AS (
         SELECT id, status, created_at, first_attempt_at, first_connected_at, booked_at
-        FROM leads WHERE id = :lead_id FOR UPDATE
+        FROM leads WHERE id = :lead_id FOR NO KEY UPDATE
     ),
     calc AS (
         SELECT id, status, first_attempt_at AS old_attempt, first_connected_at AS old_connected,

@@ -37,7 +37,7 @@ def create_engine(url: str, *, pool_size: int = 30, max_overflow: int = 0, **kwa
 
 
 def is_outage(error: BaseException) -> bool:
-    """True when `error` means the database is unreachable (worth a retry), not a bad statement."""
+    """True when `error` is worth a retry (database unreachable, or a transient lock conflict), not a bug."""
     if isinstance(error, (OSError, asyncio.TimeoutError, ConnectionError)):
         return True
     if isinstance(error, sa_exc.TimeoutError):
@@ -58,5 +58,8 @@ def is_outage(error: BaseException) -> bool:
             "TooManyConnectionsError",
             "AdminShutdownError",
             "CrashShutdownError",
+            # Transient conflicts: the same request succeeds when retried, so answer "retry" (503).
+            "DeadlockDetectedError",
+            "SerializationError",
         }
     return False

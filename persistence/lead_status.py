@@ -12,7 +12,7 @@ from domain.leads import LeadStatus
 
 _SET_STATUS = text(
     """
-    WITH old AS (SELECT id, status FROM leads WHERE id = :lead_id FOR UPDATE),
+    WITH old AS (SELECT id, status FROM leads WHERE id = :lead_id FOR NO KEY UPDATE),
     changed AS (
         UPDATE leads SET status = :to_status, status_changed_at = :at, updated_at = now(),
             booked_at = CASE WHEN :to_status = 'booked' THEN coalesce(leads.booked_at, :at) ELSE leads.booked_at END

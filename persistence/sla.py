@@ -32,7 +32,7 @@ _MARK_BREACHED = text(
           AND l.created_at + make_interval(secs => coalesce((t.settings ->> 'sla_seconds')::int, 300)) <= :now
         ORDER BY l.created_at
         LIMIT :limit
-        FOR UPDATE OF l SKIP LOCKED
+        FOR NO KEY UPDATE OF l SKIP LOCKED
     )
     UPDATE leads AS l
     SET sla_breached_at = due.deadline, updated_at = now()

@@ -151,6 +151,13 @@ class Lead(Base):
             "created_at",
             postgresql_where=text("status IN ('new', 'contacted')"),
         ),
+        # Metrics over a range read the derived facts from the index alone (migration 0008).
+        Index(
+            "ix_leads_metrics",
+            "tenant_id",
+            "created_at",
+            postgresql_include=["first_attempt_at", "first_connected_at"],
+        ),
         Index(
             "uq_leads_tenant_id_external_id",
             "tenant_id",
@@ -210,6 +217,14 @@ class Call(Base):
         Index(None, "tenant_id", text("started_at DESC"), text("id DESC")),
         Index(None, "lead_id", "started_at"),
         Index(None, "contact_id", "started_at"),
+        # Call rates and the trend read primary legs from the index alone (migration 0008).
+        Index(
+            "ix_calls_metrics",
+            "tenant_id",
+            "started_at",
+            postgresql_include=["direction", "connected_at", "booked"],
+            postgresql_where=text("is_primary_leg"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()

@@ -111,8 +111,12 @@ async def insert_tenant(
     return _tenant(row) if row else None
 
 
-async def get_tenant(connection: AsyncConnection, tenant_id: UUID) -> TenantRow | None:
-    row = (await connection.execute(select(Tenant).where(Tenant.id == tenant_id))).first()
+async def get_tenant(
+    connection: AsyncConnection, tenant_id: UUID, *, for_update: bool = False
+) -> TenantRow | None:
+    """The tenant; `for_update` locks its row until the transaction ends (read-modify-write)."""
+    query = select(Tenant).where(Tenant.id == tenant_id)
+    row = (await connection.execute(query.with_for_update() if for_update else query)).first()
     return _tenant(row) if row else None
 
 

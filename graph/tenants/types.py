@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -14,7 +15,10 @@ from domain.tenants import TenantSettings
 from graph.context import Info
 from graph.enums import DialpadMode, PipelineStage, TenantStatus
 from graph.loaders import loaders
+from graph.metrics.loaders import metrics_loader
+from graph.metrics.types import Metrics
 from persistence.tenants import LeadWebhookRow, TenantRow
+from services.metrics import MetricsKey
 
 
 def lead_webhook_url(base_url: str, token: str) -> str:
@@ -126,3 +130,16 @@ class Tenant:
         rows = await loaders(info).lead_webhooks_by_tenant.load(self.tenant_id)
         base_url = info.context.deps.public_base_url
         return [LeadWebhook.from_row(row, base_url=base_url) for row in rows]
+
+    @strawberry.field(
+        description="Dashboard numbers over [from, to), by default the tenant's last 30 days; every "
+        "tenant's metrics in one operation are computed by one statement."
+    )
+    async def metrics(
+        self,
+        info: Info,
+        range_from: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        range_to: Annotated[datetime | None, strawberry.argument(name="to")] = None,
+    ) -> Metrics:
+        key = MetricsKey(self.tenant_id, range_from, range_to)
+        return Metrics.of(await metrics_loader(info.context).load(key))

@@ -382,3 +382,34 @@ async def test_database_down_answers_503_so_dialpad_retries(make_app: AppFactory
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "5"
     assert answer.json()["error"]["code"] == "UNAVAILABLE"
+
+
+async def test_concurrent_events_of_several_calls_to_one_lead_never_deadlock(client, make_tenant, engine):
+    """Linking a call to a lead takes a key-share lock on the lead; updating the lead must not
+    conflict with it (FOR NO KEY UPDATE), or two calls to one customer deadlock (found by the demo)."""
+    tenant = await make_tenant()
+    _, lead_id = await insert_lead(engine, tenant.id, "+61430363930", STARTED - timedelta(minutes=1))
+    bodies = []
+    for number in range(6):
+        for name in OUTBOUND:
+            claims = sample(name)
+            claims["call_id"] = 6_000_000_000_000_000 + number
+            bodies.append(sign(claims, SECRET))
+    answers = await asyncio.gather(*(post(client, tenant.tenant.slug, body) for body in bodies))
+    assert [answer.status_code for answer in answers] == [200] * len(bodies), [
+        a.text for a in answers if a.status_code != 200
+    ]
+    async with engine.connect() as connection:
+        statuses = (
+            (await connection.execute(text("SELECT status FROM calls WHERE lead_id = :l"), {"l": lead_id}))
+            .scalars()
+            .all()
+        )
+        lead = (
+            await connection.execute(
+                text("SELECT status, first_attempt_at FROM leads WHERE id = :l"), {"l": lead_id}
+            )
+        ).one()
+    assert sorted(statuses) == ["completed"] * 6
+    assert lead.status == "booked"
+    assert lead.first_attempt_at is not None

@@ -1,0 +1,173 @@
+"""Metric definitions (DESIGN section 4): rates, speed-to-lead, SLA, bands, percentiles, ranges.
+
+The aggregates themselves run in PostgreSQL (`persistence/metrics.py`); this module says what they
+mean, in plain Python the SQL must agree with:
+
+- Speed-to-lead of a lead = its first attempt (first outbound call to its contact started at or
+  after the lead's `created_at`, primary legs only) minus `created_at`, in seconds. Reported over
+  attempted leads: average, median and p90 (continuous percentiles, linear interpolation between
+  the two nearest values, as PostgreSQL's `percentile_cont`), plus the count of unattempted leads.
+- SLA: within when speed <= SLA; breached when speed > SLA, or when still unattempted and the SLA
+  has run out (age > SLA at the clock's now). An unattempted lead younger than the SLA is neither.
+- Business hours: the same figures with every duration counted only while the tenant is open.
+- Rates: numerator / denominator; value null when the denominator is 0.
+- Ranges are half-open [from, to); leads belong to the range by `created_at`, calls by
+  `started_at`; a lead's later calls count for it even when they fall after `to`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from domain.business_hours import local_instant
+
+DEFAULT_SLA_SECONDS = 300
+DEFAULT_RANGE_DAYS = 30
+# Wider ranges are exports, not dashboards; the trend would have one point per day.
+MAX_RANGE_DAYS = 400
+
+
+@dataclass(frozen=True)
+class SpeedBand:
+    label: str
+    lower_seconds: int
+    # None: no upper bound.
+    upper_seconds: int | None
+
+    def contains(self, seconds: float) -> bool:
+        return seconds >= self.lower_seconds and (self.upper_seconds is None or seconds < self.upper_seconds)
+
+
+# Lower bound inclusive, upper exclusive: exactly 5 minutes is in "5-15 min".
+SPEED_BANDS: tuple[SpeedBand, ...] = (
+    SpeedBand("0-5 min", 0, 300),
+    SpeedBand("5-15 min", 300, 900),
+    SpeedBand("15-60 min", 900, 3600),
+    SpeedBand("over 60 min", 3600, None),
+)
+
+
+def band_for(seconds: float) -> str:
+    """The label of the band a speed falls in."""
+    for band in SPEED_BANDS:
+        if band.contains(seconds):
+            return band.label
+    return SPEED_BANDS[0].label  # negative speeds cannot happen: attempts are at or after creation
+
+
+class SlaState(StrEnum):
+    WITHIN = "within"
+    BREACHED = "breached"
+    # Not attempted yet, and the SLA has not run out.
+    PENDING = "pending"
+
+
+def sla_state(speed_seconds: float | None, age_seconds: float, sla_seconds: float) -> SlaState:
+    """A lead's SLA state from its speed (None if unattempted) and its age now."""
+    if speed_seconds is not None:
+        return SlaState.WITHIN if speed_seconds <= sla_seconds else SlaState.BREACHED
+    return SlaState.BREACHED if age_seconds > sla_seconds else SlaState.PENDING
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """Continuous percentile (PostgreSQL `percentile_cont`); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    lower = math.floor(position)
+    upper = math.ceil(position)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+@dataclass(frozen=True)
+class Rate:
+    numerator: int
+    denominator: int
+
+    @property
+    def value(self) -> float | None:
+        """numerator / denominator, or None when there is nothing to divide by."""
+        return self.numerator / self.denominator if self.denominator else None
+
+
+@dataclass(frozen=True)
+class BandCount:
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SpeedToLead:
+    average_seconds: float | None
+    median_seconds: float | None
+    p90_seconds: float | None
+    attempted_leads: int
+    unattempted_leads: int
+    within_sla: int
+    breached: int
+    sla_seconds: int
+    bands: tuple[BandCount, ...]
+
+
+@dataclass(frozen=True)
+class TrendDay:
+    """One tenant day: leads created, primary calls started, of which connected and booked."""
+
+    day: date
+    leads: int
+    calls: int
+    connected: int
+    booked: int
+    median_speed_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    tenant_id: UUID
+    range_from: datetime
+    range_to: datetime
+    leads: int
+    speed_to_lead: SpeedToLead
+    business_hours: SpeedToLead
+    # Outbound primary calls that connected / outbound primary calls.
+    connection_rate: Rate
+    # Connected primary calls with a booked disposition / connected primary calls.
+    booking_rate: Rate
+    # Leads with a connected call at or after creation / leads.
+    lead_response_rate: Rate
+    trend: tuple[TrendDay, ...]
+
+
+@dataclass(frozen=True)
+class MetricsRange:
+    range_from: datetime
+    range_to: datetime
+
+
+def default_range(now: datetime, timezone: str, days: int = DEFAULT_RANGE_DAYS) -> MetricsRange:
+    """The last `days` tenant days, today included: from local midnight `days - 1` days ago to the
+    next local midnight."""
+    zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    return MetricsRange(
+        range_from=local_instant(today - timedelta(days=days - 1), 0, zone),
+        range_to=local_instant(today + timedelta(days=1), 0, zone),
+    )
+
+
+def range_problem(range_from: datetime, range_to: datetime) -> dict[str, str]:
+    """What is wrong with a requested range, by argument name; empty when it is fine."""
+    if range_from.tzinfo is None or range_to.tzinfo is None:
+        return {"from" if range_from.tzinfo is None else "to": "needs a UTC offset"}
+    if range_to <= range_from:
+        return {"to": "must be after from"}
+    if range_to - range_from > timedelta(days=MAX_RANGE_DAYS):
+        return {"to": f"at most {MAX_RANGE_DAYS} days after from"}
+    return {}

@@ -1,0 +1,1 @@
+"""Metrics and the pipeline board: types, queries, the metrics DataLoader and tenant settings."""

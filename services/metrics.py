@@ -1,0 +1,101 @@
+"""Dashboard metrics for one tenant or a batch of tenants (one query batch whatever the count)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from domain.business_hours import InvalidHours, WeeklyHours, parse_hours
+from domain.errors import BadInput, DomainError, Forbidden, NotFound
+from domain.metrics import Metrics, default_range, range_problem
+from domain.roles import Principal, can_see_tenant
+from domain.tenants import DEFAULT_BUSINESS_HOURS
+from persistence import metrics as metric_store
+from persistence import tenants as tenant_store
+from persistence.tenants import TenantRow
+from services.deps import Deps
+
+
+@dataclass(frozen=True)
+class MetricsKey:
+    """What a caller asks for: a tenant and an optional range (None: the last 30 tenant days)."""
+
+    tenant_id: UUID
+    range_from: datetime | None = None
+    range_to: datetime | None = None
+
+
+def _hours(tenant: TenantRow) -> WeeklyHours:
+    try:
+        return parse_hours(tenant.settings.business_hours)
+    except InvalidHours:
+        # Settings written before validation existed: fall back rather than fail the dashboard.
+        return parse_hours(DEFAULT_BUSINESS_HOURS)
+
+
+def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.MetricsRequest:
+    for name, given in (("from", key.range_from), ("to", key.range_to)):
+        if given is not None and given.tzinfo is None:
+            raise BadInput(f"{name} needs a UTC offset", fields={name: "needs a UTC offset"})
+    # Neither bound: the last 30 tenant days; only `to`: the 30 tenant days before it; only
+    # `from`: up to the end of today.
+    anchor = key.range_to - timedelta(microseconds=1) if key.range_to is not None else now
+    default = default_range(anchor, tenant.timezone)
+    range_from = key.range_from or default.range_from
+    range_to = key.range_to or default_range(now, tenant.timezone).range_to
+    problem = range_problem(range_from, range_to)
+    if problem:
+        raise BadInput(f"bad range: {next(iter(problem.values()))}", fields=problem)
+    return metric_store.MetricsRequest(
+        tenant_id=tenant.id,
+        timezone=tenant.timezone,
+        range_from=range_from.astimezone(UTC),
+        range_to=range_to.astimezone(UTC),
+        sla_seconds=tenant.settings.sla_seconds,
+        hours=_hours(tenant),
+    )
+
+
+async def metrics_batch(
+    deps: Deps, *, actor: Principal, keys: Sequence[MetricsKey]
+) -> list[Metrics | DomainError]:
+    """Metrics per key in key order, or the error for that key (unknown tenant, forbidden, bad range)."""
+    now = deps.clock.now()
+    answers: list[Metrics | DomainError | None] = [None] * len(keys)
+    async with deps.reader() as connection:
+        tenants = await tenant_store.get_tenants(connection, list({key.tenant_id for key in keys}))
+        requests: list[metric_store.MetricsRequest] = []
+        positions: list[int] = []
+        for position, key in enumerate(keys):
+            tenant = tenants.get(key.tenant_id)
+            try:
+                if not can_see_tenant(actor, key.tenant_id):
+                    raise Forbidden("you may not see this tenant", fields={"tenantId": "not visible to you"})
+                if tenant is None:
+                    raise NotFound("no such tenant", fields={"tenantId": "unknown"})
+                requests.append(_request(key, tenant, now))
+                positions.append(position)
+            except DomainError as error:
+                answers[position] = error
+        for position, metrics in zip(
+            positions, await metric_store.tenant_metrics(connection, requests, now=now), strict=True
+        ):
+            answers[position] = metrics
+    return [answer for answer in answers if answer is not None]
+
+
+async def tenant_metrics(
+    deps: Deps,
+    *,
+    actor: Principal,
+    tenant_id: UUID,
+    range_from: datetime | None = None,
+    range_to: datetime | None = None,
+) -> Metrics:
+    """Metrics of one tenant over [from, to), by default its last 30 days."""
+    (answer,) = await metrics_batch(deps, actor=actor, keys=[MetricsKey(tenant_id, range_from, range_to)])
+    if isinstance(answer, DomainError):
+        raise answer
+    return answer

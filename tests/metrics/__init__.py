@@ -1,0 +1,1 @@
+"""Metrics, business hours and the pipeline board."""
