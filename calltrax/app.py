@@ -30,6 +30,7 @@ from calltrax.tokens import JwtVerifier
 from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
 from exports.routes import routes as export_routes
 from graph.app import CallTraxGraphQL
+from graph.public_dashboard.page import routes as dashboard_routes
 from persistence.db import create_engine
 from services.deps import Deps
 from webhooks.routes import routes as webhook_routes
@@ -158,6 +159,7 @@ def create_app(
         WebSocketRoute("/graphql", graphql),
         *webhook_routes,
         *export_routes,
+        *dashboard_routes,
     ]
     return Starlette(
         routes=routes,

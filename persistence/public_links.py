@@ -51,7 +51,7 @@ async def insert_link(
 ) -> PublicLinkRow:
     row = (
         await connection.execute(
-            insert(links)
+            insert(PublicLink)
             .values(tenant_id=tenant_id, token=new_public_token(), created_by=created_by)
             .returning(links)
         )
@@ -69,7 +69,7 @@ async def revoke_link(connection: AsyncConnection, *, link_id: UUID, at: datetim
     """Revoke once: a second revoke leaves the first time in place."""
     row = (
         await connection.execute(
-            update(links)
+            update(PublicLink)
             .where(links.c.id == link_id, links.c.revoked_at.is_(None))
             .values(revoked_at=at)
             .returning(links)
