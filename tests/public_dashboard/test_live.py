@@ -85,7 +85,7 @@ async def test_a_burst_of_leads_is_coalesced_into_a_few_pushes(
         for _ in range(30):
             await write_lead(server.deps, tenant.id)
             await asyncio.sleep(0.02)
-        pushes = []
+        pushes: list[dict[str, Any]] = []
         while not pushes or leads_of(pushes[-1]) < 30:
             pushes.append(await socket.data("d"))
         elapsed = time.monotonic() - started
