@@ -11,6 +11,7 @@ COPY persistence ./persistence
 COPY services ./services
 COPY graph ./graph
 COPY webhooks ./webhooks
+COPY exports ./exports
 RUN pip install . && useradd --system --home /app calltrax
 USER calltrax
 

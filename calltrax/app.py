@@ -28,7 +28,9 @@ from calltrax.simulated_dialpad import SimulatedDialpad
 from calltrax.subscriptions import Subscriptions
 from calltrax.tokens import JwtVerifier
 from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
+from exports.routes import routes as export_routes
 from graph.app import CallTraxGraphQL
+from graph.public_dashboard.page import routes as dashboard_routes
 from persistence.db import create_engine
 from services.deps import Deps
 from webhooks.routes import routes as webhook_routes
@@ -156,6 +158,8 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *webhook_routes,
+        *export_routes,
+        *dashboard_routes,
     ]
     return Starlette(
         routes=routes,

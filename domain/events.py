@@ -15,6 +15,7 @@ class EventType(StrEnum):
     CALL_UPDATED = "CALL_UPDATED"
     SLA_BREACHED = "SLA_BREACHED"
     TENANT_UPDATED = "TENANT_UPDATED"
+    PUBLIC_LINK_REVOKED = "PUBLIC_LINK_REVOKED"
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,4 @@ def tenant_channel(tenant_id: UUID) -> str:
 # - CALL_UPDATED: {"call": <snapshot of the calls row>, "kind": "RINGING" | "CONNECTED" | "ENDED" | "DISPOSITION"}
 # Snapshots come from persistence.snapshots.snapshot(): column names as in persistence/tables.py,
 # uuids as strings, timestamps as ISO 8601 UTC, numerics as floats.
+# - PUBLIC_LINK_REVOKED: {"public_link": {"id": <uuid string>, "revoked_at": <ISO 8601 UTC>}} (never the token)

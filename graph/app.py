@@ -22,6 +22,7 @@ from graph.loaders import Loaders
 from graph.schema import schema
 from services.authenticate import authenticate, authenticate_until
 from services.deps import Deps
+from services.public_dashboard import open_public_link
 
 # Close code for a socket whose token expired (graphql-transport-ws uses 4401 for "Unauthorized").
 TOKEN_EXPIRED_CLOSE_CODE = 4401
@@ -65,6 +66,15 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         """Authenticate the socket from connection_init's `Authorization`; reject before any event."""
         params = context.connection_params or {}
         authorization = params.get("Authorization", params.get("authorization"))
+        public_token = params.get("publicToken")
+        if authorization is None and isinstance(public_token, str):
+            # A public dashboard page: the link's token admits the socket, with no caller; only
+            # fields that need no login (publicDashboardChanged) answer on it.
+            try:
+                await open_public_link(context.deps, token=public_token)
+            except DomainError as error:
+                raise ConnectionRejectionError({"message": error.message, "code": error.code}) from error
+            return cast(UnsetType, UNSET)
         try:
             principal, expires_at = await authenticate_until(
                 context.deps, authorization=authorization if isinstance(authorization, str) else None

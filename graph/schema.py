@@ -18,7 +18,10 @@ from graph.metrics.query import MetricsQuery
 from graph.notifications.mutations import NotificationsMutation
 from graph.notifications.query import NotificationsQuery
 from graph.provisioning.mutations import ProvisioningMutation
-from graph.subscriptions.subscription import Subscription
+from graph.public_dashboard.mutations import PublicDashboardMutation
+from graph.public_dashboard.query import PublicDashboardQuery
+from graph.public_dashboard.subscription import PublicDashboardSubscription
+from graph.subscriptions.subscription import Subscription as EventSubscription
 from graph.tenants.mutations import TenantsMutation
 from graph.tenants.query import TenantsQuery
 from graph.users.mutations import UsersMutation
@@ -26,7 +29,9 @@ from graph.users.query import UsersQuery
 
 
 @strawberry.type
-class Query(UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery, MetricsQuery):
+class Query(
+    UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery, MetricsQuery, PublicDashboardQuery
+):
     pass
 
 
@@ -39,7 +44,13 @@ class Mutation(
     ProvisioningMutation,
     NotificationsMutation,
     MetricsMutation,
+    PublicDashboardMutation,
 ):
+    pass
+
+
+@strawberry.type
+class Subscription(EventSubscription, PublicDashboardSubscription):
     pass
 
 

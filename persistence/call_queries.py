@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, func, select
@@ -14,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.calls import CallDirection, CallStatus
 from persistence.keyset import PageKey, after_key, newest_first, uuid_in
 from persistence.rows import CallRow
-from persistence.tables import Call
+from persistence.tables import Call, Tenant
 
 calls = Call.__table__
+tenants = Tenant.__table__
 
 _CALL_COLUMNS = [calls.c[field.name] for field in dataclasses.fields(CallRow)]
 
@@ -86,6 +88,52 @@ async def count_calls(
         return 0
     query = select(func.count()).select_from(calls).where(*_conditions(tenant_ids, where))
     return int((await connection.execute(query)).scalar_one())
+
+
+CALL_EXPORT_COLUMNS = (
+    calls.c.id.label("call_id"),
+    calls.c.tenant_id,
+    tenants.c.slug.label("tenant_slug"),
+    tenants.c.timezone.label("tenant_timezone"),
+    calls.c.lead_id,
+    calls.c.contact_id,
+    calls.c.external_id,
+    calls.c.direction,
+    calls.c.status,
+    calls.c.disposition,
+    calls.c.booked,
+    calls.c.external_number,
+    calls.c.internal_number,
+    calls.c.agent_name,
+    calls.c.agent_email,
+    calls.c.started_at,
+    calls.c.connected_at,
+    calls.c.ended_at,
+    calls.c.duration_seconds,
+    calls.c.voicemail,
+    calls.c.recording_url,
+)
+
+
+async def stream_calls(
+    connection: AsyncConnection, *, tenant_ids: frozenset[UUID] | None, where: CallFilter, batch: int
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Every matching call newest first (by start), with its tenant (CALL_EXPORT_COLUMNS), `batch` rows
+    at a time from a server-side cursor (the connection must be in a transaction)."""
+    if tenant_ids is not None and not tenant_ids:
+        return
+    query = (
+        select(*CALL_EXPORT_COLUMNS)
+        .select_from(calls.join(tenants, tenants.c.id == calls.c.tenant_id))
+        .where(*_conditions(tenant_ids, where))
+        .order_by(*newest_first(calls.c.started_at, calls.c.id))
+    )
+    result = await connection.stream(query.execution_options(yield_per=batch))
+    try:
+        async for rows in result.partitions(batch):
+            yield rows
+    finally:
+        await result.close()
 
 
 async def get_calls(connection: AsyncConnection, call_ids: Sequence[UUID]) -> dict[UUID, CallRow]:

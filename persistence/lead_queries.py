@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,11 +17,12 @@ from domain.leads import LeadStatus
 from persistence.keyset import PageKey, after_key, newest_first, uuid_in
 from persistence.rows import ContactRow, LeadRow, StatusChangeRow
 from persistence.snapshots import snapshot
-from persistence.tables import Contact, Lead, LeadStatusChange
+from persistence.tables import Contact, Lead, LeadStatusChange, Tenant
 
 leads = Lead.__table__
 contacts = Contact.__table__
 status_changes = LeadStatusChange.__table__
+tenants = Tenant.__table__
 
 _LEAD_COLUMNS = [leads.c[field.name] for field in dataclasses.fields(LeadRow)]
 _CONTACT_COLUMNS = [contacts.c[field.name] for field in dataclasses.fields(ContactRow)]
@@ -138,6 +139,56 @@ async def count_leads(
         return 0
     query = select(func.count()).select_from(leads).where(*_conditions(tenant_ids, where))
     return int((await connection.execute(query)).scalar_one())
+
+
+# Joined under another name: the search filter's subquery on `contacts` must stay uncorrelated.
+_export_contact = contacts.alias("export_contact")
+
+LEAD_EXPORT_COLUMNS = (
+    leads.c.id.label("lead_id"),
+    leads.c.tenant_id,
+    tenants.c.slug.label("tenant_slug"),
+    tenants.c.timezone.label("tenant_timezone"),
+    leads.c.created_at,
+    leads.c.status,
+    leads.c.source,
+    _export_contact.c.name.label("contact_name"),
+    _export_contact.c.phone.label("contact_phone"),
+    _export_contact.c.email.label("contact_email"),
+    leads.c.city,
+    leads.c.notes,
+    leads.c.external_id,
+    leads.c.status_changed_at,
+    leads.c.first_attempt_at,
+    leads.c.first_connected_at,
+    leads.c.booked_at,
+    leads.c.sla_breached_at,
+)
+
+
+async def stream_leads(
+    connection: AsyncConnection, *, tenant_ids: frozenset[UUID] | None, where: LeadFilter, batch: int
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Every matching lead newest first, with its contact and tenant (LEAD_EXPORT_COLUMNS), `batch` rows
+    at a time from a server-side cursor (the connection must be in a transaction)."""
+    if tenant_ids is not None and not tenant_ids:
+        return
+    query = (
+        select(*LEAD_EXPORT_COLUMNS)
+        .select_from(
+            leads.join(_export_contact, _export_contact.c.id == leads.c.contact_id).join(
+                tenants, tenants.c.id == leads.c.tenant_id
+            )
+        )
+        .where(*_conditions(tenant_ids, where))
+        .order_by(*newest_first(leads.c.created_at, leads.c.id))
+    )
+    result = await connection.stream(query.execution_options(yield_per=batch))
+    try:
+        async for rows in result.partitions(batch):
+            yield rows
+    finally:
+        await result.close()
 
 
 async def get_leads(connection: AsyncConnection, lead_ids: Sequence[UUID]) -> dict[UUID, LeadRow]:

@@ -59,3 +59,18 @@ async def read_only(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         if is_outage(error):
             raise Unavailable("the database is unavailable; retry shortly") from error
         raise
+
+
+@asynccontextmanager
+async def read_snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read-only REPEATABLE READ transaction for long reads (exports): every batch sees one
+    snapshot, and server-side cursors need a transaction. An outage becomes `Unavailable`."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            async with connection.begin():
+                yield connection
+    except Exception as error:
+        if is_outage(error):
+            raise Unavailable("the database is unavailable; retry shortly") from error
+        raise

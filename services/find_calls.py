@@ -14,6 +14,18 @@ from services.deps import Deps
 from services.tenant_scope import Page, tenant_scope
 
 
+async def call_selection(
+    deps: Deps, *, actor: Principal, tenant_id: UUID | None, where: CallFilter
+) -> frozenset[UUID] | None:
+    """The tenants a call list reads (the GraphQL list and the CSV export share it); raises
+    BAD_USER_INPUT for a bad filter and FORBIDDEN/NOT_FOUND for a tenant out of reach."""
+    if where.started_from and where.started_to and where.started_from >= where.started_to:
+        raise BadInput(
+            "startedFrom must be before startedTo", fields={"filter.startedTo": "not after startedFrom"}
+        )
+    return await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
+
+
 async def find_calls(
     deps: Deps,
     *,
@@ -24,11 +36,7 @@ async def find_calls(
     after: PageKey | None = None,
 ) -> Page[CallRow]:
     """A page of calls newest first; tenant None = every tenant the actor may see."""
-    if where.started_from and where.started_to and where.started_from >= where.started_to:
-        raise BadInput(
-            "startedFrom must be before startedTo", fields={"filter.startedTo": "not after startedFrom"}
-        )
-    scope = await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
+    scope = await call_selection(deps, actor=actor, tenant_id=tenant_id, where=where)
     async with deps.reader() as connection:
         rows, has_next = await call_queries.page_calls(
             connection, tenant_ids=scope, where=where, first=first, after=after

@@ -49,17 +49,16 @@ async def _stage_windows(
     return tuple(windows)
 
 
-async def find_leads(
+async def lead_selection(
     deps: Deps,
     *,
     actor: Principal,
     tenant_id: UUID | None,
     where: LeadFilter,
     stages: tuple[PipelineStage, ...] = (),
-    first: int,
-    after: PageKey | None = None,
-) -> Page[LeadRow]:
-    """A page of leads newest first; tenant None = every tenant the actor may see."""
+) -> tuple[frozenset[UUID] | None, LeadFilter]:
+    """The tenants and filter a lead list reads (the GraphQL list and the CSV export share it);
+    raises BAD_USER_INPUT for a bad filter and FORBIDDEN/NOT_FOUND for a tenant out of reach."""
     _check(where)
     scope = await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
     if stages:
@@ -76,6 +75,21 @@ async def find_leads(
             search=where.search,
             created_windows=windows,
         )
+    return scope, where
+
+
+async def find_leads(
+    deps: Deps,
+    *,
+    actor: Principal,
+    tenant_id: UUID | None,
+    where: LeadFilter,
+    stages: tuple[PipelineStage, ...] = (),
+    first: int,
+    after: PageKey | None = None,
+) -> Page[LeadRow]:
+    """A page of leads newest first; tenant None = every tenant the actor may see."""
+    scope, where = await lead_selection(deps, actor=actor, tenant_id=tenant_id, where=where, stages=stages)
     async with deps.reader() as connection:
         rows, has_next = await lead_queries.page_leads(
             connection, tenant_ids=scope, where=where, first=first, after=after

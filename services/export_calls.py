@@ -1,0 +1,33 @@
+"""Export the calls a caller may see: the GraphQL list's filters and scoping, streamed in batches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from domain.roles import Principal
+from persistence import call_queries
+from persistence.call_queries import CallFilter
+from persistence.unit_of_work import read_snapshot
+from services.deps import Deps
+from services.find_calls import call_selection
+
+EXPORT_BATCH = 2000
+
+
+async def export_calls(
+    deps: Deps, *, actor: Principal, tenant_id: UUID | None, where: CallFilter, batch: int = EXPORT_BATCH
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Checks the request now (raising before any row), then returns the matching calls newest first
+    (by start) in batches of `call_queries.CALL_EXPORT_COLUMNS`, read from one snapshot."""
+    scope = await call_selection(deps, actor=actor, tenant_id=tenant_id, where=where)
+
+    async def batches() -> AsyncIterator[Sequence[Sequence[Any]]]:
+        async with read_snapshot(deps.engine) as connection:
+            async for rows in call_queries.stream_calls(
+                connection, tenant_ids=scope, where=where, batch=batch
+            ):
+                yield rows
+
+    return batches()
