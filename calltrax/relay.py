@@ -16,6 +16,8 @@ from persistence.events import number_pending, tenants_with_pending
 
 log = logging.getLogger(__name__)
 
+PUBLISH_SLICE = 50
+
 
 class EventRelay:
     """Implements the `EventPublisher` port.
@@ -96,9 +98,12 @@ class EventRelay:
         except Exception:
             self._dirty.add(tenant_id)
             raise
-        for event in events:
+        for index, event in enumerate(events, start=1):
             await self._bus.publish(event)
             EVENTS_PUBLISHED.inc()
+            if index % PUBLISH_SLICE == 0:
+                # A large batch would otherwise hold the event loop and stall requests in flight.
+                await asyncio.sleep(0)
         if len(events) >= 5000:
             self._dirty.add(tenant_id)
             self._wake.set()

@@ -209,8 +209,8 @@ async def ingest(
         "event_type": EventType.LEAD_CREATED.value,
     }
     try:
+        # The driver statement never opens a transaction: it commits on its own (autocommit).
         async with _gate(engine), engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
             row = await _INGEST_ON_DRIVER.fetchrow(connection, values)
     except DBAPIError as error:
         if _LOST_RACE in str(error.orig):
