@@ -40,6 +40,7 @@ from persistence import calls as call_store
 from persistence import tenants as tenant_store
 from persistence.contacts import ensure_contact_by_phone
 from persistence.db import create_engine
+from persistence.migrate import upgrade
 
 TARGET_EVENTS_PER_SECOND = 1000
 TARGET_P99_MS = 50.0
@@ -181,6 +182,8 @@ def percentile(values: list[float], share: float) -> float:
 
 async def run(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
+    # A fresh bench database needs the schema before the tenant is made (the server migrates too).
+    await asyncio.to_thread(upgrade, args.database_url)
     slug, secret, phones = await make_tenant(args.database_url, args.leads, rng)
     server = None
     url = args.url
