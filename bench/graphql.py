@@ -29,6 +29,10 @@ from calltrax.tokens import issue_token
 from domain.roles import Role
 from persistence import tenants as tenant_store
 from persistence import users as user_store
+
+# Run as a script (`python bench/graphql.py`): the repository root holds the `bench` package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.seeding import STORED_STAGES
 from persistence.db import create_engine
 from persistence.migrate import upgrade
 
@@ -118,6 +122,7 @@ async def seed(url: str, leads: int, calls_per_lead: int) -> tuple[str, str, lis
             tenant_id=None,
         )
     async with engine.begin() as connection:
+        await connection.execute(STORED_STAGES, {"tenant": tenant.id})
         # Committed: statistics gathered by a rolled-back ANALYZE are thrown away with it.
         await connection.execute(text("ANALYZE contacts, leads, calls"))
         sample = (

@@ -34,12 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.seeding import STORED_STAGES
 from calltrax.tokens import issue_token
 from domain.business_hours import parse_hours
 from domain.metrics import default_range
 from domain.tenants import DEFAULT_BUSINESS_HOURS
 from persistence.db import create_engine
-from persistence.lead_stages import stage_sql
 from persistence.metrics import METRICS_STATEMENT, MetricsRequest, metrics_parameters
 from persistence.migrate import upgrade
 
@@ -151,21 +151,12 @@ async def _make_tenant(connection: AsyncConnection, slug: str, zone: str) -> uui
     return tenant_id
 
 
-# The column the board shows, as intake, status changes and the stage sweep keep it (else the
-# server under test spends the run restaging the generated history).
-_STAGE = text(
-    "UPDATE leads AS l SET stage = CASE WHEN l.status IN ('new', 'contacted') THEN "
-    + stage_sql(created_at="l.created_at", settings="t.settings", now="now()")
-    + " END FROM tenants AS t WHERE t.id = l.tenant_id AND l.tenant_id = :tenant"
-)
-
-
 async def _fill(connection: AsyncConnection, tenant_id: uuid.UUID, leads: int, calls: int, days: int) -> None:
     attempted = max(1.0, 0.9 * leads)
     per_lead = max(1, math.ceil(calls / attempted))
     keep = calls / (attempted * per_lead)
     params = {"tenant": tenant_id, "leads": leads, "days": days, "per_lead": per_lead, "keep": keep}
-    for statement in (_CONTACTS, _LEADS, _CALLS, _DERIVE, _STAGE):
+    for statement in (_CONTACTS, _LEADS, _CALLS, _DERIVE, STORED_STAGES):
         await connection.execute(statement, params)
 
 
