@@ -43,6 +43,7 @@ from domain.roles import Role
 from persistence import tenants as tenant_store
 from persistence import users as user_store
 from persistence.db import create_engine
+from persistence.migrate import upgrade
 from persistence.snapshots import snapshot
 from persistence.tables import Contact, Lead
 from persistence.unit_of_work import transaction
@@ -106,6 +107,8 @@ class Subscriber:
 
 
 async def setup(database_url: str) -> tuple[UUID, str, str]:
+    # A fresh bench database needs the schema before the tenant is made.
+    await asyncio.to_thread(upgrade, database_url)
     engine = create_engine(database_url, pool_size=2)
     async with engine.begin() as connection:
         tenant = await tenant_store.insert_tenant(
