@@ -34,7 +34,9 @@ def create_engine(url: str, *, pool_size: int = 30, max_overflow: int = 0, **kwa
         max_overflow=max_overflow,
         pool_pre_ping=False,
         pool_timeout=5,
-        connect_args={"timeout": 5, "server_settings": {"application_name": "calltrax"}},
+        # JIT off: compiling costs more than CallTrax's short queries save (the metrics statement
+        # for a large tenant passed jit_above_cost and took +115 ms to compile, measured).
+        connect_args={"timeout": 5, "server_settings": {"application_name": "calltrax", "jit": "off"}},
         **kwargs,
     )
 
