@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.calls import CallDirection, CallStatus
-from persistence.keyset import PageKey, after_key, newest_first, uuid_in
+from persistence.keyset import PageKey, after_key, newest_first, stream_in_batches, uuid_in
 from persistence.rows import CallRow
 from persistence.tables import Call, Tenant
 
@@ -128,12 +128,8 @@ async def stream_calls(
         .where(*_conditions(tenant_ids, where))
         .order_by(*newest_first(calls.c.started_at, calls.c.id))
     )
-    result = await connection.stream(query.execution_options(yield_per=batch))
-    try:
-        async for rows in result.partitions(batch):
-            yield rows
-    finally:
-        await result.close()
+    async for rows in stream_in_batches(connection, query, batch):
+        yield rows
 
 
 async def get_calls(connection: AsyncConnection, call_ids: Sequence[UUID]) -> dict[UUID, CallRow]:

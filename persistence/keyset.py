@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, any_, bindparam, or_
+from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, or_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause, UnaryExpression
 
 MAX_PAGE = 100
@@ -43,3 +45,15 @@ def uuid_in(
 ) -> ColumnElement[bool]:
     """`column = ANY(:name)`: one array parameter, so the statement text is the same for any count."""
     return column == any_(bindparam(name, value=list(ids), type_=ARRAY(PG_UUID(as_uuid=True))))
+
+
+async def stream_in_batches(
+    connection: AsyncConnection, query: Select[Any], batch: int
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """`query`'s rows `batch` at a time from a server-side cursor (the connection must be in a transaction)."""
+    result = await connection.stream(query.execution_options(yield_per=batch))
+    try:
+        async for rows in result.partitions(batch):
+            yield rows
+    finally:
+        await result.close()

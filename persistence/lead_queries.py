@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.leads import LeadStatus
-from persistence.keyset import PageKey, after_key, newest_first, uuid_in
+from persistence.keyset import PageKey, after_key, newest_first, stream_in_batches, uuid_in
 from persistence.rows import ContactRow, LeadRow, StatusChangeRow
 from persistence.snapshots import snapshot
 from persistence.tables import Contact, Lead, LeadStatusChange, Tenant
@@ -183,12 +183,8 @@ async def stream_leads(
         .where(*_conditions(tenant_ids, where))
         .order_by(*newest_first(leads.c.created_at, leads.c.id))
     )
-    result = await connection.stream(query.execution_options(yield_per=batch))
-    try:
-        async for rows in result.partitions(batch):
-            yield rows
-    finally:
-        await result.close()
+    async for rows in stream_in_batches(connection, query, batch):
+        yield rows
 
 
 async def get_leads(connection: AsyncConnection, lead_ids: Sequence[UUID]) -> dict[UUID, LeadRow]:
