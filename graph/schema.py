@@ -11,6 +11,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from graph.calls.mutations import CallsMutation
 from graph.calls.query import CallsQuery
 from graph.errors import DomainErrorMasking
+from graph.execution import SharedSubscriptionExecution
 from graph.leads.mutations import LeadsMutation
 from graph.leads.query import LeadsQuery
 from graph.metrics.mutations import MetricsMutation
@@ -62,6 +63,8 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    # Identical subscriptions share one execution per event (graph/execution.py).
+    execution_context_class=SharedSubscriptionExecution,
     # Factories, so each operation gets fresh extension instances.
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),
