@@ -9,8 +9,9 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
@@ -108,6 +109,17 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         return cast(UnsetType, UNSET)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                response = await self.run(Request(scope=scope, receive=receive))
+            except HTTPException as error:
+                # Strawberry answers a malformed request in plain text; clients expect GraphQL's shape.
+                response = JSONResponse(
+                    {"errors": [{"message": error.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                    status_code=error.status_code,
+                )
+            await response(scope, receive, send)
+            return
         try:
             await super().__call__(scope, receive, send)
         finally:

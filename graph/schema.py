@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.types import ExecutionContext
 
 from graph.calls.mutations import CallsMutation
 from graph.calls.query import CallsQuery
@@ -59,7 +61,16 @@ class Subscription(EventSubscription, PublicDashboardSubscription):
 # the validation cache keys on the rule classes, and those limiters make new classes per operation.
 LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(10, None), max_aliases_rule(30)]
 
-schema = strawberry.Schema(
+
+class CallTraxSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log nothing here: Strawberry would log every error, a caller's bad input included, with a
+        stack trace; DomainErrorMasking already logs the unexpected ones, with their stack."""
+
+
+schema = CallTraxSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

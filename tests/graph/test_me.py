@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
 import jwt
+import pytest
 
 from tests.conftest import TEST_JWT_SECRET, graphql
 
@@ -101,3 +103,21 @@ async def test_query_limits_reject_deep_and_alias_heavy_documents(
     aliases = " ".join(f"a{i}: me {{ id }}" for i in range(31))
     body = await graphql(client, "{ " + aliases + " }", user=user)
     assert body["errors"], body
+
+
+async def test_a_malformed_request_body_gets_a_json_graphql_error(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", content=b"not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}
+
+
+async def test_a_callers_bad_input_is_not_logged_as_a_server_error(
+    client: httpx.AsyncClient, make_user, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await make_user("admin")
+    with caplog.at_level(logging.ERROR):
+        body = await graphql(client, '{ tenant(id: "not-a-uuid") { id } }', user=user)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
