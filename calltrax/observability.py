@@ -55,6 +55,10 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line; extra= fields are kept."""
 
     def format(self, record: logging.LogRecord) -> str:
+        preformatted = getattr(record, "json_line", None)
+        if preformatted is not None:
+            # The access log builds its own line: one per request, so the generic path was costly.
+            return str(preformatted)
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -125,24 +129,32 @@ class RequestObservability:
         finally:
             elapsed = time.perf_counter() - started
             method = scope.get("method", "WS")
-            route = route_template(self.routes, scope)
+            # Starlette's router records the route it matched in this same scope; only unmatched
+            # requests need the (regex per route) search.
+            matched = scope.get("route")
+            route = str(getattr(matched, "path", "")) or route_template(self.routes, scope)
             if scope["type"] == "http":
                 REQUESTS.labels(method, route, str(status)).inc()
                 LATENCY.labels(method, route).observe(elapsed)
                 kind = WEBHOOK_KINDS.get(route)
                 if kind is not None:
                     WEBHOOK_OUTCOMES.labels(kind, webhook_outcome(status)).inc()
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": method,
-                    "path": scope.get("path"),
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                line = json.dumps(
+                    {
+                        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                        "level": "info",
+                        "logger": "calltrax.access",
+                        "msg": "request",
+                        "request_id": request_id,
+                        "method": method,
+                        "path": scope.get("path"),
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    }
+                )
+                access_log.info("request", extra={"json_line": line})
 
 
 async def metrics_endpoint(request: Request) -> Response:
