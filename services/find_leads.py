@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.errors import BadInput
-from domain.leads import OPEN_STATUSES, PipelineStage, stage_age_range
+from domain.leads import OPEN_STATUSES, PipelineStage, StageBounds, stage_age_range
 from domain.roles import Principal
 from persistence import lead_queries
 from persistence import tenants as tenant_store
@@ -35,18 +35,21 @@ async def _stage_windows(
     now = deps.clock.now()
     async with deps.reader() as connection:
         tenants = await tenant_store.list_tenants(connection, scope)
-    windows: list[CreatedWindow] = []
-    for tenant in tenants:
-        for stage in stages:
-            low, high = stage_age_range(stage, tenant.settings.stage_bounds)
-            windows.append(
-                CreatedWindow(
-                    tenant_id=tenant.id,
-                    after=now - timedelta(seconds=high) if high is not None else None,
-                    until=now - timedelta(seconds=low) if low else None,
-                )
-            )
-    return tuple(windows)
+    return tuple(
+        stage_window(tenant.id, stage, now, tenant.settings.stage_bounds)
+        for tenant in tenants
+        for stage in stages
+    )
+
+
+def stage_window(tenant_id: UUID, stage: PipelineStage, now: datetime, bounds: StageBounds) -> CreatedWindow:
+    """The created_at window, at `now`, of a tenant's open leads in `stage` (its ages turned into times)."""
+    low, high = stage_age_range(stage, bounds)
+    return CreatedWindow(
+        tenant_id=tenant_id,
+        after=now - timedelta(seconds=high) if high is not None else None,
+        until=now - timedelta(seconds=low) if low else None,
+    )
 
 
 async def lead_selection(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 from domain.errors import DomainError, Forbidden, NotFound
@@ -14,9 +14,10 @@ from persistence import lead_queries
 from persistence import pipeline_counts as counts_store
 from persistence import tenants as tenant_store
 from persistence.keyset import PageKey
-from persistence.lead_queries import CreatedWindow, LeadFilter
+from persistence.lead_queries import LeadFilter
 from persistence.rows import LeadRow
 from services.deps import Deps
+from services.find_leads import stage_window
 from services.tenant_scope import Page
 
 
@@ -78,12 +79,7 @@ class ColumnPageKey:
 
 def _column_filter(tenant_id: UUID, stage: PipelineStage, now: datetime, bounds: StageBounds) -> LeadFilter:
     """The leads list's filter for a column: open leads in the stage's created_at window."""
-    low, high = stage_age_range(stage, bounds)
-    window = CreatedWindow(
-        tenant_id=tenant_id,
-        after=now - timedelta(seconds=high) if high is not None else None,
-        until=now - timedelta(seconds=low) if low else None,
-    )
+    window = stage_window(tenant_id, stage, now, bounds)
     return LeadFilter(statuses=tuple(sorted(OPEN_STATUSES)), created_windows=(window,))
 
 
