@@ -34,11 +34,11 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.cpu import backend_pids, cpu_seconds, cpu_used
 from calltrax.simulate import phone_number, plan_calls, sign
 from domain.tenants import TenantSettings
 from persistence import calls as call_store
 from persistence import tenants as tenant_store
-from persistence.contacts import ensure_contact_by_phone
 from persistence.db import create_engine
 from persistence.migrate import upgrade
 
@@ -105,7 +105,15 @@ async def make_tenant(database_url: str, leads: int, rng: random.Random) -> tupl
         assert tenant is not None
         created = datetime.now(UTC) - timedelta(hours=1)
         for phone in phones:
-            contact_id = await ensure_contact_by_phone(connection, tenant_id=tenant.id, phone_e164=phone)
+            contact_id = (
+                await connection.execute(
+                    text(
+                        "INSERT INTO contacts (tenant_id, phone) VALUES (:t, :phone) "
+                        "ON CONFLICT (tenant_id, phone) DO UPDATE SET phone = EXCLUDED.phone RETURNING id"
+                    ),
+                    {"t": tenant.id, "phone": phone},
+                )
+            ).scalar_one()
             await connection.execute(
                 text(
                     "INSERT INTO leads (tenant_id, contact_id, source, created_at) "
@@ -195,6 +203,9 @@ async def run(args: argparse.Namespace) -> int:
         queue = list(requests(host, slug, secret, phones, args.calls, rng))
         queue.reverse()  # pop() from the end keeps each call's planned delivery order
         total_planned = len(queue)
+        engine = create_engine(args.database_url, pool_size=1)
+        server_pids = [server.pid] if server else []
+        cpu_before = (cpu_seconds(server_pids), cpu_seconds(await backend_pids(engine)))
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
         sent: list[bool] = []
@@ -204,6 +215,9 @@ async def run(args: argparse.Namespace) -> int:
             *(worker(host, port, queue, deadline, latencies, statuses, sent) for _ in range(args.concurrency))
         )
         elapsed = time.perf_counter() - began
+        backends = await backend_pids(engine)
+        cpu_after = (cpu_seconds(server_pids), cpu_seconds(backends))
+        await engine.dispose()
     finally:
         if server is not None:
             server.terminate()
@@ -220,6 +234,12 @@ async def run(args: argparse.Namespace) -> int:
     )
     print(f"throughput: {rate:,.0f} events/s")
     print(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {ms[-1] if ms else 0:.1f}")
+    if sent:
+        app_part = (
+            f"server {cpu_used(cpu_before[0], cpu_after[0]) / len(sent) * 1e6:,.0f} us, " if server else ""
+        )
+        db_cpu = cpu_used(cpu_before[1], cpu_after[1]) / len(sent) * 1e6
+        print(f"cpu per event: {app_part}PostgreSQL {db_cpu:,.0f} us ({len(backends)} backends)")
     print(f"statuses: {dict(statuses)}")
     print(f"stored: {stored} rows in call_events for {unique} unique events sent")
     lost_nothing = stored == unique and set(statuses) == {200}

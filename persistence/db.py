@@ -71,13 +71,14 @@ def is_outage(error: BaseException) -> bool:
 
 
 class DriverStatement:
-    """One fixed statement run on the asyncpg driver itself, for single-statement autocommit paths.
+    """One fixed statement run on the asyncpg driver itself, for the hot paths.
 
     SQLAlchemy's per-execute work (parameter and result processing, its transaction bookkeeping)
     cost about 370 µs of CPU per lead on the intake statement (861 -> 490 µs measured). The SQL
     and bind processors are SQLAlchemy's own, compiled once; driver errors are re-raised as
     SQLAlchemy's DBAPIError/IntegrityError so callers' race and outage handling is unchanged.
-    Not for use inside a transaction: the driver call bypasses SQLAlchemy's lazy BEGIN."""
+    `fetchrow` runs alone (autocommit); inside a `unit_of_work` use the transaction's `fetchrow`
+    / `fetch`, which run on its driver connection within its BEGIN ... COMMIT."""
 
     def __init__(self, statement: TextClause) -> None:
         compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
@@ -86,28 +87,41 @@ class DriverStatement:
         processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors  # type: ignore[assignment]
         self._processors = tuple(processors.get(name) for name in self._names)
 
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        """The positional driver arguments for named `values`."""
+        return [
+            processor(values[name]) if processor is not None else values[name]
+            for name, processor in zip(self._names, self._processors, strict=True)
+        ]
+
+    async def run(self, driver: Any, values: Mapping[str, Any], *, many: bool) -> Any:
+        """Run on a driver (asyncpg) connection: every row when `many`, else the first row or None.
+
+        Errors come back as SQLAlchemy's; the caller decides what an outage does to the connection."""
+        args = self.arguments(values)
+        try:
+            if many:
+                return await driver.fetch(self.sql, *args)
+            return await driver.fetchrow(self.sql, *args)
+        except Exception as error:
+            raise translate_driver_error(self.sql, error) from error
+
     async def fetchrow(
         self, connection: AsyncConnection, values: Mapping[str, Any]
     ) -> Mapping[str, Any] | None:
         """Run on `connection` (autocommit) and return the first row, or None."""
-        args = [
-            processor(values[name]) if processor is not None else values[name]
-            for name, processor in zip(self._names, self._processors, strict=True)
-        ]
         raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
         try:
-            row: Mapping[str, Any] | None = await driver.fetchrow(self.sql, *args)
+            row: Mapping[str, Any] | None = await self.run(raw.driver_connection, values, many=False)
         except Exception as error:
-            translated = _translate(self.sql, error)
-            if is_outage(translated):
+            if is_outage(error):
                 # SQLAlchemy never saw this failure: drop the connection so the pool reconnects.
                 await connection.invalidate()
-            raise translated from error
+            raise
         return row
 
 
-def _translate(sql: str, error: Exception) -> Exception:
+def translate_driver_error(sql: str, error: Exception) -> Exception:
     """A driver error as SQLAlchemy would have raised it (unique violations as IntegrityError)."""
     import asyncpg
 

@@ -6,10 +6,11 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import DateTime, bindparam, text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.leads import LeadStatus, PipelineStage, StatusChange
+from persistence.db import DriverStatement
 from persistence.lead_stages import stage_sql
+from persistence.unit_of_work import Transaction
 
 _OPEN = "('new', 'contacted')"
 
@@ -17,8 +18,9 @@ _OPEN = "('new', 'contacted')"
 # age (tenant's bounds, at the change) when it comes back; unchanged between open statuses (the stage
 # sweep moves open leads as they age). The history row is written by a data-modifying CTE, which runs
 # whether or not the final SELECT reads it.
-_SET_STATUS = text(
-    f"""
+_SET_STATUS = DriverStatement(
+    text(
+        f"""
     WITH old AS (
         SELECT l.id, l.status, l.stage, l.created_at, t.settings
         FROM leads AS l JOIN tenants AS t ON t.id = l.tenant_id
@@ -43,7 +45,8 @@ _SET_STATUS = text(
     )
     SELECT from_status, from_stage, to_stage FROM changed
     """
-).bindparams(bindparam("at", type_=DateTime(timezone=True)))
+    ).bindparams(bindparam("at", type_=DateTime(timezone=True)))
+)
 
 
 def _stage(value: str | None) -> PipelineStage | None:
@@ -51,7 +54,7 @@ def _stage(value: str | None) -> PipelineStage | None:
 
 
 async def change_status(
-    connection: AsyncConnection,
+    tx: Transaction,
     *,
     lead_id: UUID,
     to_status: LeadStatus,
@@ -60,23 +63,21 @@ async def change_status(
     reason: str | None = None,
 ) -> StatusChange | None:
     """Set the lead's status (and stage) and record the change; returns it, or None when unchanged."""
-    row = (
-        await connection.execute(
-            _SET_STATUS,
-            {
-                "lead_id": lead_id,
-                "to_status": to_status.value,
-                "at": at,
-                "changed_by": changed_by,
-                "reason": reason,
-            },
-        )
-    ).first()
+    row = await tx.fetchrow(
+        _SET_STATUS,
+        {
+            "lead_id": lead_id,
+            "to_status": to_status.value,
+            "at": at,
+            "changed_by": changed_by,
+            "reason": reason,
+        },
+    )
     if row is None:
         return None
     return StatusChange(
-        from_status=LeadStatus(row.from_status),
+        from_status=LeadStatus(row["from_status"]),
         to_status=to_status,
-        from_stage=_stage(row.from_stage),
-        to_stage=_stage(row.to_stage),
+        from_stage=_stage(row["from_stage"]),
+        to_stage=_stage(row["to_stage"]),
     )

@@ -2,49 +2,116 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import Unavailable
 from domain.events import NewEvent
-from persistence.db import is_outage
-from persistence.tables import Event
+from persistence.db import DriverStatement, is_outage, translate_driver_error
 
 
 class Transaction:
-    """A connection inside an open transaction, collecting the tenants whose history grew."""
+    """A connection inside an open transaction, collecting the tenants whose history grew.
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    SQLAlchemy statements go through `connection`; hot-path statements through `fetchrow` / `fetch`,
+    straight to the driver connection. Both run inside the same BEGIN ... COMMIT."""
+
+    def __init__(self, connection: AsyncConnection, driver: Any) -> None:
         self.connection = connection
+        self._driver = driver
         self.event_tenants: set[UUID] = set()
+
+    async def fetchrow(
+        self, statement: DriverStatement, values: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        """Run a driver statement in this transaction; its first row, or None."""
+        row: Mapping[str, Any] | None = await statement.run(self._driver, values, many=False)
+        return row
+
+    async def fetch(self, statement: DriverStatement, values: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """Run a driver statement in this transaction; every row."""
+        rows: list[Mapping[str, Any]] = await statement.run(self._driver, values, many=True)
+        return rows
 
     async def record(self, *events: NewEvent) -> None:
         """Append events to their tenants' history in this transaction (seq is assigned after commit)."""
         if not events:
             return
-        rows: list[dict[str, Any]] = [
-            {"tenant_id": event.tenant_id, "type": event.type.value, "payload": event.payload}
-            for event in events
-        ]
-        await self.connection.execute(insert(Event), rows)
+        await self.fetchrow(
+            _RECORD_EVENTS,
+            {
+                "tenant_ids": [event.tenant_id for event in events],
+                "types": [event.type.value for event in events],
+                "payloads": [json.dumps(event.payload, separators=(",", ":")) for event in events],
+            },
+        )
         self.event_tenants.update(event.tenant_id for event in events)
+
+
+# One statement for any number of event rows (the webhook's hot path counts round trips).
+_RECORD_EVENTS = DriverStatement(
+    text(
+        "INSERT INTO events (tenant_id, type, payload) "
+        "SELECT * FROM unnest(CAST(:tenant_ids AS uuid[]), CAST(:types AS text[]), CAST(:payloads AS jsonb[]))"
+    )
+)
 
 
 @asynccontextmanager
 async def transaction(engine: AsyncEngine) -> AsyncIterator[Transaction]:
-    """Open a transaction; commit on success, roll back on error; an outage becomes `Unavailable`."""
+    """Open a transaction; commit on success, roll back on error; an outage becomes `Unavailable`.
+
+    The driver connection runs BEGIN/COMMIT itself and SQLAlchemy's connection stays in autocommit,
+    so SQLAlchemy statements and driver statements share the one database transaction. A connection
+    whose transaction could not be ended cleanly is dropped, never pooled mid-transaction."""
     try:
-        async with engine.begin() as connection:
-            yield Transaction(connection)
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            database_tx = driver.transaction()
+            try:
+                await database_tx.start()
+            except BaseException:
+                await _discard(connection)
+                raise
+            try:
+                yield Transaction(connection, driver)
+            except BaseException:
+                # The original error is what the caller needs; a failed rollback only costs the connection.
+                try:
+                    if not driver.is_closed():
+                        await database_tx.rollback()
+                except BaseException:
+                    await _discard(connection)
+                raise
+            try:
+                if driver.is_closed():
+                    raise translate_driver_error("COMMIT", ConnectionError("the connection was lost"))
+                await database_tx.commit()
+            except BaseException as error:
+                await _discard(connection)
+                if isinstance(error, Exception):
+                    raise translate_driver_error("COMMIT", error) from error
+                raise
+            if driver.is_in_transaction():
+                await _discard(connection)
     except Exception as error:
         if is_outage(error):
             raise Unavailable("the database is unavailable; retry shortly") from error
         raise
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Drop a connection whose transaction state is unknown, so the pool never hands it out again."""
+    if not connection.invalidated:
+        await connection.invalidate()
 
 
 @asynccontextmanager

@@ -8,11 +8,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from domain.dispositions import is_booking, normalize_all
 from domain.errors import BadInput, Forbidden, NotFound
-from domain.events import EventType, NewEvent
 from domain.leads import LeadStatus, StatusChange, advance_status
 from domain.roles import Principal, can_see_tenant, can_work_leads
 from persistence import calls as call_store
@@ -34,7 +31,7 @@ class DispositionOutcome:
 
 
 async def apply_disposition(
-    connection: AsyncConnection,
+    tx: Transaction,
     *,
     call: CallRow,
     booked_keywords: Sequence[str],
@@ -56,7 +53,7 @@ async def apply_disposition(
     )
     if call_changed:
         call = await call_store.set_disposition(
-            connection,
+            tx,
             call_id=call.id,
             disposition=disposition,
             disposition_raw=disposition_raw,
@@ -66,12 +63,12 @@ async def apply_disposition(
     status_change: StatusChange | None = None
     # A booking books the lead; a later non-booking disposition never moves it back.
     if booked and call.lead_id is not None:
-        facts = await call_store.update_lead_facts(connection, lead_id=call.lead_id, booked_at=at)
+        facts = await call_store.update_lead_facts(tx, lead_id=call.lead_id, booked_at=at)
         if facts is not None:
             lead_changes.extend(facts.changes)
             if advance_status(facts.status, LeadStatus.BOOKED) is not facts.status:
                 status_change = await change_status(
-                    connection,
+                    tx,
                     lead_id=call.lead_id,
                     to_status=LeadStatus.BOOKED,
                     at=at,
@@ -95,24 +92,21 @@ async def record_call_changes(
     """CALL_UPDATED (when `kind` is given) and LEAD_UPDATED (when the lead changed) for subscribers.
 
     `status_change` is the lead's status change in this transaction (first status to last stage)."""
-    events: list[NewEvent] = []
-    if kind is not None:
-        events.append(
-            NewEvent(call.tenant_id, EventType.CALL_UPDATED, {"call": snapshot(call), "kind": kind})
-        )
-    if lead_changes and call.lead_id is not None:
-        found = await call_store.lead_with_contact(tx.connection, call.lead_id)
-        if found is not None:
-            lead, contact = found
-            changes = set(lead_changes)
-            if status_change is not None and status_change.stage_changed:
-                changes.add("stage")
-            payload: dict[str, Any] = {"lead": lead, "contact": contact, "changes": sorted(changes)}
-            if status_change is not None:
-                payload.update(status_change.event_fields())
-            events.append(NewEvent(call.tenant_id, EventType.LEAD_UPDATED, payload))
-    # One statement for both rows: the webhook's hot path counts round trips.
-    await tx.record(*events)
+    lead_fields: dict[str, Any] = {}
+    if lead_changes:
+        changes = set(lead_changes)
+        if status_change is not None and status_change.stage_changed:
+            changes.add("stage")
+        lead_fields["changes"] = sorted(changes)
+        if status_change is not None:
+            lead_fields.update(status_change.event_fields())
+    await call_store.record_call_events(
+        tx,
+        tenant_id=call.tenant_id,
+        call_payload={"call": snapshot(call), "kind": kind} if kind is not None else None,
+        lead_id=call.lead_id if lead_changes else None,
+        lead_fields=lead_fields,
+    )
 
 
 async def add_disposition(deps: Deps, *, actor: Principal | None, call_id: UUID, disposition: str) -> CallRow:
@@ -125,14 +119,14 @@ async def add_disposition(deps: Deps, *, actor: Principal | None, call_id: UUID,
             fields={"disposition": f"longer than {MAX_DISPOSITION_LENGTH} characters"},
         )
     async with deps.unit_of_work() as tx:
-        found = await call_store.get_call_for_update(tx.connection, call_id)
+        found = await call_store.get_call_for_update(tx, call_id)
         if found is None or (actor is not None and not can_see_tenant(actor, found[0].tenant_id)):
             raise NotFound("no such call", fields={"callId": "unknown"})
         call, settings = found
         if actor is not None and not can_work_leads(actor, call.tenant_id):
             raise Forbidden("only admins and the tenant's agents set dispositions")
         outcome = await apply_disposition(
-            tx.connection,
+            tx,
             call=call,
             booked_keywords=settings.booked_dispositions,
             raw=[disposition],

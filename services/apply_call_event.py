@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from domain.call_projection import CallProjection, project_call
 from domain.calls import CallDirection, CallStatus
 from domain.dialpad_events import DISPOSITION_STATE, CallEventFacts, parse_call_event, read_event_body
@@ -15,10 +13,10 @@ from domain.errors import NotFound
 from domain.leads import LeadStatus, StatusChange, advance_status
 from domain.phones import normalize_phone, region_for_timezone
 from persistence import calls as call_store
-from persistence.calls import EventTenant
-from persistence.contacts import ensure_contact_by_phone
+from persistence.calls import CallContact, EventTenant
 from persistence.lead_status import change_status
 from persistence.rows import CallRow
+from persistence.unit_of_work import Transaction
 from services.add_disposition import apply_disposition, record_call_changes
 from services.deps import Deps
 
@@ -49,8 +47,7 @@ def _region(tenant: EventTenant) -> str | None:
 async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> CallEventOutcome:
     """Verify a Dialpad webhook body, store the event once and re-project its call, contact and lead."""
     async with deps.unit_of_work() as tx:
-        connection = tx.connection
-        tenant = await call_store.get_event_tenant(connection, tenant_slug)
+        tenant = await call_store.get_event_tenant(tx, tenant_slug)
         if tenant is None:
             raise NotFound(f"no tenant with slug {tenant_slug!r}")
         claims, _signed = read_event_body(
@@ -60,32 +57,24 @@ async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> Call
             now=deps.clock.now(),
         )
         facts = parse_call_event(claims)
-        locked = await call_store.store_event_and_lock_call(
-            connection, tenant_id=tenant.id, facts=facts, raw=claims
-        )
+        locked = await call_store.store_event_and_lock_call(tx, tenant_id=tenant.id, facts=facts, raw=claims)
         if locked is None:
             return CallEventOutcome(duplicate=True)
         before = locked.call
         # Re-fold every stored event of the call: the row is a projection, whatever the arrival order.
-        # (A call this event created has no other event yet: the lock serialises its later ones.)
-        if locked.created:
-            history = [facts]
-        else:
-            payloads = await call_store.call_event_payloads(
-                connection, tenant_id=tenant.id, call_external_id=facts.call_id
-            )
-            history = [parse_call_event(raw) for raw in payloads]
+        history = [parse_call_event(raw) for raw in locked.history]
+        history.append(facts)
         region = _region(tenant)
         projection = project_call(history, region=region)
         call = before
-        contact_id = await _contact_for(connection, tenant, before, projection, region)
+        contact = _contact_for(before, projection, region)
         columns = projection.columns()
-        call_changed = call_store.projection_differs(before, columns, contact_id)
+        call_changed = contact.phone_e164 is not None or call_store.projection_differs(
+            before, columns, contact.contact_id
+        )
         if call_changed:
-            call = await call_store.update_call(
-                connection, call_id=before.id, columns=columns, contact_id=contact_id
-            )
-        lead_changes, status_change = await _update_lead(connection, before, call)
+            call = await call_store.update_call(tx, call=before, columns=columns, contact=contact)
+        lead_changes, status_change = await _update_lead(tx, before, call)
         disposition_changed = False
         # Only the newest `dispositions` event of a call decides its disposition.
         if (
@@ -94,7 +83,7 @@ async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> Call
             and projection.disposition_event_ms == facts.event_ms
         ):
             outcome = await apply_disposition(
-                connection,
+                tx,
                 call=call,
                 booked_keywords=tenant.settings.booked_dispositions,
                 raw=facts.dispositions,
@@ -118,25 +107,15 @@ async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> Call
     return CallEventOutcome(duplicate=False, call_id=call.id, status=status)
 
 
-async def _contact_for(
-    connection: AsyncConnection,
-    tenant: EventTenant,
-    before: CallRow,
-    projection: CallProjection,
-    region: str | None,
-) -> UUID | None:
-    """The tenant's contact with the call's external number, created if unknown (kept once linked)."""
+def _contact_for(before: CallRow, projection: CallProjection, region: str | None) -> CallContact:
+    """The tenant's contact with the call's external number, found or made by the call update (kept once linked)."""
     if before.contact_id is not None and before.external_number == projection.external_number:
-        return before.contact_id
+        return CallContact(contact_id=before.contact_id)
     phone = normalize_phone(projection.external_number, region)
     if phone is None or phone.e164 is None:
-        return None
-    return await ensure_contact_by_phone(
-        connection,
-        tenant_id=tenant.id,
-        phone_e164=phone.e164,
-        name=projection.contact_name if _is_name(projection.contact_name) else None,
-    )
+        return CallContact()
+    name = projection.contact_name if _is_name(projection.contact_name) else None
+    return CallContact(phone_e164=phone.e164, name=name)
 
 
 def _is_name(text: str | None) -> bool:
@@ -145,7 +124,7 @@ def _is_name(text: str | None) -> bool:
 
 
 async def _update_lead(
-    connection: AsyncConnection, before: CallRow, call: CallRow
+    tx: Transaction, before: CallRow, call: CallRow
 ) -> tuple[list[str], StatusChange | None]:
     """Fold the call's attempt and connect times into its lead; a connect moves NEW -> CONTACTED.
 
@@ -157,7 +136,7 @@ async def _update_lead(
         return [], None
     outbound = call.direction == CallDirection.OUTBOUND.value
     facts = await call_store.update_lead_facts(
-        connection,
+        tx,
         lead_id=call.lead_id,
         attempt_at=call.started_at if outbound else None,
         connected_at=call.connected_at,
@@ -171,7 +150,7 @@ async def _update_lead(
         and advance_status(facts.status, LeadStatus.CONTACTED) is not facts.status
     ):
         status_change = await change_status(
-            connection,
+            tx,
             lead_id=call.lead_id,
             to_status=LeadStatus.CONTACTED,
             at=call.connected_at,

@@ -19,7 +19,7 @@ async def update_lead_status(deps: Deps, *, actor: Principal, lead_id: UUID, sta
     async with deps.unit_of_work() as tx:
         lead = await lead_to_work(tx.connection, actor=actor, lead_id=lead_id)
         change = await change_status(
-            tx.connection, lead_id=lead.id, to_status=status, at=deps.clock.now(), changed_by=actor.user_id
+            tx, lead_id=lead.id, to_status=status, at=deps.clock.now(), changed_by=actor.user_id
         )
         if change is None:
             return lead
