@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from domain.errors import BadInput
 
 # Dialpad's payload shape for dispositions is undocumented; these are the keys seen or plausible.
 DISPOSITION_KEYS = ("call_dispositions", "disposition", "dispositions")
@@ -59,3 +62,24 @@ def is_booking(dispositions: Iterable[str], booked_keywords: Iterable[str]) -> b
     keywords = [normalize_disposition(word) for word in booked_keywords]
     keywords = [word for word in keywords if word]
     return any(word in value for value in dispositions for word in keywords)
+
+
+@dataclass(frozen=True)
+class Disposition:
+    """A call's disposition as stored: normalised values (comma-joined), what was given, whether it books."""
+
+    value: str
+    raw: str
+    booked: bool
+
+
+def decide_disposition(raw: Sequence[str], booked_keywords: Iterable[str]) -> Disposition:
+    """The disposition `raw` sets, under the tenant's booking keywords; BadInput when nothing is left."""
+    normalized = normalize_all(raw)
+    if not normalized:
+        raise BadInput("the disposition is empty", fields={"disposition": "required"})
+    return Disposition(
+        value=",".join(normalized),
+        raw="; ".join(text.strip() for text in raw),
+        booked=is_booking(normalized, booked_keywords),
+    )

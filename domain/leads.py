@@ -27,6 +27,15 @@ def advance_status(current: LeadStatus, proposed: LeadStatus) -> LeadStatus:
     return proposed if _STATUS_RANK[proposed] > _STATUS_RANK[current] else current
 
 
+def advancing_to(proposed: LeadStatus) -> tuple[LeadStatus, ...]:
+    """The statuses an automatic event proposing `proposed` moves to it (`advance_status` as a set)."""
+    return tuple(
+        status
+        for status in LeadStatus
+        if status is not proposed and advance_status(status, proposed) is proposed
+    )
+
+
 class PipelineStage(StrEnum):
     FOLLOW_UP_1 = "follow_up_1"
     FOLLOW_UP_2 = "follow_up_2"

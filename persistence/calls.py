@@ -14,18 +14,21 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.dialpad_events import CallEventFacts
-from domain.leads import LeadStatus
+from domain.dispositions import Disposition
+from domain.leads import OPEN_STATUSES, LeadStatus
 from domain.tenants import TenantSettings
 from persistence.db import DriverStatement
 from persistence.leads import json_snapshot_sql
 from persistence.rows import CallRow
 from persistence.tables import Contact, Lead
 from persistence.unit_of_work import Transaction
+
+_OPEN = "(" + ", ".join(sorted(f"'{status.value}'" for status in OPEN_STATUSES)) + ")"
 
 
 def _call(row: Mapping[str, Any]) -> CallRow:
@@ -203,6 +206,9 @@ _UPDATE_CALL = DriverStatement(
     contact AS (SELECT coalesce((SELECT id FROM ensured), CAST(:contact_id AS uuid)) AS id)
     UPDATE calls SET {", ".join(f"{name} = :{name}" for name in _PROJECTED_COLUMNS)},
         contact_id = (SELECT id FROM contact),
+        disposition = coalesce(CAST(:disposition AS text), disposition),
+        disposition_raw = coalesce(CAST(:disposition_raw AS text), disposition_raw),
+        booked = coalesce(CAST(:booked AS boolean), booked),
         lead_id = (
             SELECT leads.id FROM leads
             WHERE leads.contact_id = (SELECT id FROM contact)
@@ -234,9 +240,15 @@ class CallContact:
 
 
 async def update_call(
-    tx: Transaction, *, call: CallRow, columns: dict[str, object], contact: CallContact
+    tx: Transaction,
+    *,
+    call: CallRow,
+    columns: dict[str, object],
+    contact: CallContact,
+    disposition: Disposition | None = None,
 ) -> CallRow:
-    """Write a call's projected columns and contact, and (re)link its lead; returns the new row."""
+    """Write a call's projected columns, contact and (when given) disposition, and (re)link its lead;
+    returns the new row."""
     params: dict[str, Any] = {name: columns[name] for name in _PROJECTED_COLUMNS}
     params.update(
         id=call.id,
@@ -244,6 +256,9 @@ async def update_call(
         contact_id=contact.contact_id,
         contact_phone=contact.phone_e164,
         contact_name=contact.name,
+        disposition=disposition.value if disposition else None,
+        disposition_raw=disposition.raw if disposition else None,
+        booked=disposition.booked if disposition else None,
     )
     row = await tx.fetchrow(_UPDATE_CALL, params)
     assert row is not None  # the caller holds the call's lock
@@ -282,132 +297,27 @@ _SET_DISPOSITION = DriverStatement(
 )
 
 
-async def set_disposition(
-    tx: Transaction, *, call_id: UUID, disposition: str, disposition_raw: str, booked: bool
-) -> CallRow:
+def disposition_differs(call: CallRow, disposition: Disposition) -> bool:
+    """True when setting `disposition` would change the call row."""
+    return (call.disposition, call.disposition_raw, call.booked) != (
+        disposition.value,
+        disposition.raw,
+        disposition.booked,
+    )
+
+
+async def set_disposition(tx: Transaction, *, call_id: UUID, disposition: Disposition) -> CallRow:
     row = await tx.fetchrow(
         _SET_DISPOSITION,
-        {"id": call_id, "disposition": disposition, "disposition_raw": disposition_raw, "booked": booked},
+        {
+            "id": call_id,
+            "disposition": disposition.value,
+            "disposition_raw": disposition.raw,
+            "booked": disposition.booked,
+        },
     )
     assert row is not None  # the caller holds the call's lock
     return _call(row)
-
-
-@dataclass(frozen=True)
-class LeadFacts:
-    """A lead's status after a facts update, and which derived columns the update changed."""
-
-    status: LeadStatus
-    changes: tuple[str, ...]
-
-
-# Each derived time only moves earlier (LEAST), so facts from events in any order converge.
-# An attempt or connect before the lead was created is not the lead's.
-_LEAD_FACTS = DriverStatement(
-    text(
-        """
-    WITH cur AS (
-        SELECT id, status, created_at, first_attempt_at, first_connected_at, booked_at
-        FROM leads WHERE id = :lead_id FOR NO KEY UPDATE
-    ),
-    calc AS (
-        SELECT id, status, first_attempt_at AS old_attempt, first_connected_at AS old_connected,
-            booked_at AS old_booked,
-            CASE WHEN CAST(:attempt_at AS timestamptz) >= created_at
-                THEN LEAST(coalesce(first_attempt_at, :attempt_at), :attempt_at)
-                ELSE first_attempt_at END AS new_attempt,
-            CASE WHEN CAST(:connected_at AS timestamptz) >= created_at
-                THEN LEAST(coalesce(first_connected_at, :connected_at), :connected_at)
-                ELSE first_connected_at END AS new_connected,
-            CASE WHEN CAST(:booked_at AS timestamptz) IS NOT NULL
-                THEN LEAST(coalesce(booked_at, :booked_at), :booked_at)
-                ELSE booked_at END AS new_booked
-        FROM cur
-    ),
-    changed AS (
-        UPDATE leads SET first_attempt_at = calc.new_attempt, first_connected_at = calc.new_connected,
-            booked_at = calc.new_booked, updated_at = now()
-        FROM calc
-        WHERE leads.id = calc.id AND (
-            calc.new_attempt IS DISTINCT FROM calc.old_attempt
-            OR calc.new_connected IS DISTINCT FROM calc.old_connected
-            OR calc.new_booked IS DISTINCT FROM calc.old_booked)
-        RETURNING leads.id
-    )
-    SELECT status, old_attempt, old_connected, old_booked, new_attempt, new_connected, new_booked FROM calc
-    """
-    )
-)
-
-
-async def update_lead_facts(
-    tx: Transaction,
-    *,
-    lead_id: UUID,
-    attempt_at: datetime | None = None,
-    connected_at: datetime | None = None,
-    booked_at: datetime | None = None,
-) -> LeadFacts | None:
-    """Fold one call's attempt / connect / booking times into its lead (locked); None if no such lead."""
-    row = await tx.fetchrow(
-        _LEAD_FACTS,
-        {"lead_id": lead_id, "attempt_at": attempt_at, "connected_at": connected_at, "booked_at": booked_at},
-    )
-    if row is None:
-        return None
-    changes = tuple(
-        column
-        for column, old, new in (
-            ("first_attempt_at", row["old_attempt"], row["new_attempt"]),
-            ("first_connected_at", row["old_connected"], row["new_connected"]),
-            ("booked_at", row["old_booked"], row["new_booked"]),
-        )
-        if old != new
-    )
-    return LeadFacts(status=LeadStatus(row["status"]), changes=changes)
-
-
-# CALL_UPDATED from the caller's payload, then LEAD_UPDATED with the lead's and contact's snapshots
-# as committed by this transaction (read here, not by two more round trips) plus the caller's fields.
-_RECORD_CALL_EVENTS = DriverStatement(
-    text(
-        f"""
-    INSERT INTO events (tenant_id, type, payload)
-    SELECT CAST(:tenant_id AS uuid), 'CALL_UPDATED', CAST(:call_payload AS jsonb)
-    WHERE CAST(:call_payload AS jsonb) IS NOT NULL
-    UNION ALL
-    SELECT l.tenant_id, 'LEAD_UPDATED', jsonb_build_object(
-        'lead', {json_snapshot_sql("l", Lead.__table__, exclude=("raw_data",))},
-        'contact', {json_snapshot_sql("c", Contact.__table__)}) || CAST(:lead_fields AS jsonb)
-    FROM leads AS l JOIN contacts AS c ON c.id = l.contact_id
-    WHERE l.id = CAST(:lead_id AS uuid)
-    RETURNING id
-    """
-    )
-)
-
-
-async def record_call_events(
-    tx: Transaction,
-    *,
-    tenant_id: UUID,
-    call_payload: dict[str, Any] | None,
-    lead_id: UUID | None,
-    lead_fields: dict[str, Any],
-) -> None:
-    """CALL_UPDATED (when `call_payload` is given) and LEAD_UPDATED (when `lead_id` is) in one statement."""
-    if call_payload is None and lead_id is None:
-        return
-    await tx.fetch(
-        _RECORD_CALL_EVENTS,
-        {
-            "tenant_id": tenant_id,
-            "call_payload": json.dumps(call_payload, separators=(",", ":")) if call_payload else None,
-            "lead_id": lead_id,
-            "lead_fields": json.dumps(lead_fields, separators=(",", ":")),
-        },
-    )
-    tx.event_tenants.add(tenant_id)
 
 
 async def count_call_events(connection: AsyncConnection, tenant_id: UUID) -> int:
@@ -416,3 +326,137 @@ async def count_call_events(connection: AsyncConnection, tenant_id: UUID) -> int
         text("SELECT count(*) FROM call_events WHERE tenant_id = :tenant_id"), {"tenant_id": tenant_id}
     )
     return int(result.scalar_one())
+
+
+@dataclass(frozen=True)
+class LeadUpdate:
+    """What one call tells its lead: times to fold in (the earliest wins) and automatic status moves.
+
+    `contacted_from` / `booked_from` are the statuses that move to CONTACTED (at `connected_at`) and then
+    BOOKED (at `booked_at`): `domain.leads.advancing_to`, empty when the call proposes no such move."""
+
+    lead_id: UUID
+    attempt_at: datetime | None = None
+    connected_at: datetime | None = None
+    contacted_from: tuple[LeadStatus, ...] = ()
+    booked_at: datetime | None = None
+    booked_from: tuple[LeadStatus, ...] = ()
+    booked_reason: str | None = None
+    changed_by: str | None = None
+
+
+# After a call changed: fold its facts into its lead (locked) and apply the automatic status moves,
+# with their history rows, then record CALL_UPDATED (the caller's payload) and LEAD_UPDATED (the
+# lead as written here, its contact, what changed) -- one round trip while the call's lock is held.
+# Times only move earlier (LEAST), so facts from events in any order converge; an attempt or connect
+# before the lead was created is not the lead's. Automatic moves start from an open status, so a lead
+# keeps its board column when it becomes CONTACTED and leaves the board when BOOKED (as
+# `persistence.lead_status.change_status` would set them, one move at a time).
+_CALL_OUTCOME = DriverStatement(
+    text(
+        f"""
+    WITH cur AS (
+        SELECT l.id, l.tenant_id, l.status, l.stage, l.created_at, l.first_attempt_at, l.first_connected_at,
+            l.booked_at
+        FROM leads AS l WHERE l.id = CAST(:lead_id AS uuid)
+        FOR NO KEY UPDATE
+    ),
+    facts AS (
+        SELECT cur.*,
+            CASE WHEN CAST(:attempt_at AS timestamptz) >= created_at
+                THEN LEAST(coalesce(first_attempt_at, :attempt_at), :attempt_at)
+                ELSE first_attempt_at END AS new_attempt,
+            CASE WHEN CAST(:connected_at AS timestamptz) >= created_at
+                THEN LEAST(coalesce(first_connected_at, :connected_at), :connected_at)
+                ELSE first_connected_at END AS new_connected,
+            CASE WHEN CAST(:booked_at AS timestamptz) IS NOT NULL
+                THEN LEAST(coalesce(booked_at, :booked_at), :booked_at)
+                ELSE booked_at END AS new_booked,
+            CASE WHEN status = ANY(CAST(:contacted_from AS text[])) THEN 'contacted' ELSE status END AS mid_status
+        FROM cur
+    ),
+    moves AS (
+        SELECT facts.*,
+            CASE WHEN mid_status = ANY(CAST(:booked_from AS text[])) THEN 'booked' ELSE mid_status END AS new_status
+        FROM facts
+    ),
+    target AS (
+        SELECT moves.*,
+            CASE WHEN new_status = status THEN stage WHEN new_status IN {_OPEN} THEN stage END AS new_stage,
+            CASE WHEN new_status <> mid_status THEN CAST(:booked_at AS timestamptz)
+                ELSE CAST(:connected_at AS timestamptz) END AS moved_at
+        FROM moves
+        WHERE new_attempt IS DISTINCT FROM first_attempt_at OR new_connected IS DISTINCT FROM first_connected_at
+            OR new_booked IS DISTINCT FROM booked_at OR new_status <> status
+    ),
+    changed AS (
+        UPDATE leads SET first_attempt_at = target.new_attempt, first_connected_at = target.new_connected,
+            booked_at = target.new_booked, status = target.new_status, stage = target.new_stage,
+            status_changed_at = CASE WHEN target.new_status <> target.status THEN target.moved_at
+                ELSE leads.status_changed_at END,
+            updated_at = now()
+        FROM target WHERE leads.id = target.id
+        RETURNING leads.*, target.status AS from_status, target.stage AS from_stage, (
+            SELECT jsonb_agg(name ORDER BY name) FROM unnest(ARRAY[
+                CASE WHEN target.new_attempt IS DISTINCT FROM target.first_attempt_at THEN 'first_attempt_at' END,
+                CASE WHEN target.new_connected IS DISTINCT FROM target.first_connected_at
+                    THEN 'first_connected_at' END,
+                CASE WHEN target.new_booked IS DISTINCT FROM target.booked_at THEN 'booked_at' END,
+                CASE WHEN target.new_status <> target.status THEN 'status' END,
+                CASE WHEN target.new_stage IS DISTINCT FROM target.stage THEN 'stage' END
+            ]) AS name WHERE name IS NOT NULL
+        ) AS changes
+    ),
+    history AS (
+        INSERT INTO lead_status_changes (tenant_id, lead_id, from_status, to_status, changed_by, reason, changed_at)
+        SELECT tenant_id, id, status, 'contacted', NULL, 'call connected', :connected_at
+        FROM target WHERE mid_status <> status
+        UNION ALL
+        SELECT tenant_id, id, mid_status, 'booked', :changed_by, :booked_reason, :booked_at
+        FROM target WHERE new_status <> mid_status
+    )
+    INSERT INTO events (tenant_id, type, payload)
+    SELECT CAST(:tenant_id AS uuid), 'CALL_UPDATED', CAST(:call_payload AS jsonb)
+    WHERE CAST(:call_payload AS jsonb) IS NOT NULL
+    UNION ALL
+    SELECT changed.tenant_id, 'LEAD_UPDATED', jsonb_build_object(
+        'lead', {json_snapshot_sql("changed", Lead.__table__, exclude=("raw_data",))},
+        'contact', {json_snapshot_sql("c", Contact.__table__)},
+        'changes', changed.changes) || CASE WHEN changed.status <> changed.from_status
+            THEN jsonb_build_object('from_status', changed.from_status, 'from_stage', changed.from_stage,
+                'to_stage', changed.stage)
+            ELSE '{{}}' END
+    FROM changed JOIN contacts AS c ON c.id = changed.contact_id
+    RETURNING id
+    """
+    ).bindparams(
+        bindparam("attempt_at", type_=DateTime(timezone=True)),
+        bindparam("connected_at", type_=DateTime(timezone=True)),
+        bindparam("booked_at", type_=DateTime(timezone=True)),
+    )
+)
+
+
+async def write_call_outcome(
+    tx: Transaction, *, tenant_id: UUID, call_payload: dict[str, Any] | None, lead: LeadUpdate | None
+) -> None:
+    """Apply `lead` (when given) and record CALL_UPDATED (when `call_payload` is) and LEAD_UPDATED
+    (when the lead changed): one statement."""
+    if call_payload is None and lead is None:
+        return
+    await tx.fetch(
+        _CALL_OUTCOME,
+        {
+            "tenant_id": tenant_id,
+            "call_payload": json.dumps(call_payload, separators=(",", ":")) if call_payload else None,
+            "lead_id": lead.lead_id if lead else None,
+            "attempt_at": lead.attempt_at if lead else None,
+            "connected_at": lead.connected_at if lead else None,
+            "contacted_from": [status.value for status in lead.contacted_from] if lead else [],
+            "booked_at": lead.booked_at if lead else None,
+            "booked_from": [status.value for status in lead.booked_from] if lead else [],
+            "booked_reason": lead.booked_reason if lead else None,
+            "changed_by": lead.changed_by if lead else None,
+        },
+    )
+    tx.event_tenants.add(tenant_id)

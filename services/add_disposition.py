@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from domain.dispositions import is_booking, normalize_all
+from domain.calls import CallDirection
+from domain.dispositions import Disposition, decide_disposition
 from domain.errors import BadInput, Forbidden, NotFound
-from domain.leads import LeadStatus, StatusChange, advance_status
+from domain.leads import LeadStatus, advancing_to
 from domain.roles import Principal, can_see_tenant, can_work_leads
 from persistence import calls as call_store
-from persistence.lead_status import change_status
+from persistence.calls import LeadUpdate
 from persistence.rows import CallRow
 from persistence.snapshots import snapshot
 from persistence.unit_of_work import Transaction
@@ -21,91 +19,66 @@ from services.deps import Deps
 
 MAX_DISPOSITION_LENGTH = 200
 
-
-@dataclass(frozen=True)
-class DispositionOutcome:
-    call: CallRow
-    call_changed: bool
-    lead_changes: tuple[str, ...]
-    status_change: StatusChange | None = None
+# What a change of these call columns can change about its lead.
+_LEAD_FACT_COLUMNS = ("lead_id", "direction", "started_at", "connected_at")
 
 
-async def apply_disposition(
-    tx: Transaction,
-    *,
+def lead_update(
     call: CallRow,
-    booked_keywords: Sequence[str],
-    raw: Sequence[str],
+    *,
+    before: CallRow | None,
+    disposition: Disposition | None,
     at: datetime,
     changed_by: str | None,
-) -> DispositionOutcome:
-    """The disposition rule both doors share, inside the caller's transaction (the call is locked)."""
-    normalized = normalize_all(raw)
-    if not normalized:
-        raise BadInput("the disposition is empty", fields={"disposition": "required"})
-    disposition = ",".join(normalized)
-    disposition_raw = "; ".join(text.strip() for text in raw)
-    booked = is_booking(normalized, booked_keywords)
-    call_changed = (call.disposition, call.disposition_raw, call.booked) != (
-        disposition,
-        disposition_raw,
-        booked,
+) -> LeadUpdate | None:
+    """What a call tells its lead, the rule both doors share.
+
+    When the call's link or timing changed (`before` is the call before this change): its first
+    outbound attempt and its connect, and a connect moves the lead on to CONTACTED. When
+    `disposition` books: the booking at `at`, and the lead moves on to BOOKED. Automatic moves
+    never go back (`domain.leads.advance_status`)."""
+    if call.lead_id is None:
+        return None
+    timing = before is not None and any(
+        getattr(before, name) != getattr(call, name) for name in _LEAD_FACT_COLUMNS
     )
-    if call_changed:
-        call = await call_store.set_disposition(
-            tx,
-            call_id=call.id,
-            disposition=disposition,
-            disposition_raw=disposition_raw,
-            booked=booked,
+    booking = disposition is not None and disposition.booked
+    if not timing and not booking:
+        return None
+    update = LeadUpdate(lead_id=call.lead_id, changed_by=changed_by)
+    if timing:
+        outbound = call.direction == CallDirection.OUTBOUND.value
+        update = LeadUpdate(
+            lead_id=call.lead_id,
+            attempt_at=call.started_at if outbound else None,
+            connected_at=call.connected_at,
+            contacted_from=advancing_to(LeadStatus.CONTACTED) if call.connected_at is not None else (),
+            changed_by=changed_by,
         )
-    lead_changes: list[str] = []
-    status_change: StatusChange | None = None
-    # A booking books the lead; a later non-booking disposition never moves it back.
-    if booked and call.lead_id is not None:
-        facts = await call_store.update_lead_facts(tx, lead_id=call.lead_id, booked_at=at)
-        if facts is not None:
-            lead_changes.extend(facts.changes)
-            if advance_status(facts.status, LeadStatus.BOOKED) is not facts.status:
-                status_change = await change_status(
-                    tx,
-                    lead_id=call.lead_id,
-                    to_status=LeadStatus.BOOKED,
-                    at=at,
-                    changed_by=changed_by,
-                    reason=f"call disposition {disposition}",
-                )
-                lead_changes.append("status")
-    return DispositionOutcome(
-        call=call, call_changed=call_changed, lead_changes=tuple(lead_changes), status_change=status_change
-    )
+    if booking:
+        assert disposition is not None
+        update = LeadUpdate(
+            lead_id=update.lead_id,
+            attempt_at=update.attempt_at,
+            connected_at=update.connected_at,
+            contacted_from=update.contacted_from,
+            booked_at=at,
+            booked_from=advancing_to(LeadStatus.BOOKED),
+            booked_reason=f"call disposition {disposition.value}",
+            changed_by=changed_by,
+        )
+    return update
 
 
-async def record_call_changes(
-    tx: Transaction,
-    *,
-    call: CallRow,
-    kind: str | None,
-    lead_changes: Sequence[str],
-    status_change: StatusChange | None = None,
+async def record_call_outcome(
+    tx: Transaction, *, call: CallRow, kind: str | None, lead: LeadUpdate | None
 ) -> None:
-    """CALL_UPDATED (when `kind` is given) and LEAD_UPDATED (when the lead changed) for subscribers.
-
-    `status_change` is the lead's status change in this transaction (first status to last stage)."""
-    lead_fields: dict[str, Any] = {}
-    if lead_changes:
-        changes = set(lead_changes)
-        if status_change is not None and status_change.stage_changed:
-            changes.add("stage")
-        lead_fields["changes"] = sorted(changes)
-        if status_change is not None:
-            lead_fields.update(status_change.event_fields())
-    await call_store.record_call_events(
+    """Apply `lead` and record CALL_UPDATED (when `kind` is given) and LEAD_UPDATED (when the lead changed)."""
+    await call_store.write_call_outcome(
         tx,
         tenant_id=call.tenant_id,
         call_payload={"call": snapshot(call), "kind": kind} if kind is not None else None,
-        lead_id=call.lead_id if lead_changes else None,
-        lead_fields=lead_fields,
+        lead=lead,
     )
 
 
@@ -125,19 +98,20 @@ async def add_disposition(deps: Deps, *, actor: Principal | None, call_id: UUID,
         call, settings = found
         if actor is not None and not can_work_leads(actor, call.tenant_id):
             raise Forbidden("only admins and the tenant's agents set dispositions")
-        outcome = await apply_disposition(
+        decided = decide_disposition([disposition], settings.booked_dispositions)
+        changed = call_store.disposition_differs(call, decided)
+        if changed:
+            call = await call_store.set_disposition(tx, call_id=call.id, disposition=decided)
+        await record_call_outcome(
             tx,
             call=call,
-            booked_keywords=settings.booked_dispositions,
-            raw=[disposition],
-            at=deps.clock.now(),
-            changed_by=actor.user_id if actor is not None else None,
+            kind="DISPOSITION" if changed else None,
+            lead=lead_update(
+                call,
+                before=None,
+                disposition=decided,
+                at=deps.clock.now(),
+                changed_by=actor.user_id if actor is not None else None,
+            ),
         )
-        await record_call_changes(
-            tx,
-            call=outcome.call,
-            kind="DISPOSITION" if outcome.call_changed else None,
-            lead_changes=outcome.lead_changes,
-            status_change=outcome.status_change,
-        )
-    return outcome.call
+    return call

@@ -7,17 +7,15 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from domain.call_projection import CallProjection, project_call
-from domain.calls import CallDirection, CallStatus
+from domain.calls import CallStatus
 from domain.dialpad_events import DISPOSITION_STATE, CallEventFacts, parse_call_event, read_event_body
+from domain.dispositions import decide_disposition
 from domain.errors import NotFound
-from domain.leads import LeadStatus, StatusChange, advance_status
 from domain.phones import normalize_phone, region_for_timezone
 from persistence import calls as call_store
 from persistence.calls import CallContact, EventTenant
-from persistence.lead_status import change_status
 from persistence.rows import CallRow
-from persistence.unit_of_work import Transaction
-from services.add_disposition import apply_disposition, record_call_changes
+from services.add_disposition import lead_update, record_call_outcome
 from services.deps import Deps
 
 _ENDED = {CallStatus.COMPLETED, CallStatus.MISSED, CallStatus.NO_ANSWER, CallStatus.VOICEMAIL}
@@ -66,43 +64,41 @@ async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> Call
         history.append(facts)
         region = _region(tenant)
         projection = project_call(history, region=region)
-        call = before
         contact = _contact_for(before, projection, region)
         columns = projection.columns()
+        # Only the newest `dispositions` event of a call decides its disposition.
+        disposition = (
+            decide_disposition(facts.dispositions, tenant.settings.booked_dispositions)
+            if facts.state == DISPOSITION_STATE
+            and facts.dispositions
+            and projection.disposition_event_ms == facts.event_ms
+            else None
+        )
+        disposition_changed = disposition is not None and call_store.disposition_differs(before, disposition)
         call_changed = contact.phone_e164 is not None or call_store.projection_differs(
             before, columns, contact.contact_id
         )
-        if call_changed:
-            call = await call_store.update_call(tx, call=before, columns=columns, contact=contact)
-        lead_changes, status_change = await _update_lead(tx, before, call)
-        disposition_changed = False
-        # Only the newest `dispositions` event of a call decides its disposition.
-        if (
-            facts.state == DISPOSITION_STATE
-            and facts.dispositions
-            and projection.disposition_event_ms == facts.event_ms
-        ):
-            outcome = await apply_disposition(
+        call = before
+        if call_changed or disposition_changed:
+            call = await call_store.update_call(
                 tx,
-                call=call,
-                booked_keywords=tenant.settings.booked_dispositions,
-                raw=facts.dispositions,
-                at=datetime.fromtimestamp(facts.event_ms / 1000, tz=UTC),
-                changed_by=None,
+                call=before,
+                columns=columns,
+                contact=contact,
+                disposition=disposition if disposition_changed else None,
             )
-            call, disposition_changed = outcome.call, outcome.call_changed
-            lead_changes.extend(outcome.lead_changes)
-            if outcome.status_change is not None:
-                status_change = (
-                    status_change.then(outcome.status_change) if status_change else outcome.status_change
-                )
         status = CallStatus(call.status)
-        await record_call_changes(
+        await record_call_outcome(
             tx,
             call=call,
             kind=_kind(facts, status) if call_changed or disposition_changed else None,
-            lead_changes=lead_changes,
-            status_change=status_change,
+            lead=lead_update(
+                call,
+                before=before,
+                disposition=disposition,
+                at=datetime.fromtimestamp(facts.event_ms / 1000, tz=UTC),
+                changed_by=None,
+            ),
         )
     return CallEventOutcome(duplicate=False, call_id=call.id, status=status)
 
@@ -121,40 +117,3 @@ def _contact_for(before: CallRow, projection: CallProjection, region: str | None
 def _is_name(text: str | None) -> bool:
     """Dialpad names unknown callers by their number (`0412 345 678`); that is no name."""
     return text is not None and any(char.isalpha() for char in text)
-
-
-async def _update_lead(
-    tx: Transaction, before: CallRow, call: CallRow
-) -> tuple[list[str], StatusChange | None]:
-    """Fold the call's attempt and connect times into its lead; a connect moves NEW -> CONTACTED.
-
-    Returns the lead's changed columns and its status change, if any."""
-    if call.lead_id is None:
-        return [], None
-    relevant = ("lead_id", "direction", "started_at", "connected_at")
-    if all(getattr(before, name) == getattr(call, name) for name in relevant):
-        return [], None
-    outbound = call.direction == CallDirection.OUTBOUND.value
-    facts = await call_store.update_lead_facts(
-        tx,
-        lead_id=call.lead_id,
-        attempt_at=call.started_at if outbound else None,
-        connected_at=call.connected_at,
-    )
-    if facts is None:
-        return [], None
-    changes = list(facts.changes)
-    status_change: StatusChange | None = None
-    if (
-        call.connected_at is not None
-        and advance_status(facts.status, LeadStatus.CONTACTED) is not facts.status
-    ):
-        status_change = await change_status(
-            tx,
-            lead_id=call.lead_id,
-            to_status=LeadStatus.CONTACTED,
-            at=call.connected_at,
-            reason="call connected",
-        )
-        changes.append("status")
-    return changes, status_change
