@@ -209,12 +209,14 @@ async def run(args: argparse.Namespace) -> int:
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
         sent: list[bool] = []
+        client_cpu = time.process_time()
         began = time.perf_counter()
         deadline = began + args.seconds
         await asyncio.gather(
             *(worker(host, port, queue, deadline, latencies, statuses, sent) for _ in range(args.concurrency))
         )
         elapsed = time.perf_counter() - began
+        client_cpu = time.process_time() - client_cpu
         backends = await backend_pids(engine)
         cpu_after = (cpu_seconds(server_pids), cpu_seconds(backends))
         await engine.dispose()
@@ -239,7 +241,10 @@ async def run(args: argparse.Namespace) -> int:
             f"server {cpu_used(cpu_before[0], cpu_after[0]) / len(sent) * 1e6:,.0f} us, " if server else ""
         )
         db_cpu = cpu_used(cpu_before[1], cpu_after[1]) / len(sent) * 1e6
-        print(f"cpu per event: {app_part}PostgreSQL {db_cpu:,.0f} us ({len(backends)} backends)")
+        print(
+            f"cpu per event: {app_part}PostgreSQL {db_cpu:,.0f} us ({len(backends)} backends), "
+            f"this load generator {client_cpu / len(sent) * 1e6:,.0f} us"
+        )
     print(f"statuses: {dict(statuses)}")
     print(f"stored: {stored} rows in call_events for {unique} unique events sent")
     lost_nothing = stored == unique and set(statuses) == {200}

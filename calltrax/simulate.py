@@ -8,6 +8,8 @@ Dialpad's real format, some delivered twice and some out of order. Feeds demos a
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import random
 import time
 import uuid
@@ -220,10 +222,21 @@ def plan_calls(
     shuffle_rate: float = 0.2,
     start_ms: int | None = None,
 ) -> Iterator[tuple[dict[str, Any], bool]]:
-    """(claims, is_redelivery) for `calls` calls, their events interleaved as in a busy contact center."""
+    """(claims, is_redelivery) for `calls` calls, their events interleaved as in a busy contact center.
+
+    Calls start a second apart and each delivery happens at its event's time, so one call's events
+    are seconds to minutes apart with other calls' events between them; a call delivered out of
+    order keeps its delivery order (its k-th delivery goes at its k-th event time)."""
     line = phone_number(rng, region)
     now_ms = start_ms if start_ms is not None else int(time.time() * 1000)
+    due: list[tuple[int, int, dict[str, Any], bool]] = []
+    order = itertools.count()
     for number in range(calls):
+        call_start = now_ms + number * 1000
+        # Nothing still to come starts before this call: deliver what is due before it.
+        while due and due[0][0] < call_start:
+            _, _, event, redelivery = heapq.heappop(due)
+            yield event, redelivery
         outcome = _outcome(rng)
         customer = (
             rng.choice(lead_phones)
@@ -235,14 +248,19 @@ def plan_calls(
             call_id=7_000_000_000_000_000 + rng.getrandbits(48),
             customer=customer,
             line=line,
-            start_ms=now_ms + number * 1000,
+            start_ms=call_start,
             outcome=outcome,
         )
+        delivered = deliveries(rng, events, duplicate_rate=duplicate_rate, shuffle_rate=shuffle_rate)
+        times = sorted(int(event["event_timestamp"]) for event in delivered)
         seen: set[tuple[Any, str, int]] = set()
-        for event in deliveries(rng, events, duplicate_rate=duplicate_rate, shuffle_rate=shuffle_rate):
+        for at, event in zip(times, delivered, strict=True):
             key = (event["call_id"], event["state"], event["event_timestamp"])
-            yield event, key in seen
+            heapq.heappush(due, (at, next(order), event, key in seen))
             seen.add(key)
+    while due:
+        _, _, event, redelivery = heapq.heappop(due)
+        yield event, redelivery
 
 
 async def simulate(
