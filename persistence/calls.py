@@ -45,62 +45,79 @@ class EventTenant:
     """What verifying and projecting a tenant's call events needs."""
 
     id: UUID
+    slug: str
     timezone: str
     dialpad_webhook_secret: str | None
     settings: TenantSettings
+    # The settings as stored, so the event write can check they are still the tenant's.
+    settings_json: str
 
 
 _EVENT_TENANT = DriverStatement(
-    text("SELECT id, timezone, dialpad_webhook_secret, settings FROM tenants WHERE slug = :slug")
+    text("SELECT id, slug, timezone, dialpad_webhook_secret, settings FROM tenants WHERE slug = :slug")
 )
 
 
-async def get_event_tenant(tx: Transaction, slug: str) -> EventTenant | None:
-    row = await tx.fetchrow(_EVENT_TENANT, {"slug": slug})
+async def get_event_tenant(connection: AsyncConnection, slug: str) -> EventTenant | None:
+    """The tenant at this Dialpad webhook slug, read now (autocommit); None when unknown."""
+    row = await _EVENT_TENANT.fetchrow(connection, {"slug": slug})
     if row is None:
         return None
+    settings = row["settings"]
+    settings_json = settings if isinstance(settings, str) else json.dumps(settings)
     return EventTenant(
         id=row["id"],
+        slug=row["slug"],
         timezone=row["timezone"],
         dialpad_webhook_secret=row["dialpad_webhook_secret"],
-        settings=TenantSettings.from_json(_json(row["settings"])),
+        settings=TenantSettings.from_json(json.loads(settings_json)),
+        settings_json=settings_json,
     )
 
 
-# Stores the event unless it is a redelivery and, only for a new event, locks (creating if needed)
-# its call row: concurrent events of one call then project one after the other. The no-op
-# DO UPDATE is what takes the row lock and lets RETURNING yield the existing row as it was.
+class TenantChanged(Exception):
+    """The tenant's secret, timezone, settings or slug are no longer what the caller verified with."""
+
+
+# Checks the tenant is still as the caller read it (it may come from a per-process cache). Stores
+# the event unless it is a redelivery and, only for a new event, locks (creating if needed) its call
+# row: concurrent events of one call then project one after the other. The DO UPDATE takes the row
+# lock and counts the event (`event_count`); RETURNING yields the row as it was, bar that count.
 #
 # The same statement reads the call's stored events, which saves a round trip, but they come from
-# the statement's snapshot, taken before the lock was granted. They are complete only if no other
-# transaction changed the call row since that snapshot: every writer of a call's events also
-# updates its row, so the DO UPDATE runs only when the locked version is the one the snapshot saw
-# (same xmin). Otherwise the row is locked all the same, RETURNING yields nothing, and the caller
-# reads the history again under the lock (`call_history`).
+# the statement's snapshot, taken before the lock was granted. They are complete when the count of
+# events read is the call's count before this one (every event's write counts itself under the
+# lock); otherwise another transaction committed an event meanwhile, and the caller reads the history
+# again under the lock (`_LOCKED_CALL_AND_HISTORY`). No lookup of the call row by a second index:
+# on a new database without statistics, the planner chose the tenant's call-list index for it and
+# read every call of the tenant per event.
 _STORE_AND_LOCK = DriverStatement(
     text(
         """
-    WITH seen AS (
-        SELECT xmin AS version FROM calls WHERE tenant_id = :tenant_id AND external_id = :call_id
+    WITH tenant AS (
+        SELECT id FROM tenants
+        WHERE id = :tenant_id AND slug = :slug AND timezone = :timezone
+            AND dialpad_webhook_secret IS NOT DISTINCT FROM CAST(:secret AS text)
+            AND settings = CAST(:settings AS jsonb)
     ),
     history AS (
-        SELECT coalesce(jsonb_agg(raw ORDER BY event_timestamp_ms, state), '[]') AS payloads
+        SELECT coalesce(jsonb_agg(raw ORDER BY event_timestamp_ms, state), '[]') AS payloads, count(*) AS seen
         FROM call_events WHERE tenant_id = :tenant_id AND call_external_id = :call_id
     ),
     stored AS (
         INSERT INTO call_events (tenant_id, call_external_id, state, event_timestamp_ms, format, raw)
-        VALUES (:tenant_id, :call_id, :state, :event_ms, :format, :raw)
+        SELECT id, :call_id, :state, :event_ms, :format, :raw FROM tenant
         ON CONFLICT (tenant_id, call_external_id, state, event_timestamp_ms) DO NOTHING
         RETURNING id
     ),
     locked AS (
-        INSERT INTO calls (tenant_id, external_id, direction, customer_call_key)
-        SELECT :tenant_id, :call_id, :direction, :call_id FROM stored
-        ON CONFLICT (tenant_id, external_id) DO UPDATE SET updated_at = calls.updated_at
-            WHERE calls.xmin = (SELECT version FROM seen)
+        INSERT INTO calls (tenant_id, external_id, direction, customer_call_key, event_count)
+        SELECT :tenant_id, :call_id, :direction, :call_id, 1 FROM stored
+        ON CONFLICT (tenant_id, external_id) DO UPDATE SET event_count = calls.event_count + 1
         RETURNING calls.*, (calls.xmax = 0) AS created
     )
-    SELECT EXISTS (SELECT 1 FROM stored) AS stored, history.payloads AS history, locked.*
+    SELECT EXISTS (SELECT 1 FROM tenant) AS tenant_current, EXISTS (SELECT 1 FROM stored) AS stored,
+        history.payloads AS history, history.seen = locked.event_count - 1 AS history_complete, locked.*
     FROM history LEFT JOIN locked ON true
     """
     ).bindparams(bindparam("raw", type_=JSONB))
@@ -132,13 +149,21 @@ class LockedCall:
 
 
 async def store_event_and_lock_call(
-    tx: Transaction, *, tenant_id: UUID, facts: CallEventFacts, raw: dict[str, Any]
+    tx: Transaction, *, tenant: EventTenant, facts: CallEventFacts, raw: dict[str, Any]
 ) -> LockedCall | None:
-    """Store the raw event once; for a new event the call row as it was, now locked; None = duplicate."""
+    """Store the raw event once; for a new event the call row as it was, now locked; None = duplicate.
+
+    Writes nothing and raises `TenantChanged` unless `tenant` (what the event was verified and will
+    be projected with) is still the tenant's current state."""
+    tenant_id = tenant.id
     row = await tx.fetchrow(
         _STORE_AND_LOCK,
         {
             "tenant_id": tenant_id,
+            "slug": tenant.slug,
+            "timezone": tenant.timezone,
+            "secret": tenant.dialpad_webhook_secret,
+            "settings": tenant.settings_json,
             "call_id": facts.call_id,
             "state": facts.state,
             "event_ms": facts.event_ms,
@@ -148,10 +173,12 @@ async def store_event_and_lock_call(
         },
     )
     assert row is not None  # the statement always yields its one row
+    if not row["tenant_current"]:
+        raise TenantChanged(tenant.slug)
     if not row["stored"]:
         return None
-    if row["id"] is None:
-        # Another transaction changed the call after this statement's snapshot: read it again.
+    if not row["history_complete"]:
+        # Another transaction stored an event of this call after this statement's snapshot: read again.
         row = await tx.fetchrow(
             _LOCKED_CALL_AND_HISTORY,
             {

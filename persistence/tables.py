@@ -275,6 +275,8 @@ class Call(Base):
     voicemail_url: Mapped[str | None] = mapped_column(Text)
     voicemail: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Stored events of this call; see persistence.calls._STORE_AND_LOCK.
+    event_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
 
@@ -283,8 +285,8 @@ class CallEvent(Base):
     __tablename__ = "call_events"
     __table_args__ = (
         # Dialpad sends no event id and may deliver an event more than once.
+        # Also the index for a call's events (its leading columns).
         UniqueConstraint("tenant_id", "call_external_id", "state", "event_timestamp_ms"),
-        Index(None, "tenant_id", "call_external_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

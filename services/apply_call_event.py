@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from domain.call_projection import CallProjection, project_call
 from domain.calls import CallStatus
-from domain.dialpad_events import DISPOSITION_STATE, CallEventFacts, parse_call_event, read_event_body
+from domain.dialpad_events import (
+    DISPOSITION_STATE,
+    CallEventFacts,
+    parse_call_event,
+    read_event_body,
+)
 from domain.dispositions import decide_disposition
-from domain.errors import NotFound
+from domain.errors import BadInput, NotFound, Unauthenticated, Unavailable
 from domain.phones import normalize_phone, region_for_timezone
 from persistence import calls as call_store
-from persistence.calls import CallContact, EventTenant
+from persistence.calls import CallContact, EventTenant, TenantChanged
 from persistence.rows import CallRow
 from services.add_disposition import lead_update, record_call_outcome
 from services.deps import Deps
@@ -42,20 +48,62 @@ def _region(tenant: EventTenant) -> str | None:
     return tenant.settings.default_region or region_for_timezone(tenant.timezone)
 
 
+# Per process, slug -> the tenant as last read, so an event needs no tenant query of its own. Only a
+# hint: the event write checks the secret, timezone and settings are still these (see
+# `store_event_and_lock_call`), and an event the hint cannot verify is verified again after a
+# fresh read, so a rotated secret or a changed setting takes effect at once.
+_TENANTS: dict[str, EventTenant] = {}
+_MAX_TENANTS = 10_000
+# Reads of a tenant that keeps changing between its read and the write, before asking for a retry.
+_ATTEMPTS = 3
+
+
+async def _fresh_tenant(deps: Deps, slug: str) -> EventTenant:
+    async with deps.reader() as connection:
+        tenant = await call_store.get_event_tenant(connection, slug)
+    if tenant is None:
+        _TENANTS.pop(slug, None)
+        raise NotFound(f"no tenant with slug {slug!r}")
+    if len(_TENANTS) >= _MAX_TENANTS:
+        _TENANTS.clear()
+    _TENANTS[slug] = tenant
+    return tenant
+
+
 async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> CallEventOutcome:
     """Verify a Dialpad webhook body, store the event once and re-project its call, contact and lead."""
+    tenant = _TENANTS.get(tenant_slug)
+    fresh = tenant is None
+    if tenant is None:
+        tenant = await _fresh_tenant(deps, tenant_slug)
+    for _ in range(_ATTEMPTS):
+        try:
+            claims, _signed = read_event_body(
+                body,
+                secret=tenant.dialpad_webhook_secret,
+                allow_unsigned=tenant.settings.allow_unsigned_events,
+                now=deps.clock.now(),
+            )
+            facts = parse_call_event(claims)
+        except (Unauthenticated, BadInput):
+            if fresh:
+                raise
+            # Perhaps signed with a secret (or sent under a setting) newer than the cached tenant.
+            tenant, fresh = await _fresh_tenant(deps, tenant_slug), True
+            continue
+        try:
+            return await _apply(deps, tenant, facts, claims)
+        except TenantChanged:
+            tenant, fresh = await _fresh_tenant(deps, tenant_slug), True
+    raise Unavailable("the tenant's settings kept changing; retry shortly")
+
+
+async def _apply(
+    deps: Deps, tenant: EventTenant, facts: CallEventFacts, claims: dict[str, Any]
+) -> CallEventOutcome:
+    """Store the verified event and re-project its call, contact and lead, in one transaction."""
     async with deps.unit_of_work() as tx:
-        tenant = await call_store.get_event_tenant(tx, tenant_slug)
-        if tenant is None:
-            raise NotFound(f"no tenant with slug {tenant_slug!r}")
-        claims, _signed = read_event_body(
-            body,
-            secret=tenant.dialpad_webhook_secret,
-            allow_unsigned=tenant.settings.allow_unsigned_events,
-            now=deps.clock.now(),
-        )
-        facts = parse_call_event(claims)
-        locked = await call_store.store_event_and_lock_call(tx, tenant_id=tenant.id, facts=facts, raw=claims)
+        locked = await call_store.store_event_and_lock_call(tx, tenant=tenant, facts=facts, raw=claims)
         if locked is None:
             return CallEventOutcome(duplicate=True)
         before = locked.call
