@@ -18,14 +18,15 @@ from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.calls import CallDirection
 from domain.dialpad_events import CallEventFacts
 from domain.dispositions import Disposition
-from domain.leads import OPEN_STATUSES, LeadStatus
+from domain.leads import OPEN_STATUSES, LeadStatus, advancing_to
 from domain.tenants import TenantSettings
 from persistence.db import DriverStatement
 from persistence.leads import json_snapshot_sql
 from persistence.rows import CallRow
-from persistence.tables import Contact, Lead
+from persistence.tables import Call, Contact, Lead
 from persistence.unit_of_work import Transaction
 
 _OPEN = "(" + ", ".join(sorted(f"'{status.value}'" for status in OPEN_STATUSES)) + ")"
@@ -217,38 +218,6 @@ _PROJECTED_COLUMNS = (
     "last_event_at",
 )
 
-# The contact is the given one, or (when `contact_phone` is set) the tenant's contact with that
-# E.164 phone, created if unknown and race-safe, as in `persistence.contacts`. The lead is the
-# contact's latest lead created at or before the call started.
-_UPDATE_CALL = DriverStatement(
-    text(
-        f"""
-    WITH ensured AS (
-        INSERT INTO contacts (tenant_id, phone, name)
-        SELECT :tenant_id, CAST(:contact_phone AS text), CAST(:contact_name AS text)
-        WHERE CAST(:contact_phone AS text) IS NOT NULL
-        ON CONFLICT (tenant_id, phone) DO UPDATE SET name = coalesce(contacts.name, EXCLUDED.name)
-        RETURNING id
-    ),
-    contact AS (SELECT coalesce((SELECT id FROM ensured), CAST(:contact_id AS uuid)) AS id)
-    UPDATE calls SET {", ".join(f"{name} = :{name}" for name in _PROJECTED_COLUMNS)},
-        contact_id = (SELECT id FROM contact),
-        disposition = coalesce(CAST(:disposition AS text), disposition),
-        disposition_raw = coalesce(CAST(:disposition_raw AS text), disposition_raw),
-        booked = coalesce(CAST(:booked AS boolean), booked),
-        lead_id = (
-            SELECT leads.id FROM leads
-            WHERE leads.contact_id = (SELECT id FROM contact)
-                AND leads.created_at <= CAST(:started_at AS timestamptz)
-            ORDER BY leads.created_at DESC, leads.id DESC LIMIT 1
-        ),
-        updated_at = now()
-    WHERE id = :id
-    RETURNING *
-    """
-    )
-)
-
 
 def projection_differs(call: CallRow, columns: dict[str, object], contact_id: UUID | None) -> bool:
     """True when writing `columns` and `contact_id` would change the call row."""
@@ -264,32 +233,6 @@ class CallContact:
     contact_id: UUID | None = None
     phone_e164: str | None = None
     name: str | None = None
-
-
-async def update_call(
-    tx: Transaction,
-    *,
-    call: CallRow,
-    columns: dict[str, object],
-    contact: CallContact,
-    disposition: Disposition | None = None,
-) -> CallRow:
-    """Write a call's projected columns, contact and (when given) disposition, and (re)link its lead;
-    returns the new row."""
-    params: dict[str, Any] = {name: columns[name] for name in _PROJECTED_COLUMNS}
-    params.update(
-        id=call.id,
-        tenant_id=call.tenant_id,
-        contact_id=contact.contact_id,
-        contact_phone=contact.phone_e164,
-        contact_name=contact.name,
-        disposition=disposition.value if disposition else None,
-        disposition_raw=disposition.raw if disposition else None,
-        booked=disposition.booked if disposition else None,
-    )
-    row = await tx.fetchrow(_UPDATE_CALL, params)
-    assert row is not None  # the caller holds the call's lock
-    return _call(row)
 
 
 _CALL_FOR_UPDATE = DriverStatement(
@@ -356,62 +299,66 @@ async def count_call_events(connection: AsyncConnection, tenant_id: UUID) -> int
 
 
 @dataclass(frozen=True)
-class LeadUpdate:
-    """What one call tells its lead: times to fold in (the earliest wins) and automatic status moves.
+class Booking:
+    """A booking disposition's effect on its lead: booked at `at`, and moved on to BOOKED from
+    `from_statuses` (`domain.leads.advancing_to`)."""
 
-    `contacted_from` / `booked_from` are the statuses that move to CONTACTED (at `connected_at`) and then
-    BOOKED (at `booked_at`): `domain.leads.advancing_to`, empty when the call proposes no such move."""
-
-    lead_id: UUID
-    attempt_at: datetime | None = None
-    connected_at: datetime | None = None
-    contacted_from: tuple[LeadStatus, ...] = ()
-    booked_at: datetime | None = None
-    booked_from: tuple[LeadStatus, ...] = ()
-    booked_reason: str | None = None
+    at: datetime
+    reason: str
+    from_statuses: tuple[LeadStatus, ...]
     changed_by: str | None = None
 
 
-# After a call changed: fold its facts into its lead (locked) and apply the automatic status moves,
-# with their history rows, then record CALL_UPDATED (the caller's payload) and LEAD_UPDATED (the
-# lead as written here, its contact, what changed) -- one round trip while the call's lock is held.
-# Times only move earlier (LEAST), so facts from events in any order converge; an attempt or connect
-# before the lead was created is not the lead's. Automatic moves start from an open status, so a lead
-# keeps its board column when it becomes CONTACTED and leaves the board when BOOKED (as
-# `persistence.lead_status.change_status` would set them, one move at a time).
-_CALL_OUTCOME = DriverStatement(
-    text(
-        f"""
-    WITH cur AS (
+def _booking_values(booking: Booking | None) -> dict[str, Any]:
+    return {
+        "booked_at": booking.at if booking else None,
+        "booked_from": [status.value for status in booking.from_statuses] if booking else [],
+        "booked_reason": booking.reason if booking else None,
+        "changed_by": booking.changed_by if booking else None,
+    }
+
+
+# What a call's change does to its lead, as CTEs over a one-row CTE `inputs` (tenant_id, call_payload,
+# and a LeadUpdate's fields): fold the times into the lead (locked) and apply the automatic status
+# moves, with their history rows, then record CALL_UPDATED (`call_payload`) and LEAD_UPDATED (the lead
+# as written here, its contact as `{contacts}` has it, what changed). Times only move earlier (LEAST),
+# so facts from events in any order converge; an attempt or connect before the lead was created is not
+# the lead's. Automatic moves start from an open status, so a lead keeps its board column when it
+# becomes CONTACTED and leaves the board when BOOKED (as `persistence.lead_status.change_status` would
+# set them, one move at a time).
+def _outcome_ctes(contacts: str) -> str:
+    return f"""
+    cur AS (
         SELECT l.id, l.tenant_id, l.status, l.stage, l.created_at, l.first_attempt_at, l.first_connected_at,
             l.booked_at
-        FROM leads AS l WHERE l.id = CAST(:lead_id AS uuid)
+        FROM leads AS l WHERE l.id = (SELECT lead_id FROM inputs)
         FOR NO KEY UPDATE
     ),
     facts AS (
         SELECT cur.*,
-            CASE WHEN CAST(:attempt_at AS timestamptz) >= created_at
-                THEN LEAST(coalesce(first_attempt_at, :attempt_at), :attempt_at)
-                ELSE first_attempt_at END AS new_attempt,
-            CASE WHEN CAST(:connected_at AS timestamptz) >= created_at
-                THEN LEAST(coalesce(first_connected_at, :connected_at), :connected_at)
-                ELSE first_connected_at END AS new_connected,
-            CASE WHEN CAST(:booked_at AS timestamptz) IS NOT NULL
-                THEN LEAST(coalesce(booked_at, :booked_at), :booked_at)
-                ELSE booked_at END AS new_booked,
-            CASE WHEN status = ANY(CAST(:contacted_from AS text[])) THEN 'contacted' ELSE status END AS mid_status
-        FROM cur
+            CASE WHEN i.attempt_at >= cur.created_at
+                THEN LEAST(coalesce(cur.first_attempt_at, i.attempt_at), i.attempt_at)
+                ELSE cur.first_attempt_at END AS new_attempt,
+            CASE WHEN i.connected_at >= cur.created_at
+                THEN LEAST(coalesce(cur.first_connected_at, i.connected_at), i.connected_at)
+                ELSE cur.first_connected_at END AS new_connected,
+            CASE WHEN i.booked_at IS NOT NULL
+                THEN LEAST(coalesce(cur.booked_at, i.booked_at), i.booked_at)
+                ELSE cur.booked_at END AS new_booked,
+            CASE WHEN cur.status = ANY(i.contacted_from) THEN 'contacted' ELSE cur.status END AS mid_status,
+            i.connected_at AS contacted_at, i.booked_at AS booked_at_input, i.booked_from, i.booked_reason,
+            i.changed_by
+        FROM cur CROSS JOIN inputs AS i
     ),
     moves AS (
         SELECT facts.*,
-            CASE WHEN mid_status = ANY(CAST(:booked_from AS text[])) THEN 'booked' ELSE mid_status END AS new_status
+            CASE WHEN mid_status = ANY(booked_from) THEN 'booked' ELSE mid_status END AS new_status
         FROM facts
     ),
     target AS (
         SELECT moves.*,
             CASE WHEN new_status = status THEN stage WHEN new_status IN {_OPEN} THEN stage END AS new_stage,
-            CASE WHEN new_status <> mid_status THEN CAST(:booked_at AS timestamptz)
-                ELSE CAST(:connected_at AS timestamptz) END AS moved_at
+            CASE WHEN new_status <> mid_status THEN booked_at_input ELSE contacted_at END AS moved_at
         FROM moves
         WHERE new_attempt IS DISTINCT FROM first_attempt_at OR new_connected IS DISTINCT FROM first_connected_at
             OR new_booked IS DISTINCT FROM booked_at OR new_status <> status
@@ -436,54 +383,172 @@ _CALL_OUTCOME = DriverStatement(
     ),
     history AS (
         INSERT INTO lead_status_changes (tenant_id, lead_id, from_status, to_status, changed_by, reason, changed_at)
-        SELECT tenant_id, id, status, 'contacted', NULL, 'call connected', :connected_at
+        SELECT tenant_id, id, status, 'contacted', NULL, 'call connected', contacted_at
         FROM target WHERE mid_status <> status
         UNION ALL
-        SELECT tenant_id, id, mid_status, 'booked', :changed_by, :booked_reason, :booked_at
+        SELECT tenant_id, id, mid_status, 'booked', changed_by, booked_reason, booked_at_input
         FROM target WHERE new_status <> mid_status
-    )
-    INSERT INTO events (tenant_id, type, payload)
-    SELECT CAST(:tenant_id AS uuid), 'CALL_UPDATED', CAST(:call_payload AS jsonb)
-    WHERE CAST(:call_payload AS jsonb) IS NOT NULL
-    UNION ALL
-    SELECT changed.tenant_id, 'LEAD_UPDATED', jsonb_build_object(
-        'lead', {json_snapshot_sql("changed", Lead.__table__, exclude=("raw_data",))},
-        'contact', {json_snapshot_sql("c", Contact.__table__)},
-        'changes', changed.changes) || CASE WHEN changed.status <> changed.from_status
-            THEN jsonb_build_object('from_status', changed.from_status, 'from_stage', changed.from_stage,
-                'to_stage', changed.stage)
-            ELSE '{{}}' END
-    FROM changed JOIN contacts AS c ON c.id = changed.contact_id
-    RETURNING id
+    ),
+    recorded AS (
+        INSERT INTO events (tenant_id, type, payload)
+        SELECT tenant_id, 'CALL_UPDATED', call_payload FROM inputs WHERE call_payload IS NOT NULL
+        UNION ALL
+        SELECT changed.tenant_id, 'LEAD_UPDATED', jsonb_build_object(
+            'lead', {json_snapshot_sql("changed", Lead.__table__, exclude=("raw_data",))},
+            'contact', {json_snapshot_sql("c", Contact.__table__)},
+            'changes', changed.changes) || CASE WHEN changed.status <> changed.from_status
+                THEN jsonb_build_object('from_status', changed.from_status, 'from_stage', changed.from_stage,
+                    'to_stage', changed.stage)
+                ELSE '{{}}' END
+        FROM changed JOIN {contacts} AS c ON c.id = changed.contact_id
+        RETURNING id
+    )"""
+
+
+_BOOKING_PARAMS = (bindparam("booked_at", type_=DateTime(timezone=True)),)
+
+# A disposition without a projection change (the GraphQL door, or a redelivered dispositions event):
+# CALL_UPDATED when given, and the booking, when given, of lead `lead_id`.
+_CALL_OUTCOME = DriverStatement(
+    text(
+        f"""
+    WITH inputs AS (
+        SELECT CAST(:tenant_id AS uuid) AS tenant_id, CAST(:call_payload AS jsonb) AS call_payload,
+            CAST(:lead_id AS uuid) AS lead_id, CAST(NULL AS timestamptz) AS attempt_at,
+            CAST(NULL AS timestamptz) AS connected_at, CAST('{{}}' AS text[]) AS contacted_from,
+            CAST(:booked_at AS timestamptz) AS booked_at, CAST(:booked_from AS text[]) AS booked_from,
+            CAST(:booked_reason AS text) AS booked_reason, CAST(:changed_by AS text) AS changed_by
+    ),
+    {_outcome_ctes("contacts")}
+    SELECT count(*) FROM recorded
     """
-    ).bindparams(
-        bindparam("attempt_at", type_=DateTime(timezone=True)),
-        bindparam("connected_at", type_=DateTime(timezone=True)),
-        bindparam("booked_at", type_=DateTime(timezone=True)),
-    )
+    ).bindparams(*_BOOKING_PARAMS)
 )
 
 
 async def write_call_outcome(
-    tx: Transaction, *, tenant_id: UUID, call_payload: dict[str, Any] | None, lead: LeadUpdate | None
+    tx: Transaction,
+    *,
+    tenant_id: UUID,
+    call_payload: dict[str, Any] | None,
+    lead_id: UUID | None,
+    booking: Booking | None,
 ) -> None:
-    """Apply `lead` (when given) and record CALL_UPDATED (when `call_payload` is) and LEAD_UPDATED
-    (when the lead changed): one statement."""
-    if call_payload is None and lead is None:
+    """Record CALL_UPDATED (when `call_payload` is given), book lead `lead_id` (when `booking` is),
+    and record LEAD_UPDATED when that changed it: one statement."""
+    if call_payload is None and (booking is None or lead_id is None):
         return
-    await tx.fetch(
+    await tx.fetchrow(
         _CALL_OUTCOME,
         {
             "tenant_id": tenant_id,
             "call_payload": json.dumps(call_payload, separators=(",", ":")) if call_payload else None,
-            "lead_id": lead.lead_id if lead else None,
-            "attempt_at": lead.attempt_at if lead else None,
-            "connected_at": lead.connected_at if lead else None,
-            "contacted_from": [status.value for status in lead.contacted_from] if lead else [],
-            "booked_at": lead.booked_at if lead else None,
-            "booked_from": [status.value for status in lead.booked_from] if lead else [],
-            "booked_reason": lead.booked_reason if lead else None,
-            "changed_by": lead.changed_by if lead else None,
+            "lead_id": lead_id if booking else None,
+            **_booking_values(booking),
         },
     )
     tx.event_tenants.add(tenant_id)
+
+
+# A call's new projection, in one statement with what follows from it (one round trip while its lock is
+# held): the contact is the given one, or (when `contact_phone` is set) the tenant's contact with that
+# E.164 phone, found or made, race-safe, as in `persistence.contacts`; the lead is the contact's latest
+# lead created at or before the call started; the disposition is written when given. When the call's
+# lead, direction, start or connect changed, its lead gets the first outbound attempt and the connect,
+# and a connect moves it on to CONTACTED (`contacted_from`); a booking (`booked_*`) books it. Then
+# CALL_UPDATED (the call as written, `kind`) and LEAD_UPDATED as in `_outcome_ctes`.
+_UPDATE_CALL = DriverStatement(
+    text(
+        f"""
+    WITH ensured AS (
+        INSERT INTO contacts (tenant_id, phone, name)
+        SELECT :tenant_id, CAST(:contact_phone AS text), CAST(:contact_name AS text)
+        WHERE CAST(:contact_phone AS text) IS NOT NULL
+        ON CONFLICT (tenant_id, phone) DO UPDATE SET name = coalesce(contacts.name, EXCLUDED.name)
+        RETURNING contacts.*
+    ),
+    contact AS (SELECT coalesce((SELECT id FROM ensured), CAST(:contact_id AS uuid)) AS id),
+    updated AS (
+        UPDATE calls SET {", ".join(f"{name} = :{name}" for name in _PROJECTED_COLUMNS)},
+            contact_id = (SELECT id FROM contact),
+            disposition = coalesce(CAST(:disposition AS text), disposition),
+            disposition_raw = coalesce(CAST(:disposition_raw AS text), disposition_raw),
+            booked = coalesce(CAST(:booked AS boolean), booked),
+            lead_id = (
+                SELECT leads.id FROM leads
+                WHERE leads.contact_id = (SELECT id FROM contact)
+                    AND leads.created_at <= CAST(:started_at AS timestamptz)
+                ORDER BY leads.created_at DESC, leads.id DESC LIMIT 1
+            ),
+            updated_at = now()
+        WHERE id = :id
+        RETURNING *
+    ),
+    inputs AS (
+        SELECT u.tenant_id,
+            CASE WHEN CAST(:kind AS text) IS NOT NULL THEN jsonb_build_object(
+                'call', {json_snapshot_sql("u", Call.__table__, exclude=("event_count",))},
+                'kind', CAST(:kind AS text)) END AS call_payload,
+            u.lead_id,
+            CASE WHEN moved.timing AND u.direction = CAST(:outbound AS text) THEN u.started_at END AS attempt_at,
+            CASE WHEN moved.timing THEN u.connected_at END AS connected_at,
+            CASE WHEN moved.timing AND u.connected_at IS NOT NULL THEN CAST(:contacted_from AS text[])
+                ELSE CAST('{{}}' AS text[]) END AS contacted_from,
+            CAST(:booked_at AS timestamptz) AS booked_at, CAST(:booked_from AS text[]) AS booked_from,
+            CAST(:booked_reason AS text) AS booked_reason, CAST(:changed_by AS text) AS changed_by
+        FROM updated AS u CROSS JOIN LATERAL (
+            SELECT u.lead_id IS DISTINCT FROM CAST(:before_lead_id AS uuid)
+                OR u.direction IS DISTINCT FROM CAST(:before_direction AS text)
+                OR u.started_at IS DISTINCT FROM CAST(:before_started_at AS timestamptz)
+                OR u.connected_at IS DISTINCT FROM CAST(:before_connected_at AS timestamptz) AS timing
+        ) AS moved
+    ),
+    {_outcome_ctes("(SELECT * FROM ensured UNION ALL SELECT * FROM contacts WHERE id NOT IN (SELECT id FROM ensured))")}
+    SELECT * FROM updated
+    """
+    ).bindparams(
+        bindparam("before_started_at", type_=DateTime(timezone=True)),
+        bindparam("before_connected_at", type_=DateTime(timezone=True)),
+        *_BOOKING_PARAMS,
+    )
+)
+
+
+async def update_call(
+    tx: Transaction,
+    *,
+    call: CallRow,
+    columns: dict[str, object],
+    contact: CallContact,
+    disposition: Disposition | None,
+    kind: str,
+    booking: Booking | None,
+) -> CallRow:
+    """Write a call's new projection, contact and (when given) disposition, (re)link its lead, apply
+    what that changes for the lead and `booking` (of whichever lead the call now has), and record the
+    events; returns the new call row.
+
+    `call` is the row as it was (locked by the caller)."""
+    params: dict[str, Any] = {name: columns[name] for name in _PROJECTED_COLUMNS}
+    params.update(
+        id=call.id,
+        tenant_id=call.tenant_id,
+        contact_id=contact.contact_id,
+        contact_phone=contact.phone_e164,
+        contact_name=contact.name,
+        disposition=disposition.value if disposition else None,
+        disposition_raw=disposition.raw if disposition else None,
+        booked=disposition.booked if disposition else None,
+        kind=kind,
+        outbound=CallDirection.OUTBOUND.value,
+        contacted_from=[status.value for status in advancing_to(LeadStatus.CONTACTED)],
+        before_lead_id=call.lead_id,
+        before_direction=CallDirection(call.direction).value,
+        before_started_at=call.started_at,
+        before_connected_at=call.connected_at,
+        **_booking_values(booking),
+    )
+    row = await tx.fetchrow(_UPDATE_CALL, params)
+    assert row is not None  # the caller holds the call's lock
+    tx.event_tenants.add(call.tenant_id)
+    return _call(row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from domain.phones import normalize_phone, region_for_timezone
 from persistence import calls as call_store
 from persistence.calls import CallContact, EventTenant, TenantChanged
 from persistence.rows import CallRow
-from services.add_disposition import lead_update, record_call_outcome
+from services.add_disposition import booking_for
 from services.deps import Deps
 
 _ENDED = {CallStatus.COMPLETED, CallStatus.MISSED, CallStatus.NO_ANSWER, CallStatus.VOICEMAIL}
@@ -92,10 +93,36 @@ async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> Call
             tenant, fresh = await _fresh_tenant(deps, tenant_slug), True
             continue
         try:
-            return await _apply(deps, tenant, facts, claims)
+            return await _apply_once(deps, tenant, facts, claims)
         except TenantChanged:
             tenant, fresh = await _fresh_tenant(deps, tenant_slug), True
     raise Unavailable("the tenant's settings kept changing; retry shortly")
+
+
+async def _apply_once(
+    deps: Deps, tenant: EventTenant, facts: CallEventFacts, claims: dict[str, Any]
+) -> CallEventOutcome:
+    """`_apply`, unless the same event is being applied in this process right now: Dialpad's
+    redeliveries can arrive while the first delivery is still in its transaction, and would wait
+    there on the event's unique key holding a connection. They wait here instead, and are answered
+    as the duplicates they are once it has committed (or applied after all, if it failed)."""
+    key = (tenant.id, facts.call_id, facts.state, facts.event_ms)
+    first = deps.in_flight.get(key)
+    if first is not None:
+        if await asyncio.shield(first):
+            return CallEventOutcome(duplicate=True)
+        return await _apply_once(deps, tenant, facts, claims)
+    stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    deps.in_flight[key] = stored
+    try:
+        outcome = await _apply(deps, tenant, facts, claims)
+    except BaseException:
+        stored.set_result(False)
+        raise
+    finally:
+        del deps.in_flight[key]
+    stored.set_result(True)
+    return outcome
 
 
 async def _apply(
@@ -126,28 +153,26 @@ async def _apply(
         call_changed = contact.phone_e164 is not None or call_store.projection_differs(
             before, columns, contact.contact_id
         )
-        call = before
+        booking = booking_for(
+            disposition, at=datetime.fromtimestamp(facts.event_ms / 1000, tz=UTC), changed_by=None
+        )
+        status = projection.status
         if call_changed or disposition_changed:
+            # One statement: the call, its contact, what that changes for its lead, and the events.
             call = await call_store.update_call(
                 tx,
                 call=before,
                 columns=columns,
                 contact=contact,
                 disposition=disposition if disposition_changed else None,
+                kind=_kind(facts, status),
+                booking=booking,
             )
-        status = CallStatus(call.status)
-        await record_call_outcome(
-            tx,
-            call=call,
-            kind=_kind(facts, status) if call_changed or disposition_changed else None,
-            lead=lead_update(
-                call,
-                before=before,
-                disposition=disposition,
-                at=datetime.fromtimestamp(facts.event_ms / 1000, tz=UTC),
-                changed_by=None,
-            ),
-        )
+        else:
+            call = before
+            await call_store.write_call_outcome(
+                tx, tenant_id=call.tenant_id, call_payload=None, lead_id=call.lead_id, booking=booking
+            )
     return CallEventOutcome(duplicate=False, call_id=call.id, status=status)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -22,6 +24,8 @@ class Deps:
     public_base_url: str = "http://localhost:8000"
     # The office new Dialpad call centers go in unless provisionClient names one.
     dialpad_office_id: str | None = None
+    # Operations under way in this process, by what they do (see services.apply_call_event).
+    in_flight: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[Transaction]:

@@ -521,3 +521,38 @@ async def test_events_of_one_call_racing_through_two_processes_give_the_sequenti
             "first_connected_at": CONNECTED,
             "booked_at": DISPOSED,
         }
+
+
+async def test_event_payloads_built_in_sql_equal_the_python_snapshots_of_the_rows(
+    client, make_tenant, engine
+):
+    """CALL_UPDATED and LEAD_UPDATED payloads are built by the write statement (one round trip);
+    subscribers read them as `persistence.snapshots.snapshot()` of the same rows."""
+    from persistence.rows import CallRow
+    from persistence.snapshots import snapshot
+
+    tenant = await make_tenant()
+    _, lead_id = await insert_lead(engine, tenant.id, "+61430363930", STARTED - timedelta(minutes=7))
+    await post_samples(client, tenant.tenant.slug, OUTBOUND)
+    events = await rows(engine, "SELECT type, payload FROM events ORDER BY id")
+    call_row = await row(engine, "SELECT * FROM calls")
+    lead_row = await row(engine, "SELECT * FROM leads WHERE id = :id", id=lead_id)
+    contact_row = await row(engine, "SELECT * FROM contacts")
+    assert call_row is not None
+    assert lead_row is not None
+    assert contact_row is not None
+    last_call = [event["payload"] for event in events if event["type"] == "CALL_UPDATED"][-1]
+    assert last_call == {"call": snapshot(CallRow.from_mapping(call_row)), "kind": "DISPOSITION"}
+    last_lead = [event["payload"] for event in events if event["type"] == "LEAD_UPDATED"][-1]
+    assert last_lead["lead"] == snapshot(lead_row, exclude=("raw_data",))
+    assert last_lead["contact"] == snapshot(contact_row)
+
+
+async def test_concurrent_redeliveries_of_one_event_store_it_once(client, make_tenant, engine):
+    tenant = await make_tenant()
+    body = sign(sample("outbound-1-calling"), SECRET)
+    answers = await asyncio.gather(*(post(client, tenant.tenant.slug, body) for _ in range(10)))
+    assert [answer.status_code for answer in answers] == [200] * 10
+    assert sorted(answer.json()["duplicate"] for answer in answers) == [False] + [True] * 9
+    assert await row(engine, "SELECT count(*) AS n FROM call_events") == {"n": 1}
+    assert await row(engine, "SELECT count(*) AS n FROM events WHERE type = 'CALL_UPDATED'") == {"n": 1}
