@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calltrax.event_bus import EventBus
 from calltrax.observability import EVENTS_PUBLISHED
 from persistence.events import number_pending, tenants_with_pending
+from persistence.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,8 @@ class EventRelay:
 
     async def _relay(self, tenant_id: UUID) -> None:
         try:
-            async with self._engine.begin() as connection:
-                events = await number_pending(connection, tenant_id)
+            async with transaction(self._engine) as tx:
+                events = await number_pending(tx, tenant_id)
         except Exception:
             self._dirty.add(tenant_id)
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
@@ -10,55 +11,64 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import EventType, PublishedEvent
+from persistence.db import DriverStatement
 from persistence.tables import Event
+from persistence.unit_of_work import Transaction
 
-_LOCK_SEQUENCE = text(
-    "INSERT INTO event_sequences (tenant_id, last_seq) VALUES (:tenant_id, 0) "
-    "ON CONFLICT (tenant_id) DO UPDATE SET last_seq = event_sequences.last_seq "
-    "RETURNING last_seq"
+_LOCK_SEQUENCE = DriverStatement(
+    text(
+        "INSERT INTO event_sequences (tenant_id, last_seq) VALUES (:tenant_id, 0) "
+        "ON CONFLICT (tenant_id) DO UPDATE SET last_seq = event_sequences.last_seq "
+        "RETURNING last_seq"
+    )
 )
 
-# Runs after the sequence row is locked, so its snapshot sees every batch numbered before.
-_NUMBER_PENDING = text(
-    """
+# Runs after the sequence row is locked, so its snapshot sees every batch numbered before; saves the
+# last seq it gave in the same statement.
+_NUMBER_PENDING = DriverStatement(
+    text(
+        """
     WITH pending AS (
         SELECT id, row_number() OVER (ORDER BY id) AS rn
         FROM events
         WHERE tenant_id = :tenant_id AND seq IS NULL
         ORDER BY id
         LIMIT :limit
+    ),
+    numbered AS (
+        UPDATE events AS e SET seq = :base + pending.rn
+        FROM pending
+        WHERE e.id = pending.id
+        RETURNING e.seq, e.type, e.payload
+    ),
+    saved AS (
+        UPDATE event_sequences SET last_seq = (SELECT max(seq) FROM numbered)
+        WHERE tenant_id = :tenant_id AND EXISTS (SELECT 1 FROM numbered)
     )
-    UPDATE events AS e SET seq = :base + pending.rn
-    FROM pending
-    WHERE e.id = pending.id
-    RETURNING e.seq, e.type, e.payload
+    SELECT seq, type, payload FROM numbered ORDER BY seq
     """
+    )
 )
 
-_SAVE_SEQUENCE = text("UPDATE event_sequences SET last_seq = :last_seq WHERE tenant_id = :tenant_id")
 
-
-async def number_pending(
-    connection: AsyncConnection, tenant_id: UUID, *, limit: int = 5000
-) -> list[PublishedEvent]:
+async def number_pending(tx: Transaction, tenant_id: UUID, *, limit: int = 5000) -> list[PublishedEvent]:
     """Give the tenant's committed, unnumbered events the next seqs, in insertion order.
 
-    Call inside a transaction; concurrent callers for one tenant wait on its sequence row."""
-    base = (await connection.execute(_LOCK_SEQUENCE, {"tenant_id": tenant_id})).scalar_one()
-    rows = (
-        await connection.execute(_NUMBER_PENDING, {"tenant_id": tenant_id, "base": base, "limit": limit})
-    ).all()
-    if not rows:
-        return []
-    events = sorted(
-        (
-            PublishedEvent(tenant_id=tenant_id, seq=row.seq, type=EventType(row.type), payload=row.payload)
-            for row in rows
-        ),
-        key=lambda event: event.seq,
+    Concurrent callers for one tenant wait on its sequence row (locked until `tx` ends)."""
+    locked = await tx.fetchrow(_LOCK_SEQUENCE, {"tenant_id": tenant_id})
+    assert locked is not None
+    rows = await tx.fetch(
+        _NUMBER_PENDING, {"tenant_id": tenant_id, "base": locked["last_seq"], "limit": limit}
     )
-    await connection.execute(_SAVE_SEQUENCE, {"tenant_id": tenant_id, "last_seq": events[-1].seq})
-    return events
+    return [
+        PublishedEvent(
+            tenant_id=tenant_id,
+            seq=row["seq"],
+            type=EventType(row["type"]),
+            payload=json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"],
+        )
+        for row in rows
+    ]
 
 
 async def tenants_with_pending(connection: AsyncConnection) -> list[UUID]:

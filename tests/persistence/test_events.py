@@ -23,8 +23,8 @@ async def test_concurrent_writers_and_numberers_give_dense_seqs(engine: AsyncEng
     first, second = await make_tenant(), await make_tenant()
 
     async def number(tenant_id: object) -> list[int]:
-        async with engine.begin() as connection:
-            return [event.seq for event in await number_pending(connection, tenant_id)]  # type: ignore[arg-type]
+        async with transaction(engine) as tx:
+            return [event.seq for event in await number_pending(tx, tenant_id)]  # type: ignore[arg-type]
 
     writes = [_write(engine, tenant.id, n) for n in range(40) for tenant in (first, second)]
     numberers = [number(tenant.id) for _ in range(6) for tenant in (first, second)]

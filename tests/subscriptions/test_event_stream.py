@@ -31,8 +31,8 @@ async def _number(engine: AsyncEngine, tenant_id: UUID, count: int) -> list[Publ
     """Write and number events without publishing them (a relay whose publishes were lost)."""
     async with transaction(engine) as tx:
         await tx.record(*[NewEvent(tenant_id, EventType.LEAD_UPDATED, {"n": n}) for n in range(count)])
-    async with engine.begin() as connection:
-        return await number_pending(connection, tenant_id)
+    async with transaction(engine) as tx:
+        return await number_pending(tx, tenant_id)
 
 
 async def _live(subscriptions: Subscriptions, count: int) -> None:
