@@ -54,25 +54,29 @@ def free_port() -> int:
 
 
 def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """`calltrax serve` as an operator runs it (logs at CALLTRAX_LOG_LEVEL, WARNING unless set)."""
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, CALLTRAX_LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        CALLTRAX_LOG_LEVEL=os.environ.get("CALLTRAX_LOG_LEVEL", "WARNING"),
+        CALLTRAX_JWT_SECRET=secrets.token_urlsafe(48),
+    )
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "calltrax.app:app_from_env",
-        "--factory",
+        "calltrax",
+        "serve",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
         "--workers",
         str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
     ]
-    server = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
+    server = subprocess.Popen(
+        command, env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -504,7 +504,7 @@ _UPDATE_CALL = DriverStatement(
         ) AS moved
     ),
     {_outcome_ctes("(SELECT * FROM ensured UNION ALL SELECT * FROM contacts WHERE id NOT IN (SELECT id FROM ensured))")}
-    SELECT * FROM updated
+    SELECT count(*) AS written FROM updated
     """
     ).bindparams(
         bindparam("before_started_at", type_=DateTime(timezone=True)),
@@ -523,10 +523,10 @@ async def update_call(
     disposition: Disposition | None,
     kind: str,
     booking: Booking | None,
-) -> CallRow:
+) -> None:
     """Write a call's new projection, contact and (when given) disposition, (re)link its lead, apply
     what that changes for the lead and `booking` (of whichever lead the call now has), and record the
-    events; returns the new call row.
+    events.
 
     `call` is the row as it was (locked by the caller)."""
     params: dict[str, Any] = {name: columns[name] for name in _PROJECTED_COLUMNS}
@@ -549,6 +549,5 @@ async def update_call(
         **_booking_values(booking),
     )
     row = await tx.fetchrow(_UPDATE_CALL, params)
-    assert row is not None  # the caller holds the call's lock
+    assert row is not None  # one row, the count of calls written (1: the caller holds its lock)
     tx.event_tenants.add(call.tenant_id)
-    return _call(row)

@@ -159,7 +159,7 @@ async def _apply(
         status = projection.status
         if call_changed or disposition_changed:
             # One statement: the call, its contact, what that changes for its lead, and the events.
-            call = await call_store.update_call(
+            await call_store.update_call(
                 tx,
                 call=before,
                 columns=columns,
@@ -169,11 +169,10 @@ async def _apply(
                 booking=booking,
             )
         else:
-            call = before
             await call_store.write_call_outcome(
-                tx, tenant_id=call.tenant_id, call_payload=None, lead_id=call.lead_id, booking=booking
+                tx, tenant_id=before.tenant_id, call_payload=None, lead_id=before.lead_id, booking=booking
             )
-    return CallEventOutcome(duplicate=False, call_id=call.id, status=status)
+    return CallEventOutcome(duplicate=False, call_id=before.id, status=status)
 
 
 def _contact_for(before: CallRow, projection: CallProjection, region: str | None) -> CallContact:
