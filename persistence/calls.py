@@ -115,7 +115,7 @@ _STORE_AND_LOCK = DriverStatement(
         INSERT INTO calls (tenant_id, external_id, direction, customer_call_key, event_count)
         SELECT :tenant_id, :call_id, :direction, :call_id, 1 FROM stored
         ON CONFLICT (tenant_id, external_id) DO UPDATE SET event_count = calls.event_count + 1
-        RETURNING calls.*, (calls.xmax = 0) AS created
+        RETURNING calls.*
     )
     SELECT EXISTS (SELECT 1 FROM tenant) AS tenant_current, EXISTS (SELECT 1 FROM stored) AS stored,
         history.payloads AS history, history.seen = locked.event_count - 1 AS history_complete, locked.*
@@ -127,7 +127,7 @@ _STORE_AND_LOCK = DriverStatement(
 _LOCKED_CALL_AND_HISTORY = DriverStatement(
     text(
         """
-    SELECT calls.*, false AS created, (
+    SELECT calls.*, (
         SELECT coalesce(jsonb_agg(raw ORDER BY event_timestamp_ms, state), '[]') FROM call_events
         WHERE call_events.tenant_id = calls.tenant_id AND call_events.call_external_id = calls.external_id
             AND (call_events.state, call_events.event_timestamp_ms) <> (:state, :event_ms)
@@ -140,12 +140,11 @@ _LOCKED_CALL_AND_HISTORY = DriverStatement(
 
 @dataclass(frozen=True)
 class LockedCall:
-    """A call row as it was before this event, locked; `created` when this event made it.
+    """A call row as it was before this event (bar its event count), locked by this transaction.
 
     `history` holds the raw payloads of the call's other stored events, oldest first."""
 
     call: CallRow
-    created: bool
     history: list[dict[str, Any]]
 
 
@@ -190,7 +189,7 @@ async def store_event_and_lock_call(
             },
         )
         assert row is not None  # locked by this transaction, so it exists
-    return LockedCall(call=_call(row), created=row["created"], history=_json(row["history"]))
+    return LockedCall(call=_call(row), history=_json(row["history"]))
 
 
 _PROJECTED_COLUMNS = (
