@@ -130,10 +130,10 @@ async def make_tenant(database_url: str, leads: int, rng: random.Random) -> tupl
 
 
 def requests(
-    host: str, slug: str, secret: str, phones: list[str], calls: int, rng: random.Random
+    host: str, slug: str, secret: str, phones: list[str], calls: int, rng: random.Random, *, bursts: bool
 ) -> Iterator[tuple[bytes, bool]]:
     """Pre-built HTTP requests, and whether each is a redelivery."""
-    for claims, redelivery in plan_calls(rng, lead_phones=phones, calls=calls, region="AU"):
+    for claims, redelivery in plan_calls(rng, lead_phones=phones, calls=calls, region="AU", bursts=bursts):
         body = sign(claims, secret)
         head = (
             f"POST /webhooks/dialpad/{slug} HTTP/1.1\r\nHost: {host}\r\n"
@@ -204,7 +204,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        queue = list(requests(host, slug, secret, phones, args.calls, rng))
+        queue = list(requests(host, slug, secret, phones, args.calls, rng, bursts=args.bursts))
         queue.reverse()  # pop() from the end keeps each call's planned delivery order
         total_planned = len(queue)
         engine = create_engine(args.database_url, pool_size=1)
@@ -247,6 +247,9 @@ async def run(args: argparse.Namespace) -> int:
     p50, p95, p99 = (percentile(ms, share) for share in (0.5, 0.95, 0.99))
     print(f"server: {url} ({'started here, ' + str(args.workers) + ' worker(s)' if server else 'given'})")
     print(
+        f"deliveries: {'each call back to back (--bursts)' if args.bursts else 'calls interleaved by event time'}"
+    )
+    print(
         f"sent {len(sent)} events ({measured_unique} unique, {len(sent) - measured_unique} redeliveries) "
         f"after {len(warm_sent)} in a {args.warmup:g} s warm-up, of {total_planned} planned "
         f"in {elapsed:.2f} s from {args.concurrency} connections"
@@ -280,6 +283,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of uncounted warm-up")
+    parser.add_argument(
+        "--bursts", action="store_true", help="each call's events back to back (they meet on its lock)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers when starting the server")
     parser.add_argument("--calls", type=int, default=10_000, help="calls to pre-sign (about 3.5 events each)")
     parser.add_argument("--leads", type=int, default=500)

@@ -221,12 +221,14 @@ def plan_calls(
     duplicate_rate: float = 0.1,
     shuffle_rate: float = 0.2,
     start_ms: int | None = None,
+    bursts: bool = False,
 ) -> Iterator[tuple[dict[str, Any], bool]]:
     """(claims, is_redelivery) for `calls` calls, their events interleaved as in a busy contact center.
 
     Calls start a second apart and each delivery happens at its event's time, so one call's events
     are seconds to minutes apart with other calls' events between them; a call delivered out of
-    order keeps its delivery order (its k-th delivery goes at its k-th event time)."""
+    order keeps its delivery order (its k-th delivery goes at its k-th event time). With `bursts`,
+    each call's deliveries come back to back instead (a stress case: its events meet on its lock)."""
     line = phone_number(rng, region)
     now_ms = start_ms if start_ms is not None else int(time.time() * 1000)
     due: list[tuple[int, int, dict[str, Any], bool]] = []
@@ -252,7 +254,11 @@ def plan_calls(
             outcome=outcome,
         )
         delivered = deliveries(rng, events, duplicate_rate=duplicate_rate, shuffle_rate=shuffle_rate)
-        times = sorted(int(event["event_timestamp"]) for event in delivered)
+        times = (
+            [call_start] * len(delivered)
+            if bursts
+            else sorted(int(event["event_timestamp"]) for event in delivered)
+        )
         seen: set[tuple[Any, str, int]] = set()
         for at, event in zip(times, delivered, strict=True):
             key = (event["call_id"], event["state"], event["event_timestamp"])
