@@ -32,6 +32,13 @@ class NotFound(DomainError):
     http_status = 404
 
 
+class BodyTooLarge(DomainError):
+    """A request body over its door's limit (413)."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
 class Conflict(DomainError):
     code = "CONFLICT"
     http_status = 409

@@ -39,13 +39,6 @@ class UnsupportedMediaType(DomainError):
     http_status = 415
 
 
-class BodyTooLarge(DomainError):
-    """A body over `MAX_BODY_BYTES` (413)."""
-
-    code = "PAYLOAD_TOO_LARGE"
-    http_status = 413
-
-
 @dataclass(frozen=True)
 class LeadInput:
     """What a lead body says, as given (not yet normalised: the phone region is the tenant's)."""

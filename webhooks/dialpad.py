@@ -8,7 +8,8 @@ from starlette.routing import Route
 
 from domain.errors import DomainError
 from services.apply_call_event import apply_call_event
-from webhooks.responses import domain_error_response, error_response
+from webhooks.bodies import read_body
+from webhooks.responses import domain_error_response
 
 # A call event is a few KB; anything far larger is not one.
 MAX_BODY_BYTES = 256 * 1024
@@ -16,10 +17,8 @@ MAX_BODY_BYTES = 256 * 1024
 
 async def dialpad_event(request: Request) -> Response:
     """Verify and apply one event; 4xx tells Dialpad not to retry, 503 asks it to."""
-    body = await request.body()  # raw bytes whatever the Content-Type: the body is a JWT
-    if len(body) > MAX_BODY_BYTES:
-        return error_response(413, "PAYLOAD_TOO_LARGE", f"events are at most {MAX_BODY_BYTES} bytes")
     try:
+        body = await read_body(request, limit=MAX_BODY_BYTES)  # raw bytes whatever the Content-Type
         outcome = await apply_call_event(
             request.state.deps, tenant_slug=request.path_params["tenant_slug"], body=body
         )

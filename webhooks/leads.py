@@ -6,30 +6,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from domain.errors import DomainError
-from domain.lead_intake import MAX_BODY_BYTES, BodyTooLarge, decode_body, parse_lead
+from domain.lead_intake import MAX_BODY_BYTES, decode_body, parse_lead
 from services.ingest_lead import ingest_lead
+from webhooks.bodies import read_body
 from webhooks.responses import domain_error_response
-
-
-async def _read_body(request: Request) -> bytes:
-    """The body, refused as soon as it passes the limit (a Content-Length may be absent or wrong)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BodyTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def receive_lead(request: Request) -> Response:
     """201 with the new lead's ids, 200 with `duplicate` true on a repeat, or a JSON error."""
     try:
-        body = await _read_body(request)
+        body = await read_body(request, limit=MAX_BODY_BYTES)
         payload = decode_body(request.headers.get("content-type"), body)
         result = await ingest_lead(
             request.state.deps,

@@ -556,3 +556,12 @@ async def test_concurrent_redeliveries_of_one_event_store_it_once(client, make_t
     assert sorted(answer.json()["duplicate"] for answer in answers) == [False] + [True] * 9
     assert await row(engine, "SELECT count(*) AS n FROM call_events") == {"n": 1}
     assert await row(engine, "SELECT count(*) AS n FROM events WHERE type = 'CALL_UPDATED'") == {"n": 1}
+
+
+async def test_a_body_over_256_kib_is_413_and_stores_nothing(client, make_tenant, engine):
+    tenant = await make_tenant()
+    body = sign(_claims(padding="x" * 300_000), SECRET)
+    answer = await post(client, tenant.tenant.slug, body)
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert await row(engine, "SELECT count(*) AS n FROM call_events") == {"n": 0}
