@@ -320,12 +320,12 @@ def _booking_values(booking: Booking | None) -> dict[str, Any]:
 # What a call's change does to its lead, as CTEs over a one-row CTE `inputs` (tenant_id, call_payload,
 # and a LeadUpdate's fields): fold the times into the lead (locked) and apply the automatic status
 # moves, with their history rows, then record CALL_UPDATED (`call_payload`) and LEAD_UPDATED (the lead
-# as written here, its contact as `{contacts}` has it, what changed). Times only move earlier (LEAST),
+# as written here, its contact as `contact_of_lead` finds it, what changed). Times only move earlier (LEAST),
 # so facts from events in any order converge; an attempt or connect before the lead was created is not
 # the lead's. Automatic moves start from an open status, so a lead keeps its board column when it
 # becomes CONTACTED and leaves the board when BOOKED (as `persistence.lead_status.change_status` would
 # set them, one move at a time).
-def _outcome_ctes(contacts: str) -> str:
+def _outcome_ctes(contact_of_lead: str) -> str:
     return f"""
     cur AS (
         SELECT l.id, l.tenant_id, l.status, l.stage, l.created_at, l.first_attempt_at, l.first_connected_at,
@@ -399,7 +399,7 @@ def _outcome_ctes(contacts: str) -> str:
                 THEN jsonb_build_object('from_status', changed.from_status, 'from_stage', changed.from_stage,
                     'to_stage', changed.stage)
                 ELSE '{{}}' END
-        FROM changed JOIN {contacts} AS c ON c.id = changed.contact_id
+        FROM changed CROSS JOIN LATERAL ({contact_of_lead}) AS c
         RETURNING id
     )"""
 
@@ -418,7 +418,7 @@ _CALL_OUTCOME = DriverStatement(
             CAST(:booked_at AS timestamptz) AS booked_at, CAST(:booked_from AS text[]) AS booked_from,
             CAST(:booked_reason AS text) AS booked_reason, CAST(:changed_by AS text) AS changed_by
     ),
-    {_outcome_ctes("contacts")}
+    {_outcome_ctes("SELECT * FROM contacts WHERE contacts.id = changed.contact_id")}
     SELECT count(*) FROM recorded
     """
     ).bindparams(*_BOOKING_PARAMS)
@@ -448,6 +448,16 @@ async def write_call_outcome(
     )
     tx.event_tenants.add(tenant_id)
 
+
+# The lead's contact as this statement leaves it: `ensured` when the statement just wrote it (a data-
+# modifying CTE's rows are not visible to the statement's other reads), else the stored row. Both by
+# primary key, never a scan.
+_CONTACT_AS_WRITTEN = """
+    SELECT * FROM ensured WHERE ensured.id = changed.contact_id
+    UNION ALL
+    SELECT * FROM contacts
+    WHERE contacts.id = changed.contact_id AND NOT EXISTS (SELECT 1 FROM ensured WHERE ensured.id = changed.contact_id)
+"""
 
 # A call's new projection, in one statement with what follows from it (one round trip while its lock is
 # held): the contact is the given one, or (when `contact_phone` is set) the tenant's contact with that
@@ -502,7 +512,7 @@ _UPDATE_CALL = DriverStatement(
                 OR u.connected_at IS DISTINCT FROM CAST(:before_connected_at AS timestamptz) AS timing
         ) AS moved
     ),
-    {_outcome_ctes("(SELECT * FROM ensured UNION ALL SELECT * FROM contacts WHERE id NOT IN (SELECT id FROM ensured))")}
+    {_outcome_ctes(_CONTACT_AS_WRITTEN)}
     SELECT count(*) AS written FROM updated
     """
     ).bindparams(

@@ -565,3 +565,28 @@ async def test_a_body_over_256_kib_is_413_and_stores_nothing(client, make_tenant
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
     assert await row(engine, "SELECT count(*) AS n FROM call_events") == {"n": 0}
+
+
+async def test_a_contact_named_by_the_call_is_named_in_the_lead_event_it_causes(client, make_tenant, engine):
+    """The call's write names a nameless contact and updates its lead in one statement; the
+    LEAD_UPDATED snapshot shows the contact as written, not as it was before the statement."""
+    tenant = await make_tenant()
+    async with engine.begin() as connection:
+        contact_id = (
+            await connection.execute(
+                text("INSERT INTO contacts (tenant_id, phone) VALUES (:t, '+61430363930') RETURNING id"),
+                {"t": tenant.id},
+            )
+        ).scalar_one()
+        await connection.execute(
+            text(
+                "INSERT INTO leads (tenant_id, contact_id, source, created_at) VALUES (:t, :c, 'test', :at)"
+            ),
+            {"t": tenant.id, "c": contact_id, "at": STARTED - timedelta(minutes=7)},
+        )
+    assert (
+        await post(client, tenant.tenant.slug, sign(sample("outbound-1-calling"), SECRET))
+    ).status_code == 200
+    events = await rows(engine, "SELECT payload FROM events WHERE type = 'LEAD_UPDATED'")
+    assert [event["payload"]["contact"]["name"] for event in events] == ["John Smith"]
+    assert events[0]["payload"]["changes"] == ["first_attempt_at"]
