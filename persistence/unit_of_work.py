@@ -86,7 +86,9 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[Transaction]:
             except BaseException:
                 # The original error is what the caller needs; a failed rollback only costs the connection.
                 try:
-                    if not driver.is_closed():
+                    if driver.is_closed():
+                        await _discard(connection)
+                    else:
                         await database_tx.rollback()
                 except BaseException:
                     await _discard(connection)
