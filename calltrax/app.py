@@ -97,7 +97,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        engine = create_engine(database_url)
+        engine = create_engine(database_url, pool_size=settings.db_pool_size)
         bus = EventBus(settings.broadcast_url)
         await bus.connect()
         relay = EventRelay(engine, bus)

@@ -11,11 +11,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from persistence.db import DEFAULT_POOL_SIZE, RESERVED_CONNECTIONS
+
 # Values people paste from examples; refused as a JWT secret outside development.
 PLACEHOLDER_SECRETS = frozenset(
     {"secret", "changeme", "change-me", "your-secret", "dev-secret", "test", "password"}
 )
 MIN_SECRET_LENGTH = 32
+# Room for at least two webhook writes beside the connections kept for the relay and readers.
+MIN_POOL_SIZE = RESERVED_CONNECTIONS + 2
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
@@ -38,6 +42,8 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(".calltrax"))
     environment: str = "development"
     event_retention_days: int = 30
+    # PostgreSQL connections per server process (webhook writes leave 2 of them to the relay and reads).
+    db_pool_size: int = DEFAULT_POOL_SIZE
     log_level: str = "INFO"
     # Outgoing email for notifications (issue 9); emails are not sent while smtp_host is unset.
     smtp_host: str | None = None
@@ -103,6 +109,7 @@ class Settings:
             event_retention_days=int(
                 _check_int("CALLTRAX_EVENT_RETENTION_DAYS", get("CALLTRAX_EVENT_RETENTION_DAYS")) or 30
             ),
+            db_pool_size=_check_pool_size(get("CALLTRAX_DB_POOL_SIZE")),
             log_level=_check_choice(
                 "CALLTRAX_LOG_LEVEL",
                 (get("CALLTRAX_LOG_LEVEL") or "INFO").upper(),
@@ -177,6 +184,13 @@ def _check_int(name: str, value: str | None) -> str | None:
     if not value.isdigit():
         raise SettingsError(f"{name}: {value!r} is not a whole number")
     return value
+
+
+def _check_pool_size(value: str | None) -> int:
+    size = int(_check_int("CALLTRAX_DB_POOL_SIZE", value) or DEFAULT_POOL_SIZE)
+    if size < MIN_POOL_SIZE:
+        raise SettingsError(f"CALLTRAX_DB_POOL_SIZE: {size} is fewer than {MIN_POOL_SIZE} connections")
+    return size
 
 
 def _check_seconds(name: str, value: str | None, default: float, *, zero_allowed: bool = False) -> float:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +11,6 @@ from sqlalchemy import Boolean, DateTime, FromClause, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.pool import Pool, QueuePool
 
 from domain.errors import Unavailable
 from domain.events import EventType
@@ -26,7 +23,7 @@ from persistence.contacts import (
     contact_values,
     is_contact_race,
 )
-from persistence.db import DriverStatement, is_outage
+from persistence.db import DriverStatement, is_outage, request_gate
 from persistence.lead_stages import stage_sql
 from persistence.tables import Contact, Lead
 
@@ -79,22 +76,6 @@ def json_snapshot_sql(alias: str, table: FromClause, *, exclude: tuple[str, ...]
         if column.name not in exclude
     ]
     return "jsonb_build_object(" + ", ".join(pairs) + ")"
-
-
-# Connections the intake may hold at once, per pool: its steady size minus a few for the relay and
-# readers. Past the steady size the pool opens overflow connections and closes them again on return,
-# and a new PostgreSQL backend per request costs more than the whole write (measured: 8 leads/s).
-_GATES: weakref.WeakKeyDictionary[Pool, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-_RESERVED_CONNECTIONS = 2
-
-
-def _gate(engine: AsyncEngine) -> asyncio.Semaphore:
-    pool = engine.sync_engine.pool
-    gate = _GATES.get(pool)
-    if gate is None:
-        size = pool.size() if isinstance(pool, QueuePool) else 1 + _RESERVED_CONNECTIONS
-        gate = _GATES[pool] = asyncio.Semaphore(max(1, size - _RESERVED_CONNECTIONS))
-    return gate
 
 
 # The marker of the deliberate error that undoes a statement whose duplicate lost the race.
@@ -210,7 +191,7 @@ async def ingest(
     }
     try:
         # The driver statement never opens a transaction: it commits on its own (autocommit).
-        async with _gate(engine), engine.connect() as connection:
+        async with request_gate(engine), engine.connect() as connection:
             row = await _INGEST_ON_DRIVER.fetchrow(connection, values)
     except DBAPIError as error:
         if _LOST_RACE in str(error.orig):

@@ -21,6 +21,7 @@ from domain.errors import BadInput, NotFound, Unauthenticated, Unavailable
 from domain.phones import normalize_phone, region_for_timezone
 from persistence import calls as call_store
 from persistence.calls import CallContact, EventTenant, TenantChanged
+from persistence.db import request_gate
 from persistence.rows import CallRow
 from services.add_disposition import booking_for
 from services.deps import Deps
@@ -129,7 +130,7 @@ async def _apply(
     deps: Deps, tenant: EventTenant, facts: CallEventFacts, claims: dict[str, Any]
 ) -> CallEventOutcome:
     """Store the verified event and re-project its call, contact and lead, in one transaction."""
-    async with deps.unit_of_work() as tx:
+    async with request_gate(deps.engine), deps.unit_of_work() as tx:
         locked = await call_store.store_event_and_lock_call(tx, tenant=tenant, facts=facts, raw=claims)
         if locked is None:
             return CallEventOutcome(duplicate=True)

@@ -16,6 +16,7 @@ def test_defaults_without_any_variable() -> None:
     assert settings.public_base_url == "http://localhost:8000"
     assert settings.dialpad_base_url == "https://dialpad.com/api/v2"
     assert settings.data_dir == Path(".calltrax")
+    assert settings.db_pool_size == 16
 
 
 def test_every_documented_variable_is_read() -> None:
@@ -32,8 +33,10 @@ def test_every_documented_variable_is_read() -> None:
             "DIALPAD_OFFICE_ID": "5527348325810176",
             "DIALPAD_BASE_URL": "https://sandbox.dialpad.com/api/v2",
             "CALLTRAX_DATA_DIR": "/var/lib/calltrax",
+            "CALLTRAX_DB_POOL_SIZE": "24",
         }
     )
+    assert settings.db_pool_size == 24
     assert settings.broadcast_url == "redis://cache:6379/0"
     assert settings.public_base_url == "https://calltrax.example.com"
     assert settings.dialpad_office_id == "5527348325810176"
@@ -51,6 +54,8 @@ def test_every_documented_variable_is_read() -> None:
         ("DIALPAD_BASE_URL", "ftp://dialpad.com"),
         ("CALLTRAX_JWKS_URL", "not a url"),
         ("CALLTRAX_ENV", "staging"),
+        ("CALLTRAX_DB_POOL_SIZE", "many"),
+        ("CALLTRAX_DB_POOL_SIZE", "3"),
     ],
 )
 def test_a_bad_value_fails_naming_the_variable(variable: str, value: str) -> None:

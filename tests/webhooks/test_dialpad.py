@@ -590,3 +590,59 @@ async def test_a_contact_named_by_the_call_is_named_in_the_lead_event_it_causes(
     events = await rows(engine, "SELECT payload FROM events WHERE type = 'LEAD_UPDATED'")
     assert [event["payload"]["contact"]["name"] for event in events] == ["John Smith"]
     assert events[0]["payload"]["changes"] == ["first_attempt_at"]
+
+
+async def test_a_small_pool_serves_a_burst_and_keeps_connections_for_the_relay(
+    make_app: AppFactory, make_tenant
+):
+    """Webhook writes hold at most the pool minus the relay's share, so a burst larger than the pool
+    is answered in full and its events are still numbered (published) while it runs."""
+    tenant = await make_tenant()
+    app = make_app(db_pool_size=4)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as http,
+    ):
+        bodies = [
+            sign(sample("outbound-1-calling") | {"call_id": 8_000_000_000_000_000 + n}, SECRET)
+            for n in range(24)
+        ]
+        answers = await asyncio.gather(*(post(http, tenant.tenant.slug, body) for body in bodies))
+        assert [answer.status_code for answer in answers] == [200] * 24
+        engine = manager._state["engine"]
+        for _ in range(100):
+            async with engine.connect() as connection:
+                pending = (
+                    await connection.execute(text("SELECT count(*) FROM events WHERE seq IS NULL"))
+                ).scalar_one()
+                numbered = (
+                    await connection.execute(text("SELECT count(*) FROM events WHERE seq IS NOT NULL"))
+                ).scalar_one()
+            if pending == 0 and numbered >= 24:
+                break
+            await asyncio.sleep(0.05)
+        assert (pending, numbered >= 24) == (0, True)
+
+
+async def test_webhook_writes_wait_for_the_gate_that_keeps_connections_for_the_relay(
+    make_app: AppFactory, make_tenant
+):
+    from persistence.db import request_gate
+
+    tenant = await make_tenant()
+    async with (
+        LifespanManager(make_app(db_pool_size=4)) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as http,
+    ):
+        gate = request_gate(manager._state["engine"])
+        for _ in range(2):  # a pool of 4 keeps 2 for the relay and readers: webhooks get the other 2
+            await gate.acquire()
+        assert gate.locked()
+        answer = asyncio.create_task(
+            post(http, tenant.tenant.slug, sign(sample("outbound-1-calling"), SECRET))
+        )
+        await asyncio.sleep(0.3)
+        assert not answer.done()
+        for _ in range(2):
+            gate.release()
+        assert (await answer).status_code == 200
