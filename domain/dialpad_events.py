@@ -22,6 +22,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from domain.calls import CallDirection
 from domain.dispositions import dispositions_in
 from domain.errors import BadInput, Unauthenticated
+from domain.storable import unstorable
 
 # Signature checks tolerate this much clock difference on `exp` / `nbf`.
 CLOCK_LEEWAY_SECONDS = 30
@@ -40,6 +41,12 @@ _SEED_STATES = {
 
 # Below this a timestamp is in seconds (1e11 ms is 1973; 1e11 s is the year 5138).
 _SECONDS_LIMIT = 100_000_000_000
+# The last ms of year 9999: later "times" are not times (and overflow datetime and PostgreSQL bigint).
+_MAX_MS = 253_402_300_799_999
+# Far deeper than any Dialpad event; bounds the work of checking one.
+MAX_EVENT_DEPTH = 32
+# calls.duration_seconds is numeric(12, 3).
+_MAX_DURATION_SECONDS = 999_999_999
 
 
 class MalformedEvent(BadInput):
@@ -105,7 +112,7 @@ def read_event_body(
             raise MalformedEvent("the body is neither a JWT nor a JSON object") from error
         if not isinstance(claims, dict):
             raise MalformedEvent("the event must be a JSON object")
-        return claims, False
+        return _storable(claims), False
     try:
         token = text.decode("ascii")
     except UnicodeDecodeError as error:
@@ -144,7 +151,7 @@ def read_event_body(
         raise Unauthenticated("the event token has expired")
     if nbf is not None and (not isinstance(nbf, (int, float)) or nbf > epoch + CLOCK_LEEWAY_SECONDS):
         raise Unauthenticated("the event token is not valid yet")
-    return claims, True
+    return _storable(claims), True
 
 
 # PyJWT warns below this HS256 key length (RFC 7518 3.2).
@@ -157,6 +164,14 @@ def _is_jwt(token: str) -> bool:
     except jwt.DecodeError:
         return False
     return True
+
+
+def _storable(claims: dict[str, Any]) -> dict[str, Any]:
+    """The claims, refused when PostgreSQL could not store them (NUL, lone surrogates, deep nesting)."""
+    reason = unstorable(claims, max_depth=MAX_EVENT_DEPTH)
+    if reason:
+        raise MalformedEvent(f"the event {reason}")
+    return claims
 
 
 # --- the claims -----------------------------------------------------------------------------------
@@ -177,9 +192,13 @@ def _ms(value: Any) -> int | None:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=UTC)
             return int(parsed.timestamp() * 1000)
-    if not isinstance(value, (int, float)) or value <= 0:
+    if not isinstance(value, (int, float)) or not 0 < value < _MAX_MS:  # NaN and inf fail too
         return None
     return int(value * 1000) if value < _SECONDS_LIMIT else int(value)
+
+
+def _capped(ms: int) -> int | None:
+    return ms if ms <= _MAX_MS else None
 
 
 def _number(value: Any) -> float | None:
@@ -189,6 +208,13 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _duration(value: float | None, *, per_second: int) -> float | None:
+    """A duration in `1 / per_second` units, or None when negative, not a number or beyond the column."""
+    if value is None or not 0 <= value <= _MAX_DURATION_SECONDS * per_second:
+        return None
+    return value
 
 
 def _text(value: Any) -> str | None:
@@ -258,7 +284,7 @@ def _parse_dialpad(claims: Mapping[str, Any]) -> CallEventFacts:
     target = _mapping(claims.get("target"))
     agent = target if str(target.get("type") or "").lower() == "user" else {}
     contact = _mapping(claims.get("contact"))
-    duration_ms = _number(claims.get("duration"))
+    duration_ms = _duration(_number(claims.get("duration")), per_second=1000)
     recording, voicemail = _recordings(claims.get("recording_details"))
     return CallEventFacts(
         call_id=call_id,
@@ -291,10 +317,10 @@ def _parse_seed(claims: Mapping[str, Any]) -> CallEventFacts:
     state = _SEED_STATES.get(kind, kind)
     direction = _direction(claims.get("direction"), CallDirection.OUTBOUND)
     started = _ms(claims.get("start_time"))
-    duration = _number(claims.get("duration"))
+    duration = _duration(_number(claims.get("duration")), per_second=1)
     ended = _ms(claims.get("end_time"))
     if ended is None and state in END_STATES and started is not None:
-        ended = started + int((duration or 0) * 1000)
+        ended = _capped(started + int((duration or 0) * 1000))
     stamp = next(
         (
             _ms(claims.get(key))

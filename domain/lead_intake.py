@@ -14,6 +14,7 @@ from python_multipart.multipart import parse_form
 
 from domain.errors import BadInput, DomainError
 from domain.phones import Phone, normalize_phone
+from domain.storable import unstorable
 
 MAX_BODY_BYTES = 64 * 1024
 # Real payloads are a few levels deep; a bound keeps every later walk (ours, json.dumps, PostgreSQL) safe.
@@ -216,29 +217,10 @@ def _put(root: dict[str, Any], path: list[str], value: str) -> bool:
 
 
 def check_storable(value: Any) -> None:
-    """Refuse what PostgreSQL cannot store (NUL, lone surrogates) or what nests too deep, iteratively."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise MalformedBody(f"the body nests deeper than {MAX_DEPTH} levels")
-        if isinstance(item, dict):
-            for key, child in item.items():
-                _check_text(key)
-                stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
-            _check_text(item)
-
-
-def _check_text(text: str) -> None:
-    if "\x00" in text:
-        raise MalformedBody("the body contains a NUL character")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise MalformedBody("the body contains an unpaired surrogate") from None
+    """Refuse a body PostgreSQL cannot store (NUL, lone surrogates) or that nests too deep."""
+    reason = unstorable(value, max_depth=MAX_DEPTH)
+    if reason:
+        raise MalformedBody(f"the body {reason}")
 
 
 # --- fields -------------------------------------------------------------------------------------

@@ -16,10 +16,12 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.types.unset import UNSET, UnsetType
 
 from domain.errors import DomainError
 from domain.ports import EventSubscriber
+from domain.storable import unstorable
 from graph.context import Context
 from graph.loaders import Loaders
 from graph.schema import schema
@@ -30,6 +32,8 @@ from services.public_dashboard import open_public_link
 # Close code for a socket whose token expired (graphql-transport-ws uses 4401 for "Unauthorized").
 TOKEN_EXPIRED_CLOSE_CODE = 4401
 _EXPIRY_TIMER = "calltrax.token_expiry"
+# Variables nested deeper than any input type here are refused with the other unstorable text.
+MAX_VARIABLE_DEPTH = 32
 
 
 class CallTraxGraphQL(GraphQL[Context, None]):
@@ -61,6 +65,18 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         )
         self._deps_key = deps_key
         self._subscriber_key = subscriber_key
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's parsing, then refuse text PostgreSQL cannot store before any resolver sees it:
+        a NUL in a mutation's argument would otherwise fail in SQL, as an internal error."""
+        parsed = await super().parse_http_body(request)
+        for data in parsed if isinstance(parsed, list) else [parsed]:
+            reason = unstorable(
+                [data.query, data.operation_name, data.variables], max_depth=MAX_VARIABLE_DEPTH
+            )
+            if reason:
+                raise HTTPException(400, f"the request {reason}")
+        return parsed
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         state: Any = request.state

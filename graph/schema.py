@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, StringValueNode
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.types import ExecutionContext
 
+from domain.storable import unstorable
 from graph.calls.mutations import CallsMutation
 from graph.calls.query import CallsQuery
 from graph.errors import DomainErrorMasking
@@ -57,9 +58,21 @@ class Subscription(EventSubscription, PublicDashboardSubscription):
     pass
 
 
+class StorableStrings(ASTValidationRule):
+    """String literals in the document must be storable (no `\\u0000`, no lone surrogate); the HTTP
+    view checks variables the same way (graph/app.py)."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: object) -> None:
+        reason = unstorable(node.value, max_depth=1)
+        if reason:
+            self.report_error(
+                GraphQLError(f"a string argument {reason}", node, extensions={"code": "BAD_USER_INPUT"})
+            )
+
+
 # Depth 10 and 30 aliases (strawberry's QueryDepthLimiter and MaxAliasesLimiter rules). Made once:
 # the validation cache keys on the rule classes, and those limiters make new classes per operation.
-LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(10, None), max_aliases_rule(30)]
+LIMIT_RULES: list[type[ASTValidationRule]] = [max_depth_rule(10, None), max_aliases_rule(30), StorableStrings]
 
 
 class CallTraxSchema(strawberry.Schema):

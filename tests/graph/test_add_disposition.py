@@ -63,3 +63,32 @@ async def test_bad_dispositions_and_ids_name_the_field(
         client, ADD, {"id": "00000000-0000-0000-0000-000000000000", "d": "Booked"}, user=admin
     )
     assert error_codes(missing) == ["NOT_FOUND"]
+
+
+async def test_text_postgresql_cannot_store_is_refused_before_anything_is_written(
+    client: httpx.AsyncClient, engine: AsyncEngine, make_tenant, make_user
+) -> None:
+    """A NUL (or lone surrogate) in a variable or in a string literal is the caller's bad input."""
+    tenant = await make_tenant()
+    agent = await make_user("agent", tenants=[tenant])
+    contact = await insert_contact(engine, tenant.id, name="Jane", phone="+61430363930")
+    call = await insert_call(engine, tenant.id, lead_id=None, contact_id=contact)
+
+    answer = await client.post(
+        "/graphql",
+        json={"query": ADD, "variables": {"id": str(call), "d": "Booked\x00"}},
+        headers={"Authorization": f"Bearer {agent.token}"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "NUL" in answer.json()["errors"][0]["message"]
+
+    literal = 'mutation($id: ID!) { addDisposition(callId: $id, disposition: "Booked\\u0000") { id } }'
+    body = await graphql(client, literal, {"id": str(call)}, user=agent)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+
+    async with engine.connect() as connection:
+        disposition = (
+            await connection.execute(text("SELECT disposition FROM calls WHERE id = :id"), {"id": call})
+        ).scalar_one()
+    assert disposition is None

@@ -646,3 +646,40 @@ async def test_webhook_writes_wait_for_the_gate_that_keeps_connections_for_the_r
         for _ in range(2):
             gate.release()
         assert (await answer).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"state": "ringing\x00"}, {"contact": {"name": "Ann\x00"}}, {"notes\x00": "x"}],
+    ids=["nul-in-state", "nul-nested", "nul-in-key"],
+)
+async def test_a_nul_character_anywhere_in_the_event_is_400_and_stores_nothing(
+    client, make_tenant, engine, extra
+):
+    """PostgreSQL text and jsonb cannot hold NUL: the event is refused, not half-written."""
+    tenant = await make_tenant()
+    answer = await post(client, tenant.tenant.slug, sign(_claims(**extra), SECRET))
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "BAD_USER_INPUT"
+    assert await row(engine, "SELECT count(*) AS n FROM call_events") == {"n": 0}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"event_timestamp": 10**20},
+        {"date_started": 10**20, "date_connected": -1},
+        {"date_ended": float("1e300")},
+        {"duration": 10**30},
+        {"duration": -5},
+    ],
+    ids=["huge-event-time", "huge-start", "huge-end", "huge-duration", "negative-duration"],
+)
+async def test_impossible_times_and_durations_are_unknown_not_errors(client, make_tenant, engine, extra):
+    tenant = await make_tenant()
+    answer = await post(client, tenant.tenant.slug, sign(_claims(**extra), SECRET))
+    assert answer.status_code == 200, answer.text
+    call = await row(engine, "SELECT started_at, duration_seconds FROM calls")
+    assert call is not None
+    assert call["started_at"] is None or call["started_at"].year < 10_000
+    assert call["duration_seconds"] is None or call["duration_seconds"] < 10**9
