@@ -19,9 +19,7 @@ import asyncio
 import os
 import random
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -35,6 +33,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.cpu import backend_pids, cpu_seconds, cpu_used
+from bench.server import free_port, start_server, wait_ready
 from calltrax.simulate import phone_number, plan_calls, sign
 from domain.tenants import TenantSettings
 from persistence import calls as call_store
@@ -44,51 +43,6 @@ from persistence.migrate import upgrade
 
 TARGET_EVENTS_PER_SECOND = 1000
 TARGET_P99_MS = 50.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    """`calltrax serve` as an operator runs it (logs at CALLTRAX_LOG_LEVEL, WARNING unless set)."""
-    port = free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        CALLTRAX_LOG_LEVEL=os.environ.get("CALLTRAX_LOG_LEVEL", "WARNING"),
-        CALLTRAX_JWT_SECRET=secrets.token_urlsafe(48),
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "calltrax",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    server = subprocess.Popen(
-        command, env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-                if sock.recv(64).startswith(b"HTTP/1.1 200"):
-                    return server, url
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise RuntimeError("the server did not start within 30 s")
 
 
 async def make_tenant(database_url: str, leads: int, rng: random.Random) -> tuple[str, str, list[str]]:
@@ -200,8 +154,11 @@ async def run(args: argparse.Namespace) -> int:
     server = None
     url = args.url
     if url is None:
-        server, url = start_server(args.database_url, args.workers)
+        port = free_port()
+        server = start_server(args.database_url, port, workers=args.workers)
+        url = f"http://127.0.0.1:{port}"
     try:
+        await wait_ready(url)
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
         queue = list(requests(host, slug, secret, phones, args.calls, rng, bursts=args.bursts))

@@ -26,6 +26,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.server import free_port, start_server, wait_ready  # noqa: E402
 from calltrax.tokens import issue_token  # noqa: E402
 from domain.roles import Role  # noqa: E402
 from persistence import tenants as tenant_store  # noqa: E402
@@ -47,15 +48,6 @@ BULK_LEADS = text(
     FROM (SELECT id, now() - random() * interval '90 days' AS t FROM made) AS timed
     """
 )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -86,32 +78,6 @@ class Sampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def start_server(database_url: str, port: int, secret: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CALLTRAX_JWT_SECRET": secret,
-        "CALLTRAX_LOG_LEVEL": "WARNING",
-    }
-    env.pop("REDIS_URL", None)
-    command = [sys.executable, "-m", "calltrax", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-
-
-async def wait_ready(base_url: str, patience: float = 60.0) -> None:
-    deadline = time.monotonic() + patience
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        while True:
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"server at {base_url} not ready after {patience:.0f} s")
-            await asyncio.sleep(0.2)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -148,7 +114,7 @@ async def run(args: argparse.Namespace) -> int:
         print(f"inserted {args.rows:,} leads in {time.perf_counter() - started:.1f} s")
 
         port = free_port()
-        server = start_server(database_url, port, secret)
+        server = start_server(database_url, port, jwt_secret=secret)
         base_url = f"http://127.0.0.1:{port}"
         await wait_ready(base_url)
         headers = {"Authorization": f"Bearer {token}"}

@@ -13,7 +13,6 @@ import asyncio
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from persistence import users as user_store
 # Run as a script (`python bench/graphql.py`): the repository root holds the `bench` package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.seeding import STORED_STAGES
+from bench.server import free_port
 from persistence.db import create_engine
 from persistence.migrate import upgrade
 
@@ -71,13 +71,6 @@ SELECT :t, l.id::text || '-' || k, l.id, l.contact_id, 'outbound',
        CASE WHEN k = 4 THEN 'booked' END
 FROM l, generate_series(1, :k) k
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def ensure_database(url: str) -> None:

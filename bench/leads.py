@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.cpu import backend_pids, cpu_seconds, cpu_used  # noqa: E402
 from bench.http_client import HttpError, KeepAliveClient  # noqa: E402
+from bench.server import free_port, start_server, wait_ready  # noqa: E402
 from persistence import tenants as tenant_store  # noqa: E402
 from persistence.db import create_engine  # noqa: E402
 from persistence.migrate import upgrade  # noqa: E402
@@ -47,44 +47,6 @@ class Tally:
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(database_url: str, port: int, redis_url: str | None) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CALLTRAX_JWT_SECRET": secrets.token_urlsafe(48),
-        "CALLTRAX_LOG_LEVEL": os.environ.get("CALLTRAX_LOG_LEVEL", "WARNING"),
-    }
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    else:
-        env.pop("REDIS_URL", None)
-    command = [sys.executable, "-m", "calltrax", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-
-
-async def wait_ready(base_url: str, patience: float = 30.0) -> None:
-    deadline = time.monotonic() + patience
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        while True:
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"server at {base_url} not ready after {patience:.0f} s")
-            await asyncio.sleep(0.2)
 
 
 def lead_body(phone: str, number: int) -> dict[str, object]:
@@ -153,7 +115,7 @@ async def run(args: argparse.Namespace) -> int:
         # `calltrax serve` migrates too; doing it first keeps tenant creation independent of the server.
         await asyncio.to_thread(upgrade, database_url)
         port = free_port()
-        server = start_server(database_url, port, args.redis_url)
+        server = start_server(database_url, port, redis_url=args.redis_url)
         base_url = f"http://127.0.0.1:{port}"
     slug = f"bench-{secrets.token_hex(4)}"
     try:

@@ -35,6 +35,7 @@ from websockets.typing import Subprotocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.server import free_port
 from calltrax.event_bus import EventBus
 from calltrax.relay import EventRelay
 from calltrax.tokens import issue_token
@@ -57,15 +58,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Subscriber:
