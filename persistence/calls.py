@@ -21,24 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.calls import CallDirection
 from domain.dialpad_events import CallEventFacts
 from domain.dispositions import Disposition
-from domain.leads import OPEN_STATUSES, LeadStatus, advancing_to
+from domain.leads import LeadStatus, advancing_to
 from domain.tenants import TenantSettings
-from persistence.db import DriverStatement
+from persistence.db import DriverStatement, json_value
+from persistence.lead_stages import OPEN_STATUSES_SQL
 from persistence.leads import json_snapshot_sql
 from persistence.rows import CallRow
 from persistence.tables import Call, Contact, Lead
 from persistence.unit_of_work import Transaction
 
-_OPEN = "(" + ", ".join(sorted(f"'{status.value}'" for status in OPEN_STATUSES)) + ")"
-
 
 def _call(row: Mapping[str, Any]) -> CallRow:
     return CallRow.from_mapping(row)
-
-
-def _json(value: Any) -> Any:
-    """A json/jsonb value from the driver (text) as Python data."""
-    return json.loads(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -189,8 +183,11 @@ async def store_event_and_lock_call(
             },
         )
         assert row is not None  # locked by this transaction, so it exists
-    return LockedCall(call=_call(row), history=_json(row["history"]))
+    return LockedCall(call=_call(row), history=json_value(row["history"]))
 
+
+# The statuses a connect moves to CONTACTED (the rule is domain.leads.advance_status).
+_CONTACTED_FROM = [status.value for status in advancing_to(LeadStatus.CONTACTED)]
 
 _PROJECTED_COLUMNS = (
     "direction",
@@ -251,7 +248,7 @@ async def get_call_for_update(tx: Transaction, call_id: UUID) -> tuple[CallRow, 
     row = await tx.fetchrow(_CALL_FOR_UPDATE, {"id": call_id})
     if row is None:
         return None
-    return _call(row), TenantSettings.from_json(_json(row["tenant_settings"]))
+    return _call(row), TenantSettings.from_json(json_value(row["tenant_settings"]))
 
 
 _SET_DISPOSITION = DriverStatement(
@@ -356,7 +353,7 @@ def _outcome_ctes(contact_of_lead: str) -> str:
     ),
     target AS (
         SELECT moves.*,
-            CASE WHEN new_status = status THEN stage WHEN new_status IN {_OPEN} THEN stage END AS new_stage,
+            CASE WHEN new_status = status THEN stage WHEN new_status IN {OPEN_STATUSES_SQL} THEN stage END AS new_stage,
             CASE WHEN new_status <> mid_status THEN booked_at_input ELSE contacted_at END AS moved_at
         FROM moves
         WHERE new_attempt IS DISTINCT FROM first_attempt_at OR new_connected IS DISTINCT FROM first_connected_at
@@ -550,7 +547,7 @@ async def update_call(
         booked=disposition.booked if disposition else None,
         kind=kind,
         outbound=CallDirection.OUTBOUND.value,
-        contacted_from=[status.value for status in advancing_to(LeadStatus.CONTACTED)],
+        contacted_from=_CONTACTED_FROM,
         before_lead_id=call.lead_id,
         before_direction=CallDirection(call.direction).value,
         before_started_at=call.started_at,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -148,6 +149,11 @@ class DriverStatement:
                 await connection.invalidate()
             raise
         return row
+
+
+def json_value(value: Any) -> Any:
+    """A json/jsonb column from a driver statement (the driver returns their text) as Python data."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def translate_driver_error(sql: str, error: Exception) -> Exception:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
@@ -11,7 +10,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import EventType, PublishedEvent
-from persistence.db import DriverStatement
+from persistence.db import DriverStatement, json_value
 from persistence.tables import Event
 from persistence.unit_of_work import Transaction
 
@@ -65,7 +64,7 @@ async def number_pending(tx: Transaction, tenant_id: UUID, *, limit: int = 5000)
             tenant_id=tenant_id,
             seq=row["seq"],
             type=EventType(row["type"]),
-            payload=json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"],
+            payload=json_value(row["payload"]),
         )
         for row in rows
     ]

@@ -10,13 +10,16 @@ from uuid import UUID
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.leads import PipelineStage, StageBounds
+from domain.leads import OPEN_STATUSES, LeadStatus, PipelineStage, StageBounds
 from persistence.snapshots import snapshot
 
 # Any constant unique to this lock; the SLA sweep and the migration lock use others.
 STAGE_SWEEP_LOCK_KEY = 7_100_912_310
 
-_OPEN = "('new', 'contacted')"
+# The open statuses (domain.leads.OPEN_STATUSES) as an SQL list, for `status IN ...`.
+OPEN_STATUSES_SQL = (
+    "(" + ", ".join(f"'{status.value}'" for status in LeadStatus if status in OPEN_STATUSES) + ")"
+)
 _DEFAULTS = StageBounds().as_list()
 
 
@@ -55,25 +58,25 @@ _RESTAGE = text(
     due AS (
         SELECT wrong.id FROM edges CROSS JOIN LATERAL (
             SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
-                AND l.status IN {_OPEN} AND l.stage IS NULL
+                AND l.status IN {OPEN_STATUSES_SQL} AND l.stage IS NULL
             UNION ALL
             SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
-                AND l.status IN {_OPEN} AND l.stage = 'follow_up_1' AND l.created_at <= edges.e1
+                AND l.status IN {OPEN_STATUSES_SQL} AND l.stage = 'follow_up_1' AND l.created_at <= edges.e1
             UNION ALL
             SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
-                AND l.status IN {_OPEN} AND l.stage = 'follow_up_2' AND l.created_at <= edges.e2
+                AND l.status IN {OPEN_STATUSES_SQL} AND l.stage = 'follow_up_2' AND l.created_at <= edges.e2
             UNION ALL
             SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
-                AND l.status IN {_OPEN} AND l.stage = 'follow_up_2' AND l.created_at > edges.e1
+                AND l.status IN {OPEN_STATUSES_SQL} AND l.stage = 'follow_up_2' AND l.created_at > edges.e1
             UNION ALL
             SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
-                AND l.status IN {_OPEN} AND l.stage = 'follow_up_3' AND l.created_at <= edges.e3
+                AND l.status IN {OPEN_STATUSES_SQL} AND l.stage = 'follow_up_3' AND l.created_at <= edges.e3
             UNION ALL
             SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
-                AND l.status IN {_OPEN} AND l.stage = 'follow_up_3' AND l.created_at > edges.e2
+                AND l.status IN {OPEN_STATUSES_SQL} AND l.stage = 'follow_up_3' AND l.created_at > edges.e2
             UNION ALL
             SELECT l.id FROM leads AS l WHERE l.tenant_id = edges.tenant_id
-                AND l.status IN {_OPEN} AND l.stage = 'follow_up_4' AND l.created_at > edges.e3
+                AND l.status IN {OPEN_STATUSES_SQL} AND l.stage = 'follow_up_4' AND l.created_at > edges.e3
         ) AS wrong
         LIMIT :limit
     ),
@@ -82,7 +85,7 @@ _RESTAGE = text(
                {stage_sql(created_at="l.created_at", settings="t.settings", now="CAST(:now AS timestamptz)")}
                    AS to_stage
         FROM leads AS l JOIN tenants AS t ON t.id = l.tenant_id
-        WHERE l.id IN (SELECT id FROM due) AND l.status IN {_OPEN}
+        WHERE l.id IN (SELECT id FROM due) AND l.status IN {OPEN_STATUSES_SQL}
         FOR NO KEY UPDATE OF l SKIP LOCKED
     )
     UPDATE leads AS l

@@ -9,10 +9,8 @@ from sqlalchemy import DateTime, bindparam, text
 
 from domain.leads import LeadStatus, PipelineStage, StatusChange
 from persistence.db import DriverStatement
-from persistence.lead_stages import stage_sql
+from persistence.lead_stages import OPEN_STATUSES_SQL, stage_sql
 from persistence.unit_of_work import Transaction
-
-_OPEN = "('new', 'contacted')"
 
 # The stage follows the status: NULL when the lead leaves the board (booked, closed); the column of its
 # age (tenant's bounds, at the change) when it comes back; unchanged between open statuses (the stage
@@ -31,8 +29,8 @@ _SET_STATUS = DriverStatement(
         UPDATE leads SET status = :to_status, status_changed_at = :at, updated_at = now(),
             booked_at = CASE WHEN :to_status = 'booked' THEN coalesce(leads.booked_at, :at) ELSE leads.booked_at END,
             stage = CASE
-                WHEN :to_status NOT IN {_OPEN} THEN NULL
-                WHEN old.status IN {_OPEN} THEN old.stage
+                WHEN :to_status NOT IN {OPEN_STATUSES_SQL} THEN NULL
+                WHEN old.status IN {OPEN_STATUSES_SQL} THEN old.stage
                 ELSE {stage_sql(created_at="old.created_at", settings="old.settings", now="CAST(:at AS timestamptz)")}
             END
         FROM old WHERE leads.id = old.id AND old.status <> :to_status
