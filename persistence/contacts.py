@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -161,3 +162,11 @@ async def upsert_contact(
             raise ContactRaced(str(error.orig)) from error
         raise
     return dict(row._mapping)
+
+
+_BY_IDS = text("SELECT * FROM contacts WHERE id = ANY(:ids)")
+
+
+async def contacts_by_id(connection: AsyncConnection, ids: Iterable[UUID]) -> dict[UUID, Any]:
+    """Contact rows by id (for event snapshots of many leads at once)."""
+    return {row.id: row for row in await connection.execute(_BY_IDS, {"ids": list(ids)})}

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -149,6 +150,12 @@ class DriverStatement:
                 await connection.invalidate()
             raise
         return row
+
+
+async def try_xact_lock(connection: AsyncConnection, key: int) -> bool:
+    """Take advisory lock `key` until the transaction ends, or False when another session holds it."""
+    row = await connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
+    return bool(row.scalar_one())
 
 
 def json_value(value: Any) -> Any:

@@ -11,6 +11,8 @@ from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.leads import OPEN_STATUSES, LeadStatus, PipelineStage, StageBounds
+from persistence.contacts import contacts_by_id
+from persistence.db import try_xact_lock
 from persistence.snapshots import snapshot
 
 # Any constant unique to this lock; the SLA sweep and the migration lock use others.
@@ -96,8 +98,6 @@ _RESTAGE = text(
     """
 ).bindparams(bindparam("now", type_=DateTime(timezone=True)))
 
-_CONTACTS = text("SELECT * FROM contacts WHERE id = ANY(:ids)")
-
 
 @dataclass(frozen=True)
 class RestagedLead:
@@ -112,10 +112,7 @@ class RestagedLead:
 
 async def try_sweep_lock(connection: AsyncConnection) -> bool:
     """Take the stage sweep lock for this transaction, or False when another process holds it."""
-    row = await connection.execute(
-        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": STAGE_SWEEP_LOCK_KEY}
-    )
-    return bool(row.scalar_one())
+    return await try_xact_lock(connection, STAGE_SWEEP_LOCK_KEY)
 
 
 async def restage(connection: AsyncConnection, *, now: datetime, limit: int) -> list[RestagedLead]:
@@ -123,10 +120,7 @@ async def restage(connection: AsyncConnection, *, now: datetime, limit: int) -> 
     leads = (await connection.execute(_RESTAGE, {"now": now, "limit": limit})).all()
     if not leads:
         return []
-    contacts = {
-        row.id: row
-        for row in await connection.execute(_CONTACTS, {"ids": list({lead.contact_id for lead in leads})})
-    }
+    contacts = await contacts_by_id(connection, {lead.contact_id for lead in leads})
     return [
         RestagedLead(
             tenant_id=lead.tenant_id,

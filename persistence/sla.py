@@ -10,6 +10,8 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.contacts import contacts_by_id
+from persistence.db import try_xact_lock
 from persistence.snapshots import snapshot
 
 # Any constant unique to this lock; the migration lock uses another.
@@ -42,8 +44,6 @@ _MARK_BREACHED = text(
     """
 )
 
-_CONTACTS = text("SELECT * FROM contacts WHERE id = ANY(:ids)")
-
 
 @dataclass(frozen=True)
 class BreachedLead:
@@ -56,10 +56,7 @@ class BreachedLead:
 
 async def try_sweep_lock(connection: AsyncConnection) -> bool:
     """Take the sweep lock for this transaction, or False when another process holds it."""
-    row = await connection.execute(
-        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SLA_SWEEP_LOCK_KEY}
-    )
-    return bool(row.scalar_one())
+    return await try_xact_lock(connection, SLA_SWEEP_LOCK_KEY)
 
 
 async def mark_breached(connection: AsyncConnection, *, now: datetime, limit: int) -> list[BreachedLead]:
@@ -67,10 +64,7 @@ async def mark_breached(connection: AsyncConnection, *, now: datetime, limit: in
     leads = (await connection.execute(_MARK_BREACHED, {"now": now, "limit": limit})).all()
     if not leads:
         return []
-    contacts = {
-        row.id: row
-        for row in await connection.execute(_CONTACTS, {"ids": list({lead.contact_id for lead in leads})})
-    }
+    contacts = await contacts_by_id(connection, {lead.contact_id for lead in leads})
     return [
         BreachedLead(
             tenant_id=lead.tenant_id,
