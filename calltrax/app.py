@@ -22,6 +22,7 @@ from calltrax.dialpad_client import DialpadClient
 from calltrax.event_bus import EventBus
 from calltrax.notifier import Notifier
 from calltrax.observability import RequestObservability, metrics_endpoint
+from calltrax.outbound import Resolver, system_resolver
 from calltrax.relay import EventRelay
 from calltrax.retention import RetentionTask
 from calltrax.settings import Settings
@@ -89,8 +90,10 @@ def create_app(
     *,
     clock: Clock | None = None,
     dialpad: DialpadGateway | None = None,
+    resolver: Resolver = system_resolver,
 ) -> Starlette:
-    """Build the app for `settings` (which must carry a database URL); fakes are injected, never branched on."""
+    """Build the app for `settings` (which must carry a database URL); fakes are injected, never branched on
+    (`resolver` answers the notifier's DNS questions, so tests can make a name resolve to loopback)."""
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded PostgreSQL)")
     database_url = settings.database_url
@@ -123,11 +126,12 @@ def create_app(
             dialpad=dialpad if dialpad is not None else dialpad_gateway(settings, http),
             public_base_url=settings.public_base_url,
             dialpad_office_id=settings.dialpad_office_id,
+            notify_destinations=settings.notify_destinations,
         )
         retention = RetentionTask(deps, retention_days=settings.event_retention_days)
         await retention.start()
         # SLA alerts and notifications.
-        notifier = Notifier(settings)
+        notifier = Notifier(settings, resolver=resolver)
         background = BackgroundTasks(deps, settings, notifier)
         await background.start()
         # Everything made so far lives as long as the process: keep it out of the collector's scans,

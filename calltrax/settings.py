@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from domain.destinations import DestinationPolicy, IPNetwork, parse_networks
 from persistence.db import DEFAULT_POOL_SIZE, RESERVED_CONNECTIONS
 
 # Values people paste from examples; refused as a JWT secret outside development.
@@ -57,6 +58,9 @@ class Settings:
     notification_backoff_seconds: float = 10.0
     notification_backoff_cap_seconds: float = 3600.0
     notification_poll_seconds: float = 1.0
+    # Where webhook notifications may go: public addresses only unless these open internal ones.
+    notify_allow_private: bool = False
+    notify_allowed_networks: tuple[IPNetwork, ...] = ()
     # How often the SLA sweep looks for leads past their tenant's SLA.
     sla_sweep_seconds: float = 5.0
     # How often the stage sweep moves open leads to the pipeline column of their age (0 = never).
@@ -65,6 +69,12 @@ class Settings:
     @property
     def broadcast_url(self) -> str:
         return self.redis_url or "memory://"
+
+    @property
+    def notify_destinations(self) -> DestinationPolicy:
+        return DestinationPolicy(
+            allow_private=self.notify_allow_private, allowed_networks=self.notify_allowed_networks
+        )
 
     @property
     def jwt_secret_file(self) -> Path:
@@ -124,6 +134,12 @@ class Settings:
             ),
             notification_poll_seconds=_check_seconds(
                 "CALLTRAX_NOTIFY_POLL_SECONDS", get("CALLTRAX_NOTIFY_POLL_SECONDS"), 1.0
+            ),
+            notify_allow_private=_check_bool(
+                "CALLTRAX_NOTIFY_ALLOW_PRIVATE", get("CALLTRAX_NOTIFY_ALLOW_PRIVATE"), False
+            ),
+            notify_allowed_networks=_check_networks(
+                "CALLTRAX_NOTIFY_ALLOWED_NETWORKS", get("CALLTRAX_NOTIFY_ALLOWED_NETWORKS")
             ),
             # 0: this process never sweeps (e.g. only dedicated workers send SLA alerts).
             sla_sweep_seconds=_check_seconds(
@@ -205,6 +221,25 @@ def _check_seconds(name: str, value: str | None, default: float, *, zero_allowed
         kind = "a number of seconds (0 or more)" if zero_allowed else "a positive number of seconds"
         raise SettingsError(f"{name}: {value!r} is not {kind}")
     return seconds
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _check_bool(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    if value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    raise SettingsError(f"{name}: {value!r} is not true or false")
+
+
+def _check_networks(name: str, value: str | None) -> tuple[IPNetwork, ...]:
+    try:
+        return parse_networks(value or "")
+    except ValueError as error:
+        raise SettingsError(f"{name}: {error}") from None
 
 
 def _smtp_settings(get: Callable[[str], str | None]) -> dict[str, Any]:

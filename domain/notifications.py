@@ -18,6 +18,11 @@ TIMESTAMP_HEADER = "X-CallTrax-Timestamp"
 DELIVERY_HEADER = "X-CallTrax-Delivery"
 # Deliveries are retried for this long after they were queued, then given up.
 RETRY_WINDOW = timedelta(hours=24)
+# What the delivery log (read by admins) says of a webhook attempt that got no HTTP answer: one class
+# for every way of failing, so that the log cannot tell closed, filtered, TLS and other ports apart.
+DELIVERY_FAILED = "delivery failed"
+# The host is or resolves to an address outside what the server's operator allows; nothing was sent.
+DESTINATION_NOT_ALLOWED = "destination not allowed"
 # A receiver should refuse signatures older than this (replays of a captured request).
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.destinations import DestinationPolicy
 from domain.ports import Clock, DialpadGateway, EventPublisher, TokenVerifier
 from persistence.unit_of_work import Transaction, read_only, transaction
 
@@ -24,6 +25,8 @@ class Deps:
     public_base_url: str = "http://localhost:8000"
     # The office new Dialpad call centers go in unless provisionClient names one.
     dialpad_office_id: str | None = None
+    # Where webhook notification targets may point (public addresses unless the operator allows more).
+    notify_destinations: DestinationPolicy = field(default_factory=DestinationPolicy)
     # Operations under way in this process, by what they do (see services.apply_call_event).
     in_flight: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
 

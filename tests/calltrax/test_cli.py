@@ -133,3 +133,16 @@ def test_serve_first_run_on_embedded_postgres_then_restart_keeps_data(tmp_path: 
         assert me.json() == {"data": {"me": {"email": "admin@calltrax.local", "role": "ADMIN"}}}
     finally:
         _stop(server)
+
+
+def test_serve_stops_at_start_on_a_bad_notification_destination_setting(tmp_path: Path) -> None:
+    for variable, value in (
+        ("CALLTRAX_NOTIFY_ALLOWED_NETWORKS", "10.0.0.0/8,intranet"),
+        ("CALLTRAX_NOTIFY_ALLOW_PRIVATE", "sometimes"),
+    ):
+        refused = _run(
+            ["serve", "--port", str(free_port())], _env(CALLTRAX_DATA_DIR=str(tmp_path), **{variable: value})
+        )
+        assert refused.returncode == 2
+        assert variable in refused.stderr
+        assert not (tmp_path / "pgdata").exists()

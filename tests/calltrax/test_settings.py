@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 
 import pytest
@@ -56,11 +57,32 @@ def test_every_documented_variable_is_read() -> None:
         ("CALLTRAX_ENV", "staging"),
         ("CALLTRAX_DB_POOL_SIZE", "many"),
         ("CALLTRAX_DB_POOL_SIZE", "3"),
+        ("CALLTRAX_NOTIFY_ALLOW_PRIVATE", "maybe"),
+        ("CALLTRAX_NOTIFY_ALLOWED_NETWORKS", "intranet"),
+        ("CALLTRAX_NOTIFY_ALLOWED_NETWORKS", "10.0.0.0/33"),
+        ("CALLTRAX_NOTIFY_ALLOWED_NETWORKS", "10.0.0.1/8"),
     ],
 )
 def test_a_bad_value_fails_naming_the_variable(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env({variable: value})
+
+
+def test_notifications_go_to_public_addresses_unless_the_operator_opens_more() -> None:
+    default = Settings.from_env({}).notify_destinations
+    assert default.refusal(ip_address("10.0.0.1")) == "private"
+    assert default.refusal(ip_address("8.8.8.8")) is None
+    opened = Settings.from_env(
+        {
+            "CALLTRAX_NOTIFY_ALLOW_PRIVATE": "True",
+            "CALLTRAX_NOTIFY_ALLOWED_NETWORKS": " 169.254.169.254/32, fd00::/8 ,",
+        }
+    )
+    assert opened.notify_allow_private is True
+    assert opened.notify_allowed_networks == (ip_network("169.254.169.254/32"), ip_network("fd00::/8"))
+    assert opened.notify_destinations.refusal(ip_address("10.0.0.1")) is None
+    assert opened.notify_destinations.refusal(ip_address("169.254.169.254")) is None
+    assert Settings.from_env({"CALLTRAX_NOTIFY_ALLOW_PRIVATE": "0"}).notify_allow_private is False
 
 
 def test_placeholder_secrets_are_refused_outside_development() -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from ipaddress import ip_network
 from typing import Any
 
 import httpx
@@ -18,6 +19,10 @@ from starlette.routing import Route
 
 from domain.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from tests.conftest import graphql
+
+# The test receivers listen on loopback, which notifications refuse by default: tests that deliver to
+# them open exactly 127.0.0.1, the way an operator would (CALLTRAX_NOTIFY_ALLOWED_NETWORKS).
+LOOPBACK_ALLOWED: dict[str, Any] = {"notify_allowed_networks": (ip_network("127.0.0.1/32"),)}
 
 CREATE_TARGET = """
 mutation ($tenantId: ID!, $input: NotificationTargetInput!) {

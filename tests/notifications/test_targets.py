@@ -9,7 +9,7 @@ import pytest
 
 from domain.roles import Role
 from tests.conftest import error_codes, graphql, serve
-from tests.notifications.support import CREATE_TARGET, Receiver, create_target, running
+from tests.notifications.support import CREATE_TARGET, LOOPBACK_ALLOWED, Receiver, create_target, running
 from tests.support_leads import eventually, insert_lead, scalar
 
 TARGETS = """
@@ -103,7 +103,9 @@ async def test_deleting_a_target_cancels_its_pending_deliveries(
     admin = await make_user(Role.ADMIN)
     receiver = Receiver(always_fail=True)
     # A long backoff: after the first failure the delivery waits, pending.
-    app = make_app(notification_backoff_seconds=60, notification_poll_seconds=0.02, redis_url=None)
+    app = make_app(
+        **LOOPBACK_ALLOWED, notification_backoff_seconds=60, notification_poll_seconds=0.02, redis_url=None
+    )
     async with serve(receiver.app()) as receiver_url, running(app) as (http, state):
         created = await create_target(http, admin, tenant.id, url=f"{receiver_url}/hook")
         await insert_lead(engine, tenant.id, record_created=True)

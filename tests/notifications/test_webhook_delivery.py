@@ -10,7 +10,7 @@ from domain.events import EventType
 from domain.notifications import verify_signature
 from domain.roles import Role
 from tests.conftest import error_codes, graphql, serve
-from tests.notifications.support import DELIVERIES, Receiver, create_target, running
+from tests.notifications.support import DELIVERIES, LOOPBACK_ALLOWED, Receiver, create_target, running
 from tests.support_leads import eventually, insert_lead, record_event, scalar
 
 BASE = 0.1
@@ -22,7 +22,9 @@ async def test_a_target_failing_three_times_gets_one_success_and_three_logged_fa
     tenant = await make_tenant()
     admin = await make_user(Role.ADMIN)
     receiver = Receiver(fail_first=3)
-    app = make_app(notification_backoff_seconds=BASE, notification_poll_seconds=0.02, redis_url=None)
+    app = make_app(
+        **LOOPBACK_ALLOWED, notification_backoff_seconds=BASE, notification_poll_seconds=0.02, redis_url=None
+    )
     async with serve(receiver.app()) as receiver_url, running(app) as (http, state):
         created = await create_target(http, admin, tenant.id, url=f"{receiver_url}/hook")
         receiver.secret = created["secret"]
@@ -100,12 +102,12 @@ async def test_a_target_failing_three_times_gets_one_success_and_three_logged_fa
     assert await scalar(engine, "SELECT count(*) FROM notification_attempts WHERE NOT ok") == 3
 
 
-async def test_an_unreachable_target_logs_the_connection_error(
-    make_app, make_tenant, make_user, engine
-) -> None:
+async def test_an_unreachable_target_logs_a_generic_failure(make_app, make_tenant, make_user, engine) -> None:
     tenant = await make_tenant()
     admin = await make_user(Role.ADMIN)
-    app = make_app(notification_backoff_seconds=BASE, notification_poll_seconds=0.02, redis_url=None)
+    app = make_app(
+        **LOOPBACK_ALLOWED, notification_backoff_seconds=BASE, notification_poll_seconds=0.02, redis_url=None
+    )
     async with running(app) as (http, state):
         # A port nobody listens on.
         await create_target(http, admin, tenant.id, url="http://127.0.0.1:9/hook")
@@ -113,7 +115,10 @@ async def test_an_unreachable_target_logs_the_connection_error(
         state["relay"].committed([tenant.id])
         await eventually(lambda: scalar(engine, "SELECT count(*) >= 2 FROM notification_attempts"))
     assert await scalar(engine, "SELECT bool_and(NOT ok AND status_code IS NULL) FROM notification_attempts")
-    assert "Connect" in await scalar(engine, "SELECT error FROM notification_attempts LIMIT 1")
+    # Not the connection error itself: the log admins read must not map ports (see test_destinations).
+    assert await scalar(engine, "SELECT array_agg(DISTINCT error) FROM notification_attempts") == [
+        "delivery failed"
+    ]
     assert await scalar(engine, "SELECT status FROM notification_deliveries") == "pending"
 
 
@@ -123,7 +128,7 @@ async def test_only_new_leads_breaches_and_bookings_notify_and_targets_choose(
     tenant = await make_tenant()
     admin = await make_user(Role.ADMIN)
     everything, bookings = Receiver(), Receiver()
-    app = make_app(notification_poll_seconds=0.02, redis_url=None)
+    app = make_app(**LOOPBACK_ALLOWED, notification_poll_seconds=0.02, redis_url=None)
     async with (
         serve(everything.app()) as everything_url,
         serve(bookings.app()) as bookings_url,
@@ -186,7 +191,10 @@ async def test_events_written_while_no_server_runs_are_notified_after_the_restar
     admin = await make_user(Role.ADMIN)
     receiver = Receiver()
     async with serve(receiver.app()) as receiver_url:
-        async with running(make_app(notification_poll_seconds=0.02, redis_url=None)) as (http, state):
+        async with running(make_app(**LOOPBACK_ALLOWED, notification_poll_seconds=0.02, redis_url=None)) as (
+            http,
+            state,
+        ):
             receiver.secret = (await create_target(http, admin, tenant.id, url=f"{receiver_url}/hook"))[
                 "secret"
             ]
@@ -197,7 +205,7 @@ async def test_events_written_while_no_server_runs_are_notified_after_the_restar
         await insert_lead(engine, tenant.id, record_created=True)
         await asyncio.sleep(0.2)
         assert len(receiver.requests) == 1
-        async with running(make_app(notification_poll_seconds=0.02, redis_url=None)):
+        async with running(make_app(**LOOPBACK_ALLOWED, notification_poll_seconds=0.02, redis_url=None)):
             # No one calls committed(): the relay's sweep numbers it, the dispatcher resumes from its cursor.
             await eventually(lambda: _count(receiver, 2))
             await asyncio.sleep(0.3)
@@ -219,7 +227,10 @@ async def test_a_target_hears_nothing_from_before_it_existed(
     await insert_lead(engine, tenant.id, record_created=True)
     async with (
         serve(receiver.app()) as receiver_url,
-        running(make_app(notification_poll_seconds=0.02, redis_url=None)) as (http, state),
+        running(make_app(**LOOPBACK_ALLOWED, notification_poll_seconds=0.02, redis_url=None)) as (
+            http,
+            state,
+        ),
     ):
         await asyncio.sleep(0.05)
         receiver.secret = (await create_target(http, admin, tenant.id, url=f"{receiver_url}/hook"))["secret"]
@@ -236,7 +247,12 @@ async def test_two_app_instances_on_one_database_send_each_notification_once(
     tenants = [await make_tenant() for _ in range(2)]
     admin = await make_user(Role.ADMIN)
     receiver = Receiver(fail_first=5)
-    settings = {"notification_backoff_seconds": 0.05, "notification_poll_seconds": 0.02, "redis_url": None}
+    settings = {
+        **LOOPBACK_ALLOWED,
+        "notification_backoff_seconds": 0.05,
+        "notification_poll_seconds": 0.02,
+        "redis_url": None,
+    }
     async with (
         serve(receiver.app()) as receiver_url,
         running(make_app(**settings)) as (http, first),
