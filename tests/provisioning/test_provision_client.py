@@ -131,7 +131,7 @@ async def test_happy_path_sends_the_documented_bodies_once_each(
     async with engine.connect() as connection:
         events = (
             await connection.execute(
-                text("SELECT type, payload FROM events WHERE tenant_id = :t"), {"t": row.id}
+                text("SELECT type, payload FROM events WHERE tenant_id = :t ORDER BY id"), {"t": row.id}
             )
         ).all()
     assert {event.type for event in events} == {"TENANT_UPDATED"}
