@@ -69,21 +69,32 @@ def _tenant_uuid(tenant_id: strawberry.ID | None) -> UUID | None:
 async def _events(
     info: Info, tenant_id: strawberry.ID | None, after: int | None
 ) -> AsyncGenerator[PublishedEvent, None]:
-    """The caller's events; permission errors are raised before any event."""
+    """The caller's events; permission errors are raised before any event, and a revocation ends the
+    stream with FORBIDDEN."""
     context = info.context
     principal = context.require_principal()
-    if context.subscriber is None:
+    if context.subscriber is None or context.watcher is None:
         raise Unavailable("subscriptions are not available on this server")
-    stream = watch_events(
-        subscriber=context.subscriber, principal=principal, tenant_id=_tenant_uuid(tenant_id), after=after
-    )
+    access, own = context.access, None
+    if access is None:
+        # Streamed over HTTP: watched for this subscription's own lifetime.
+        access = own = context.watcher.open(principal)
+        unfollow = context.follow(own)
     try:
-        async for event in stream:
-            # The context lives as long as the socket: loaders must not cache across events.
-            context.loaders.clear()
-            yield event
+        stream = await watch_events(
+            subscriber=context.subscriber, access=access, tenant_id=_tenant_uuid(tenant_id), after=after
+        )
+        try:
+            async for event in stream:
+                # The context lives as long as the socket: loaders must not cache across events.
+                context.loaders.clear()
+                yield event
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
     finally:
-        await stream.aclose()  # type: ignore[attr-defined]
+        if own is not None:
+            unfollow()
+            own.close()
 
 
 @strawberry.type
