@@ -92,7 +92,7 @@ class LiveAccess(Protocol):
 
 
 class AccessWatcher(Protocol):
-    """Opens `LiveAccess` handles (one per websocket, or per subscription streamed over HTTP)."""
+    """Opens `LiveAccess` handles, one per authenticated websocket."""
 
     def open(self, principal: Principal) -> LiveAccess: ...
 

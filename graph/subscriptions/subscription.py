@@ -72,29 +72,22 @@ async def _events(
     """The caller's events; permission errors are raised before any event, and a revocation ends the
     stream with FORBIDDEN."""
     context = info.context
-    principal = context.require_principal()
-    if context.subscriber is None or context.watcher is None:
+    context.require_principal()
+    if context.subscriber is None:
         raise Unavailable("subscriptions are not available on this server")
-    access, own = context.access, None
-    if access is None:
-        # Streamed over HTTP: watched for this subscription's own lifetime.
-        access = own = context.watcher.open(principal)
-        unfollow = context.follow(own)
+    if context.access is None:
+        # Only a websocket keeps its caller current (graph/app.py): nothing else may stream.
+        raise Unavailable("subscriptions are served over websockets only")
+    stream = await watch_events(
+        subscriber=context.subscriber, access=context.access, tenant_id=_tenant_uuid(tenant_id), after=after
+    )
     try:
-        stream = await watch_events(
-            subscriber=context.subscriber, access=access, tenant_id=_tenant_uuid(tenant_id), after=after
-        )
-        try:
-            async for event in stream:
-                # The context lives as long as the socket: loaders must not cache across events.
-                context.loaders.clear()
-                yield event
-        finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+        async for event in stream:
+            # The context lives as long as the socket: loaders must not cache across events.
+            context.loaders.clear()
+            yield event
     finally:
-        if own is not None:
-            unfollow()
-            own.close()
+        await stream.aclose()  # type: ignore[attr-defined]
 
 
 @strawberry.type
