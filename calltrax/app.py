@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from calltrax.access import AccessRegistry
 from calltrax.background import BackgroundTasks
 from calltrax.dialpad_client import DialpadClient
 from calltrax.event_bus import EventBus
@@ -50,6 +51,7 @@ class State(TypedDict):
     http: httpx.AsyncClient
     deps: Deps
     subscriber: EventSubscriber | None
+    access: AccessRegistry
     background: BackgroundTasks
 
 
@@ -107,6 +109,8 @@ def create_app(
         await relay.start()
         subscriptions = Subscriptions(engine, bus)
         await subscriptions.start()
+        access = AccessRegistry(engine, bus, recheck_seconds=settings.access_recheck_seconds)
+        await access.start()
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         tokens = (
             JwtVerifier(
@@ -127,6 +131,7 @@ def create_app(
             public_base_url=settings.public_base_url,
             dialpad_office_id=settings.dialpad_office_id,
             notify_destinations=settings.notify_destinations,
+            access=access,
         )
         retention = RetentionTask(deps, retention_days=settings.event_retention_days)
         await retention.start()
@@ -146,12 +151,14 @@ def create_app(
                 http=http,
                 deps=deps,
                 subscriber=subscriptions,
+                access=access,
                 background=background,
             )
         finally:
             await background.stop()
             await notifier.aclose()
             await retention.stop()
+            await access.stop()
             await subscriptions.stop()
             await relay.stop()
             await http.aclose()

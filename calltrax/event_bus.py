@@ -55,14 +55,23 @@ class Resync:
     tenant_ids: frozenset[UUID] | None = None
 
 
+@dataclass(frozen=True)
+class Wake:
+    """The listener's owner asked it to look up from the queue (its caller's access changed)."""
+
+
+WAKE = Wake()
+
+
 class Inbox:
     """One listener's bounded queue. When it is full the backlog is dropped and replaced by a single
     `Resync`: the listener re-reads from its cursor, so a stuck one costs at most `size` events of
     memory and never slows the fan-out to the others."""
 
     def __init__(self, size: int) -> None:
-        self._queue: asyncio.Queue[PublishedEvent | Resync] = asyncio.Queue(maxsize=size)
+        self._queue: asyncio.Queue[PublishedEvent | Resync | Wake] = asyncio.Queue(maxsize=size)
         self._overflowed = False
+        self._woken = False
         self.overflows = 0
 
     def offer(self, item: PublishedEvent | Resync) -> None:
@@ -77,12 +86,25 @@ class Inbox:
                 self._queue.get_nowait()
             self._queue.put_nowait(Resync())
 
+    def wake(self) -> None:
+        """Have `get` return `WAKE` next, ahead of anything queued (a full queue cannot delay it)."""
+        self._woken = True
+        if self._queue.empty():
+            # Wakes a `get` that is waiting; one that is not sees the flag first.
+            self._queue.put_nowait(WAKE)
+
     def pending(self) -> int:
         """How many items wait to be read."""
         return self._queue.qsize()
 
-    async def get(self) -> PublishedEvent | Resync:
+    async def get(self) -> PublishedEvent | Resync | Wake:
+        if self._woken:
+            self._woken = False
+            return WAKE
         item = await self._queue.get()
+        if isinstance(item, Wake):
+            self._woken = False
+            return item
         if isinstance(item, Resync) and item.tenant_ids is None:
             # From here on, events are queued again; the table read that follows covers the dropped ones.
             self._overflowed = False
@@ -146,6 +168,23 @@ class EventBus:
         message = encode(event)
         await self._broadcast.publish(channel=tenant_channel(event.tenant_id), message=message)
         await self._broadcast.publish(channel=ALL_TENANTS_CHANNEL, message=message)
+
+    async def announce(self, channel: str, message: str) -> None:
+        """Publish a notice (not an event: no seq, no history) on a channel of its own."""
+        await self._broadcast.publish(channel=channel, message=message)
+
+    @contextlib.asynccontextmanager
+    async def notices(self, channel: str) -> AsyncIterator[AsyncIterator[str | None]]:
+        """The notices published on `channel` from now on; None after the broker reconnected (what
+        was published meanwhile is lost)."""
+        async with self._broadcast.subscribe(channel=channel) as subscriber:
+
+            async def messages() -> AsyncIterator[str | None]:
+                async for message in subscriber:  # type: ignore[union-attr]
+                    if message is not None:
+                        yield None if message.message == RESUBSCRIBED else message.message
+
+            yield messages()
 
     async def ping(self) -> None:
         """Raise when the broker cannot be reached (readiness)."""

@@ -65,6 +65,9 @@ class Settings:
     sla_sweep_seconds: float = 5.0
     # How often the stage sweep moves open leads to the pipeline column of their age (0 = never).
     stage_sweep_seconds: float = 30.0
+    # How often open subscriptions re-read their callers' access (a backstop for a lost revocation
+    # announcement, or a change made straight in the database; announced changes take effect at once).
+    access_recheck_seconds: float = 5.0
 
     @property
     def broadcast_url(self) -> str:
@@ -147,6 +150,9 @@ class Settings:
             ),
             stage_sweep_seconds=_check_seconds(
                 "CALLTRAX_STAGE_SWEEP_SECONDS", get("CALLTRAX_STAGE_SWEEP_SECONDS"), 30.0, zero_allowed=True
+            ),
+            access_recheck_seconds=_check_seconds(
+                "CALLTRAX_ACCESS_RECHECK_SECONDS", get("CALLTRAX_ACCESS_RECHECK_SECONDS"), 5.0
             ),
         )
         settings.check_secret()

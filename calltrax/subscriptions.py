@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calltrax.event_bus import EventBus, Resync
+from calltrax.event_bus import EventBus, Resync, Wake
 from calltrax.observability import OPEN_SUBSCRIPTIONS
 from domain.events import PublishedEvent
+from domain.ports import SubscriptionGuard
 from persistence.events import all_latest_seqs, latest_seqs, read_after
 from persistence.unit_of_work import read_only
 
@@ -55,12 +56,39 @@ class Subscriptions:
             self._task = None
 
     async def subscribe(
-        self, tenant_ids: frozenset[UUID] | None, after: dict[UUID, int] | None
+        self,
+        tenant_ids: frozenset[UUID] | None,
+        after: dict[UUID, int] | None,
+        guard: SubscriptionGuard | None = None,
     ) -> AsyncIterator[PublishedEvent]:
-        """Events of `tenant_ids` (None: every tenant); with `after`, first those past those cursors."""
+        """Events of `tenant_ids` (None: every tenant); with `after`, first those past those cursors.
+        With a guard, each event (replayed, caught up or live) is yielded only if the guard lets it
+        through, and a change of the caller's access wakes the subscription to ask the guard."""
+        stream = self._stream(tenant_ids, after, guard)
+        try:
+            async for item in stream:
+                if isinstance(item, Wake):
+                    assert guard is not None
+                    await guard.check(None)
+                    continue
+                if guard is not None and not guard.allows(item.tenant_id):
+                    await guard.check(item.tenant_id)
+                yield item
+        finally:
+            await stream.aclose()
+
+    async def _stream(
+        self,
+        tenant_ids: frozenset[UUID] | None,
+        after: dict[UUID, int] | None,
+        guard: SubscriptionGuard | None,
+    ) -> AsyncGenerator[PublishedEvent | Wake, None]:
         counted = False
+        stop_waking: Callable[[], None] | None = None
         try:
             async with self._bus.listen(tenant_ids) as inbox:
+                if guard is not None:
+                    stop_waking = guard.on_change(inbox.wake)
                 # Joined before reading where to start: anything numbered from here on arrives live.
                 cursors = await self._starting_cursors(tenant_ids)
                 self.active += 1
@@ -76,6 +104,9 @@ class Subscriptions:
                             yield event
                 while True:
                     item = await inbox.get()
+                    if isinstance(item, Wake):
+                        yield item
+                        continue
                     if isinstance(item, Resync):
                         for tenant_id in await self._resync_targets(cursors, tenant_ids, item):
                             async for event in self._catch_up(cursors, tenant_id):
@@ -95,6 +126,8 @@ class Subscriptions:
                     cursors[item.tenant_id] = item.seq
                     yield item
         finally:
+            if stop_waking is not None:
+                stop_waking()
             if counted:
                 self.active -= 1
                 OPEN_SUBSCRIPTIONS.dec()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 from domain.events import PublishedEvent
+from domain.roles import Principal
 
 
 class Clock(Protocol):
@@ -30,12 +31,77 @@ class EventPublisher(Protocol):
     def committed(self, tenant_ids: Iterable[UUID]) -> None: ...
 
 
+class SubscriptionGuard(Protocol):
+    """Whether a subscription may still deliver, asked before every event it yields."""
+
+    def allows(self, tenant_id: UUID) -> bool:
+        """True when the caller's access, as known now in memory, lets this tenant's event through."""
+        ...
+
+    async def check(self, tenant_id: UUID | None) -> None:
+        """The slow path (after `allows` said no, or a wake-up; None: the whole subscription): wait for
+        an access change being read, then return if still allowed, else raise why not."""
+        ...
+
+    def on_change(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake` whenever the caller's access changes; returns the undo."""
+        ...
+
+
 class EventSubscriber(Protocol):
-    """A tenant's live events in `seq` order, resuming after `after` with no gap or duplicate."""
+    """A tenant's live events in `seq` order, resuming after `after` with no gap or duplicate; with a
+    guard, every event is let through by it and a change of access wakes the subscription to ask it."""
 
     def subscribe(
-        self, tenant_ids: frozenset[UUID] | None, after: dict[UUID, int] | None
+        self,
+        tenant_ids: frozenset[UUID] | None,
+        after: dict[UUID, int] | None,
+        guard: SubscriptionGuard | None = None,
     ) -> AsyncIterator[PublishedEvent]: ...
+
+
+class LiveAccess(Protocol):
+    """One caller's access kept current while it is open: re-read from the database when a change is
+    announced (any process), periodically, and after the broker reconnects."""
+
+    @property
+    def principal(self) -> Principal | None:
+        """The caller as last read; None once it is no longer an active user."""
+        ...
+
+    @property
+    def settled(self) -> bool:
+        """False from the moment a change is announced until it has been read."""
+        ...
+
+    async def settle(self) -> Principal | None:
+        """Wait until an announced change has been read (at once when settled); the caller then."""
+        ...
+
+    async def reload(self) -> Principal | None:
+        """Read the caller from the database now (new subscriptions are authorised on this)."""
+        ...
+
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` after every read that changed `principal`; returns the undo."""
+        ...
+
+    def close(self) -> None:
+        """Stop watching (idempotent)."""
+        ...
+
+
+class AccessWatcher(Protocol):
+    """Opens `LiveAccess` handles, one per authenticated websocket."""
+
+    def open(self, principal: Principal) -> LiveAccess: ...
+
+
+class AccessAnnouncer(Protocol):
+    """Told after a commit that changed users' access (role, tenant, assignments, active); tells every
+    server process, whose open subscriptions re-read those users. Never raises."""
+
+    async def access_changed(self, user_ids: Iterable[str]) -> None: ...
 
 
 class DialpadGateway(Protocol):

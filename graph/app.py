@@ -20,7 +20,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.types.unset import UNSET, UnsetType
 
 from domain.errors import DomainError
-from domain.ports import EventSubscriber
+from domain.ports import EventSubscriber, LiveAccess
 from domain.storable import unstorable
 from graph.context import Context
 from graph.loaders import Loaders
@@ -31,7 +31,10 @@ from services.public_dashboard import open_public_link
 
 # Close code for a socket whose token expired (graphql-transport-ws uses 4401 for "Unauthorized").
 TOKEN_EXPIRED_CLOSE_CODE = 4401
+# Close code for a socket whose user was deactivated or deleted: the code connection_init now gets.
+ACCESS_REVOKED_CLOSE_CODE = 4403
 _EXPIRY_TIMER = "calltrax.token_expiry"
+_ACCESS = "calltrax.access"
 # Variables nested deeper than any input type here are refused with the other unstorable text.
 MAX_VARIABLE_DEPTH = 32
 
@@ -55,7 +58,9 @@ class CallTraxGraphQL(GraphQL[Context, None]):
                 cache.popitem(last=False)
         return '{"id":' + json.dumps(message_id) + ',"type":"next","payload":{"data":' + found[1] + "}}"
 
-    def __init__(self, *, deps_key: str = "deps", subscriber_key: str = "subscriber") -> None:
+    def __init__(
+        self, *, deps_key: str = "deps", subscriber_key: str = "subscriber", access_key: str = "access"
+    ) -> None:
         self._encoded: OrderedDict[int, tuple[object, str]] = OrderedDict()
         super().__init__(
             schema,
@@ -65,6 +70,7 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         )
         self._deps_key = deps_key
         self._subscriber_key = subscriber_key
+        self._access_key = access_key
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's parsing, then refuse text PostgreSQL cannot store before any resolver sees it:
@@ -88,6 +94,7 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             deps=deps,
             subscriber=subscriber,
             request_id=request.scope.get("calltrax.request_id"),
+            watcher=getattr(state, self._access_key, None),
         )
         if isinstance(request, Request):
             # Per request; websocket contexts live per connection and get uncached loaders on first use.
@@ -122,6 +129,8 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         context.principal = principal
         if isinstance(context.request, WebSocket):
             _close_at(context.request, expires_at)
+            if context.watcher is not None:
+                context.access = _watch(context, context.watcher.open(principal), context.request)
         return cast(UnsetType, UNSET)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -142,6 +151,9 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             timer = scope.get(_EXPIRY_TIMER)
             if timer is not None:
                 timer.cancel()
+            access = scope.get(_ACCESS)
+            if access is not None:
+                access.close()
 
 
 def _close_at(websocket: WebSocket, expires_at: datetime) -> None:
@@ -161,6 +173,29 @@ async def _close_expired(websocket: WebSocket) -> None:
         # The client may be closing at the same moment; either way the socket ends.
         with contextlib.suppress(Exception):
             await websocket.close(code=TOKEN_EXPIRED_CLOSE_CODE, reason="token expired")
+
+
+def _watch(context: Context, access: LiveAccess, websocket: WebSocket) -> LiveAccess:
+    """Keep the socket's caller current; close the socket once the user is inactive or gone (its
+    subscriptions that lost a tenant end one by one, with FORBIDDEN)."""
+    websocket.scope[_ACCESS] = access
+    context.follow(access)
+
+    def changed() -> None:
+        if access.principal is None and _REVOKING not in websocket.scope:
+            websocket.scope[_REVOKING] = asyncio.get_running_loop().create_task(_close_revoked(websocket))
+
+    access.on_change(changed)
+    return access
+
+
+_REVOKING = "calltrax.access_revoked"
+
+
+async def _close_revoked(websocket: WebSocket) -> None:
+    if websocket.application_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=ACCESS_REVOKED_CLOSE_CODE, reason="access revoked")
 
 
 def _shared_next_payload(message: object) -> tuple[object, object] | None:

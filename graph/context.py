@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from domain.errors import DomainError, Unauthenticated
-from domain.ports import EventSubscriber
+from domain.ports import AccessWatcher, EventSubscriber, LiveAccess
 from domain.roles import Principal
 from services.deps import Deps
 
@@ -31,11 +32,27 @@ class Context:
     connection_params: dict[str, Any] | None = None
     request_id: str | None = None
     loaders: dict[str, Any] = field(default_factory=dict)
+    # Keeps open connections' callers current (revocations); `access` is a websocket's own handle.
+    watcher: AccessWatcher | None = None
+    access: LiveAccess | None = None
 
     def require_principal(self) -> Principal:
         if self.principal is None:
             raise self.auth_error or Unauthenticated("missing bearer token (Authorization: Bearer <JWT>)")
         return self.principal
 
+    def follow(self, access: LiveAccess) -> Callable[[], None]:
+        """Keep `principal` as `access` has it now (resolvers and shared executions read it); returns
+        the undo."""
+
+        def changed() -> None:
+            self.principal = access.principal
+            if self.principal is None:
+                self.auth_error = Unauthenticated(REVOKED)
+
+        return access.on_change(changed)
+
+
+REVOKED = "your access was revoked (the user is inactive or gone)"
 
 Info = strawberry.Info[Context, None]

@@ -8,8 +8,9 @@ depends only on the variables and on who is asking. Subscribers that agree on al
 one execution: the first runs it, the others await the same result (data and errors alike).
 
 "Who is asking" is the principal's role and visible tenants: every permission rule in
-domain/roles.py reads only those. Callers without a principal (public dashboard sockets) are
-never shared.
+domain/roles.py reads only those. A socket's principal is kept current (graph/app.py follows its
+LiveAccess), so a caller whose access changed is keyed by its new scope, never served from an
+execution of its old one. Callers without a principal (public dashboard sockets) are never shared.
 """
 
 from __future__ import annotations

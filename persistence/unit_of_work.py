@@ -26,6 +26,8 @@ class Transaction:
         self.connection = connection
         self._driver = driver
         self.event_tenants: set[UUID] = set()
+        # Users whose access (role, tenant, assignments, active) this transaction changed.
+        self.access_changed: set[str] = set()
 
     async def fetchrow(
         self, statement: DriverStatement, values: Mapping[str, Any]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, select, text
@@ -34,21 +36,19 @@ def _user(row: object) -> UserRow:
     )
 
 
-_PRINCIPAL = text(
+_PRINCIPALS = text(
     """
     SELECT u.id, u.email, u.role, u.tenant_id, u.active,
            coalesce(array_agg(a.tenant_id) FILTER (WHERE a.tenant_id IS NOT NULL), '{}') AS assigned
     FROM users u LEFT JOIN agent_assignments a ON a.user_id = u.id
-    WHERE u.id = :user_id
+    WHERE u.id = ANY(:user_ids)
     GROUP BY u.id
     """
 )
 
 
-async def load_principal(connection: AsyncConnection, user_id: str) -> Principal | None:
-    """The active user `user_id` with the tenants its role lets it see, in one statement."""
-    row = (await connection.execute(_PRINCIPAL, {"user_id": user_id})).first()
-    if row is None or not row.active:
+def _principal(row: Any) -> Principal | None:
+    if not row.active:
         return None
     role = Role(row.role)
     if role is Role.CLIENT:
@@ -58,6 +58,23 @@ async def load_principal(connection: AsyncConnection, user_id: str) -> Principal
     else:
         tenants = frozenset()
     return Principal(user_id=row.id, email=row.email, role=role, tenant_ids=tenants)
+
+
+async def load_principal(connection: AsyncConnection, user_id: str) -> Principal | None:
+    """The active user `user_id` with the tenants its role lets it see, in one statement."""
+    return (await load_principals(connection, [user_id])).get(user_id)
+
+
+async def load_principals(
+    connection: AsyncConnection, user_ids: Iterable[str]
+) -> dict[str, Principal | None]:
+    """`load_principal` for many users in one statement: None for each one missing or inactive."""
+    wanted = sorted(set(user_ids))
+    found: dict[str, Principal | None] = dict.fromkeys(wanted)
+    if wanted:
+        for row in await connection.execute(_PRINCIPALS, {"user_ids": wanted}):
+            found[row.id] = _principal(row)
+    return found
 
 
 async def get_user(connection: AsyncConnection, user_id: str) -> UserRow | None:

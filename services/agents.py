@@ -34,12 +34,16 @@ async def assign_agent(deps: Deps, *, actor: Principal, user_id: str, tenant_id:
     async with deps.unit_of_work() as tx:
         user = await _check(tx.connection, actor=actor, user_id=user_id, tenant_id=tenant_id)
         await user_store.assign_agent(tx.connection, user_id=user.id, tenant_id=tenant_id)
+        tx.access_changed.add(user.id)
     return user
 
 
 async def unassign_agent(deps: Deps, *, actor: Principal, user_id: str, tenant_id: UUID) -> UserRow:
-    """Take the tenant away from the agent (idempotent); effective on the agent's next request."""
+    """Take the tenant away from the agent (idempotent): its next request is refused, and its open
+    subscriptions on the tenant end (every server process is told after the commit)."""
     async with deps.unit_of_work() as tx:
         user = await _check(tx.connection, actor=actor, user_id=user_id, tenant_id=tenant_id)
         await user_store.unassign_agent(tx.connection, user_id=user.id, tenant_id=tenant_id)
+        # Open subscriptions of the agent on this tenant end once this has committed.
+        tx.access_changed.add(user.id)
     return user

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.destinations import DestinationPolicy
-from domain.ports import Clock, DialpadGateway, EventPublisher, TokenVerifier
+from domain.ports import AccessAnnouncer, Clock, DialpadGateway, EventPublisher, TokenVerifier
 from persistence.unit_of_work import Transaction, read_only, transaction
 
 
@@ -29,14 +29,20 @@ class Deps:
     notify_destinations: DestinationPolicy = field(default_factory=DestinationPolicy)
     # Operations under way in this process, by what they do (see services.apply_call_event).
     in_flight: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
+    # Told after a commit that changed users' access, so open subscriptions re-read it (None: no
+    # server here to tell, e.g. the CLI: servers then see the change on their periodic re-read).
+    access: AccessAnnouncer | None = None
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[Transaction]:
-        """A transaction whose recorded events are handed to the publisher once it has committed."""
+        """A transaction whose recorded events are handed to the publisher once it has committed, and
+        whose access changes are announced before the use case returns (so before its answer)."""
         async with transaction(self.engine) as tx:
             yield tx
         if tx.event_tenants:
             self.publisher.committed(tx.event_tenants)
+        if tx.access_changed and self.access is not None:
+            await self.access.access_changed(tx.access_changed)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncConnection]:

@@ -65,4 +65,6 @@ async def upsert_user(
         )
         if role is Role.AGENT and tenant_id is not None:
             await user_store.assign_agent(tx.connection, user_id=user.id, tenant_id=tenant_id)
+        # Role, tenant or active may have changed: open subscriptions re-read the user after the commit.
+        tx.access_changed.add(user.id)
     return user

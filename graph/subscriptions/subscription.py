@@ -69,13 +69,17 @@ def _tenant_uuid(tenant_id: strawberry.ID | None) -> UUID | None:
 async def _events(
     info: Info, tenant_id: strawberry.ID | None, after: int | None
 ) -> AsyncGenerator[PublishedEvent, None]:
-    """The caller's events; permission errors are raised before any event."""
+    """The caller's events; permission errors are raised before any event, and a revocation ends the
+    stream with FORBIDDEN."""
     context = info.context
-    principal = context.require_principal()
+    context.require_principal()
     if context.subscriber is None:
         raise Unavailable("subscriptions are not available on this server")
-    stream = watch_events(
-        subscriber=context.subscriber, principal=principal, tenant_id=_tenant_uuid(tenant_id), after=after
+    if context.access is None:
+        # Only a websocket keeps its caller current (graph/app.py): nothing else may stream.
+        raise Unavailable("subscriptions are served over websockets only")
+    stream = await watch_events(
+        subscriber=context.subscriber, access=context.access, tenant_id=_tenant_uuid(tenant_id), after=after
     )
     try:
         async for event in stream:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
+import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import httpx
 from sqlalchemy import insert, update
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
@@ -22,7 +25,7 @@ from domain.events import EventType, NewEvent
 from persistence.snapshots import snapshot
 from persistence.tables import Call, Contact, Lead
 from services.deps import Deps
-from tests.conftest import free_port, serve
+from tests.conftest import TEST_JWT_SECRET, free_port, serve
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -285,3 +288,39 @@ class OwnRedis:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+async def server_process(database_url: str, redis_url: str, **env: str) -> AsyncGenerator[str, None]:
+    """Another server process (uvicorn in a subprocess) on the same database and Redis; yields its URL
+    once ready, stops it when closed. `env` adds environment variables (settings) for it."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CALLTRAX_JWT_SECRET": TEST_JWT_SECRET,
+        "CALLTRAX_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "uvicorn", "calltrax.app:app_from_env", "--factory", "--port", str(port)),
+        *("--ws-per-message-deflate", "false"),
+        env=environment,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(200):
+                try:
+                    if (await http.get(f"{url}/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the second server process never became ready")
+        yield url
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=15)

@@ -3,54 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import sys
-from collections.abc import AsyncGenerator
 
-import httpx
 import pytest
 
-from tests.conftest import TEST_JWT_SECRET, AppFactory, free_port
-from tests.subscriptions.support import LEAD_CHANGED, OwnRedis, graphql_socket, running, write_lead
+from tests.conftest import AppFactory
+from tests.subscriptions.support import (
+    LEAD_CHANGED,
+    OwnRedis,
+    graphql_socket,
+    running,
+    server_process,
+    write_lead,
+)
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
-
-
-async def _server_process(database_url: str, redis_url: str) -> AsyncGenerator[str, None]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CALLTRAX_JWT_SECRET": TEST_JWT_SECRET,
-        "CALLTRAX_LOG_LEVEL": "WARNING",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "uvicorn", "calltrax.app:app_from_env", "--factory", "--port", str(port)),
-        *("--ws-per-message-deflate", "false"),
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(200):
-                try:
-                    if (await http.get(f"{url}/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("the second server process never became ready")
-        yield url
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), timeout=15)
 
 
 async def test_an_event_written_through_one_process_reaches_a_subscriber_of_the_other(
@@ -60,7 +30,7 @@ async def test_an_event_written_through_one_process_reaches_a_subscriber_of_the_
     await own_redis.ready()
     tenant = await make_tenant()
     admin = await make_user("admin")
-    other_process = _server_process(database_url, own_redis.url)
+    other_process = server_process(database_url, own_redis.url)
     other_url = await anext(other_process)
     try:
         async with (
