@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from types import FrameType
 
 from calltrax.embedded_db import EmbeddedPostgres
 from calltrax.observability import configure_logging
@@ -250,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (`kill`, `docker stop`, systemd) ends a command as Ctrl-C does: `finally` blocks run, so
+    an embedded PostgreSQL is stopped. (Uvicorn shuts down on SIGTERM, then re-raises it once it
+    is done; Python's default action would end the process there, skipping every cleanup.)"""
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -258,5 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"calltrax: bad setting: {error}\n")
         return 2
     configure_logging(settings.log_level)
-    result: int = args.run(args, settings)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        result: int = args.run(args, settings)
+    except KeyboardInterrupt:
+        # Ctrl-C: cleanups ran while the exception unwound; a traceback would only alarm.
+        return 130
     return result

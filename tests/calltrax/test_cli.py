@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -133,3 +134,99 @@ def test_serve_first_run_on_embedded_postgres_then_restart_keeps_data(tmp_path: 
         assert me.json() == {"data": {"me": {"email": "admin@calltrax.local", "role": "ADMIN"}}}
     finally:
         _stop(server)
+
+
+def _postmasters(pgdata: Path) -> list[int]:
+    """Pids of PostgreSQL servers running on `pgdata` (their command line holds `-D pgdata`; the
+    server's children rewrite theirs to "postgres: ...")."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = [arg.decode() for arg in (entry / "cmdline").read_bytes().split(b"\0")]
+        except OSError:
+            continue
+        if Path(args[0]).name == "postgres" and "-D" in args and args[args.index("-D") + 1] == str(pgdata):
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def _signal(server: subprocess.Popen[str], sig: signal.Signals) -> int:
+    """Send `sig`, wait for the process to end, and close its pipe; returns its exit code."""
+    server.send_signal(sig)
+    code = server.wait(timeout=60)
+    assert server.stdout is not None
+    server.stdout.close()
+    return code
+
+
+def _tenant_names(base: str, token: str) -> list[str]:
+    answer = httpx.post(
+        f"{base}/graphql",
+        json={"query": "{ tenants { name } }"},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    return [tenant["name"] for tenant in answer["data"]["tenants"]]
+
+
+@pytest.mark.slow
+def test_serve_on_embedded_postgres_survives_sigterm_and_sigkill_with_one_server(tmp_path: Path) -> None:
+    """SIGTERM stops the embedded PostgreSQL as Ctrl-C does; after SIGKILL the next start reuses the
+    orphan (one server, data intact) and stops it on its own SIGTERM."""
+    data_dir = tmp_path / "data"
+    pgdata = (data_dir / "pgdata").resolve()
+    try:
+        _sigterm_sigkill_restarts(data_dir, pgdata)
+    finally:
+        # A failed run must not leave a server behind.
+        for pid in _postmasters(pgdata):
+            os.kill(pid, signal.SIGTERM)
+
+
+def _sigterm_sigkill_restarts(data_dir: Path, pgdata: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    server = _start_server(data_dir, port)
+    try:
+        _wait_ready(base, server)
+        assert server.stdout is not None
+        token = [server.stdout.readline() for _ in range(3)][-1].strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(
+            f"{base}/graphql",
+            json={
+                "query": 'mutation { provisionClient(input: {name: "Kept Co", timezone: "UTC"}) { tenant { id } } }'
+            },
+            headers=headers,
+        ).json()
+        assert created["data"]["provisionClient"]["tenant"]["id"], created
+        assert len(_postmasters(pgdata)) == 1
+    finally:
+        assert _signal(server, signal.SIGTERM) == 0
+    assert _postmasters(pgdata) == [], "SIGTERM left the embedded PostgreSQL running"
+
+    server = _start_server(data_dir, port)
+    _wait_ready(base, server)
+    assert _tenant_names(base, token) == ["Kept Co"]
+    _signal(server, signal.SIGKILL)
+    orphans = _postmasters(pgdata)
+    assert len(orphans) == 1, "the server outlives a SIGKILLed serve (it is a daemon, as with any crash)"
+
+    server = _start_server(data_dir, port)
+    try:
+        _wait_ready(base, server)
+        assert _postmasters(pgdata) == orphans, "the orphan is reused: one server on the data folder"
+        assert _tenant_names(base, token) == ["Kept Co"]
+    finally:
+        assert _signal(server, signal.SIGTERM) == 0
+    # The SIGKILLed process's handle must not keep the server running.
+    _wait_for(lambda: _postmasters(pgdata) == [], "the embedded PostgreSQL outlived the last serve")
