@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint format schema migrate demo bench clean install
+.PHONY: run test check lint format schema migrate demo bench clean install docs-images
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -37,6 +37,10 @@ schema: $(STAMP)
 
 test: $(STAMP) check
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Tests write their screenshots to temp folders; this refreshes the README's (needs Chromium).
+docs-images: $(STAMP)
+	CALLTRAX_DASHBOARD_PNG=$(CURDIR)/docs/dashboard.png $(BIN)/pytest -q tests/public_dashboard/test_page_in_chromium.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
