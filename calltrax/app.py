@@ -31,6 +31,7 @@ from calltrax.tokens import JwtVerifier
 from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
 from exports.routes import routes as export_routes
 from graph.app import CallTraxGraphQL
+from graph.graphiql import routes as graphiql_routes
 from graph.public_dashboard.page import routes as dashboard_routes
 from persistence.db import create_engine
 from services.deps import Deps
@@ -164,6 +165,7 @@ def create_app(
         *webhook_routes,
         *export_routes,
         *dashboard_routes,
+        *graphiql_routes,
     ]
     return Starlette(
         routes=routes,
