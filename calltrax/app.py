@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from calltrax.background import BackgroundTasks
 from calltrax.dialpad_client import DialpadClient
 from calltrax.event_bus import EventBus
+from calltrax.home import home
 from calltrax.notifier import Notifier
 from calltrax.observability import RequestObservability, metrics_endpoint
 from calltrax.relay import EventRelay
@@ -157,6 +158,7 @@ def create_app(
 
     graphql = CallTraxGraphQL()
     routes: list[BaseRoute] = [
+        Route("/", home, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -95,9 +95,20 @@ def _make_token(settings: Settings, *, email: str, role: str, tenant: str | None
     return issue_token(settings.jwt_secret, subject=user.id, email=user.email, role=role)  # type: ignore[attr-defined]
 
 
+SINGLE_WORKER = (
+    "error: --workers must be 1. Each worker process keeps its own /metrics counters, and a scrape "
+    "reaches one worker at random, so the figures would be wrong. To use more cores, run several "
+    "`calltrax serve` replicas (one per container or port) behind a load balancer, sharing "
+    "DATABASE_URL and REDIS_URL, and scrape each replica's /metrics."
+)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    if args.workers != 1:
+        _out(SINGLE_WORKER)
+        return 2
     first_run = not settings.jwt_secret and not settings.jwks_url
     settings = settings.with_saved_secret(create=True)
     with database(settings) as settings:
@@ -220,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate, then serve HTTP, GraphQL and websockets")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="must be 1: run replicas instead (see README, Scaling out)"
+    )
     serve.set_defaults(run=cmd_serve)
 
     migrate_cmd = commands.add_parser("migrate", help="apply database migrations")

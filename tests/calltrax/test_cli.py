@@ -230,3 +230,12 @@ def _sigterm_sigkill_restarts(data_dir: Path, pgdata: Path) -> None:
         assert _signal(server, signal.SIGTERM) == 0
     # The SIGKILLed process's handle must not keep the server running.
     _wait_for(lambda: _postmasters(pgdata) == [], "the embedded PostgreSQL outlived the last serve")
+
+
+def test_serve_refuses_several_workers_and_names_replicas(tmp_path: Path) -> None:
+    """Per-worker /metrics would report one random worker's counters: replicas are the way."""
+    result = _run(["serve", "--workers", "2"], _env(CALLTRAX_DATA_DIR=str(tmp_path)))
+    assert result.returncode == 2
+    assert "--workers must be 1" in result.stdout
+    assert "replicas" in result.stdout
+    assert not (tmp_path / "pgdata").exists(), "refused before starting anything"
