@@ -1,4 +1,4 @@
-"""The `calltrax` command: serve, migrate, token, demo, simulate."""
+"""The `calltrax` command: serve, migrate, token, demo, simulate, dialpad send."""
 
 from __future__ import annotations
 
@@ -198,6 +198,28 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if not report.events_failed and not report.leads_failed else 1
 
 
+def cmd_dialpad_send(args: argparse.Namespace, settings: Settings) -> int:
+    from calltrax.dialpad_send import EventFileError, read_events, send_events, shift_to_now
+    from calltrax.simulate import load_credentials
+
+    try:
+        events = read_events(args.file)
+    except EventFileError as error:
+        _out(f"error: {error}")
+        return 2
+    if args.now:
+        events = shift_to_now(events)
+    with database(settings) as settings:
+        assert settings.database_url
+        try:
+            credentials = asyncio.run(load_credentials(settings.database_url, args.tenant))
+        except LookupError as error:
+            _out(f"error: {error}")
+            return 2
+    # The secret is read while the database is open; posting needs only the running server.
+    return 0 if send_events(credentials, events, base_url=args.url, report=_out) else 1
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from calltrax.demo import load_demo
 
@@ -262,6 +284,24 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate", type=float, default=20.0, help="requests per second (0 = as fast as possible)")
     sim.add_argument("--seed", type=int, default=None, help="repeatable runs")
     sim.set_defaults(run=cmd_simulate)
+
+    dialpad = commands.add_parser("dialpad", help="Dialpad tools")
+    dialpad_commands = dialpad.add_subparsers(dest="dialpad_command", required=True)
+    send = dialpad_commands.add_parser(
+        "send",
+        help="sign call events with the tenant's Dialpad secret (read from the database) and post them",
+    )
+    send.add_argument("--tenant", required=True, help="tenant slug")
+    send.add_argument(
+        "--file",
+        required=True,
+        help="one event (a JSON object) or a JSON array of events, in order; - = stdin",
+    )
+    send.add_argument("--url", default="http://localhost:8000", help="the running server")
+    send.add_argument(
+        "--now", action="store_true", help="move the events' times together so the call starts now"
+    )
+    send.set_defaults(run=cmd_dialpad_send)
     return parser
 
 

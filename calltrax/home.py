@@ -9,7 +9,7 @@ from starlette.responses import HTMLResponse, Response
 DOCS = (
     ("README.md", "set-up, settings, the CLI, architecture"),
     ("docs/leads.md", "sending leads to a tenant's webhook"),
-    ("docs/dialpad.md", "Dialpad call events and how they are signed"),
+    ("docs/dialpad.md", "Dialpad call events; `calltrax dialpad send` signs and posts them"),
     ("docs/pipeline.md", "pipeline stages"),
     ("docs/notifications.md", "SLA alerts and notifications"),
 )

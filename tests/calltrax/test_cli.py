@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -239,3 +240,108 @@ def test_serve_refuses_several_workers_and_names_replicas(tmp_path: Path) -> Non
     assert "--workers must be 1" in result.stdout
     assert "replicas" in result.stdout
     assert not (tmp_path / "pgdata").exists(), "refused before starting anything"
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "webhooks" / "dialpad_samples"
+
+
+async def _calltrax(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run the CLI without blocking the event loop (the server under test runs on it)."""
+    process = await asyncio.create_subprocess_exec(
+        *CALLTRAX, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
+def _docs_example() -> tuple[str, str]:
+    """docs/dialpad.md's walk-through as written: the lead's JSON body and call.json."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "dialpad.md").read_text(encoding="utf-8")
+    walk_through = doc[doc.index("## Try it") :]
+    body_start = walk_through.index("-d '") + 4
+    body = walk_through[body_start : walk_through.index("'", body_start)]
+    file_start = walk_through.index("cat > call.json <<'EOF'\n") + len("cat > call.json <<'EOF'\n")
+    return body, walk_through[file_start : walk_through.index("\nEOF\n", file_start)]
+
+
+async def test_dialpad_send_signs_with_the_tenants_secret_and_posts_the_docs_example(
+    database_url: str, live_server: str, make_tenant, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """docs/dialpad.md's walk-through: a lead, then a recorded call sequence replayed as happening now."""
+    tenant = await make_tenant(slug="acme-solar", timezone="Australia/Perth")
+    lead_body, call_file = _docs_example()
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        lead = await http.post(
+            tenant.lead_url, content=lead_body, headers={"Content-Type": "application/json"}
+        )
+    assert lead.status_code == 201
+    events = tmp_path / "call.json"
+    events.write_text(call_file)
+    env = _env(DATABASE_URL=database_url)
+
+    code, output = await _calltrax(
+        "dialpad",
+        "send",
+        "--tenant",
+        "acme-solar",
+        "--file",
+        str(events),
+        "--url",
+        live_server,
+        "--now",
+        env=env,
+    )
+    assert code == 0, output
+    lines = output.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "call 6200000000000001 calling",
+        "call 6200000000000001 connected",
+        "call 6200000000000001 hangup",
+        "call 6200000000000001 dispositions",
+    ]
+    assert all(": 200 " in line for line in lines), output
+    async with engine.connect() as connection:
+        call = (
+            await connection.execute(text("SELECT status, disposition, lead_id, started_at FROM calls"))
+        ).one()
+        lead_row = (
+            await connection.execute(
+                text("SELECT status, first_attempt_at, first_connected_at, booked_at FROM leads")
+            )
+        ).one()
+    assert (str(call.lead_id), call.status, call.disposition) == (
+        lead.json()["lead_id"],
+        "completed",
+        "booked",
+    )
+    assert lead_row.status == "booked"
+    assert None not in (lead_row.first_attempt_at, lead_row.first_connected_at, lead_row.booked_at)
+    assert abs(call.started_at.timestamp() - time.time()) < 120, "--now replays the call as happening now"
+
+    # One event object (a sample in Dialpad's full shape), sent twice: the second is a redelivery.
+    single = str(SAMPLES / "outbound-1-calling.json")
+    for duplicate in ("false", "true"):
+        code, output = await _calltrax(
+            "dialpad", "send", "--tenant", "acme-solar", "--file", single, "--url", live_server, env=env
+        )
+        assert code == 0
+        assert f'"duplicate":{duplicate}' in output
+
+
+async def test_dialpad_send_names_bad_input(database_url: str, make_tenant, tmp_path: Path) -> None:
+    await make_tenant(slug="acme-solar")
+    env = _env(DATABASE_URL=database_url)
+    not_json = tmp_path / "bad.json"
+    not_json.write_text("{nope")
+    no_call = tmp_path / "no-call.json"
+    no_call.write_text('[{"state": "calling"}]')
+    good = str(SAMPLES / "outbound-1-calling.json")
+    for args, message in (
+        (("--tenant", "acme-solar", "--file", str(tmp_path / "missing.json")), "cannot read"),
+        (("--tenant", "acme-solar", "--file", str(not_json)), "is not JSON"),
+        (("--tenant", "acme-solar", "--file", str(no_call)), "event 1 has no call_id"),
+        (("--tenant", "nobody", "--file", good), "no tenant with slug 'nobody'"),
+    ):
+        code, output = await _calltrax("dialpad", "send", *args, env=env)
+        assert (code, message in output) == (2, True), output
