@@ -167,6 +167,31 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _quiet_http_client() -> None:
+    """httpx logs every request at INFO: one JSON line per posted event would bury the output."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class _ProgressLine:
+    """One progress line, rewritten in place on a terminal; elsewhere (a log, a pipe) printed as is."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stdout.isatty()
+        self._shown = False
+
+    def show(self, text: str) -> None:
+        if self._tty:
+            sys.stdout.write("\r" + text + "\x1b[K")
+            sys.stdout.flush()
+            self._shown = True
+        else:
+            _out(text)
+
+    def done(self) -> None:
+        if self._shown:
+            sys.stdout.write("\n")
+
+
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from calltrax.simulate import load_credentials, simulate
 
@@ -179,6 +204,8 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         if credentials.lead_token is None:
             _out(f"tenant {args.tenant} has no active lead webhook: posting calls only")
+        _quiet_http_client()
+        progress = _ProgressLine()
         report = asyncio.run(
             simulate(
                 credentials,
@@ -187,8 +214,10 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
                 calls=args.calls,
                 rate=args.rate,
                 seed=args.seed,
+                progress=progress.show,
             )
         )
+        progress.done()
     _out(
         f"leads: {report.leads_sent} posted, {report.leads_failed} failed; "
         f"events: {report.events_sent} posted ({report.unique_events} unique, "
@@ -217,6 +246,7 @@ def cmd_dialpad_send(args: argparse.Namespace, settings: Settings) -> int:
             _out(f"error: {error}")
             return 2
     # The secret is read while the database is open; posting needs only the running server.
+    _quiet_http_client()
     return 0 if send_events(credentials, events, base_url=args.url, report=_out) else 1
 
 

@@ -11,10 +11,7 @@ from typing import Any
 
 import httpx
 
-from calltrax.simulate import Credentials, sign
-
-# Dialpad's event times (epoch milliseconds), shifted together by `--now`.
-TIME_FIELDS = ("event_timestamp", "date_started", "date_rang", "date_connected", "date_ended")
+from calltrax.simulate import TIME_FIELDS, Credentials, sign
 
 
 class EventFileError(ValueError):
