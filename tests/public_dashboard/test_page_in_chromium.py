@@ -48,7 +48,7 @@ async def test_the_page_shows_the_figures_and_follows_a_new_lead_live(
         async with chromium() as page:
             await page.send("Page.enable")
             await page.send("Page.navigate", {"url": f"{server.url}/dashboard/{link['token']}"})
-            await page.until("window.dashboardUpdates >= 1")
+            await page.until('document.getElementById("status").className === "live"')
             state = json.loads(await page.evaluate(STATE))
             assert state["title"] == "Sunny Solar Co."
             assert state["leads"] == str(leads)
@@ -88,3 +88,31 @@ async def test_the_page_shows_the_figures_and_follows_a_new_lead_live(
             )
             await page.until('document.getElementById("status").textContent === "link revoked"', within=5)
             assert await page.evaluate('getComputedStyle(document.getElementById("gone")).display') == "block"
+
+
+async def test_the_page_draws_its_first_figures_before_any_websocket_answers(
+    make_app, make_tenant, make_user, engine
+) -> None:
+    """The server writes the figures into the page: with a websocket that never opens, they show."""
+    tenant = await make_tenant(name="Quiet <Socket> & Co", timezone="Australia/Perth")
+    seeded = await seed_history(engine, tenant.id)
+    leads = len(seeded.pii) // 5
+    async with running(make_app()) as server, httpx.AsyncClient(base_url=server.url) as http:
+        link = await create_link(http, await make_user("admin"), tenant.id)
+        async with chromium() as page:
+            await page.send("Page.enable")
+            # A socket that never connects: whatever the page shows came with the page.
+            await page.send(
+                "Page.addScriptToEvaluateOnNewDocument",
+                {"source": "window.WebSocket = class { send() {} close() {} };"},
+            )
+            await page.send("Page.navigate", {"url": f"{server.url}/dashboard/{link['token']}"})
+            await page.until("window.dashboardUpdates === 1")
+            state = json.loads(await page.evaluate(STATE))
+            assert state["title"] == "Quiet <Socket> & Co"
+            assert state["leads"] == str(leads)
+            assert sum(int(count) for count in state["pipeline"]) == leads
+            assert state["bars"] >= 30
+            assert state["status"].startswith("connecting · figures as of")
+            heading = await page.evaluate('document.querySelector("h2").textContent')
+            assert "not only the last 30 days" in heading
