@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -89,6 +90,8 @@ async def chromium() -> AsyncIterator[DevTools]:
         "about:blank",
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
+        # Chromium leaves its singleton folders in TMPDIR: in the profile, they go with it.
+        env={**os.environ, "TMPDIR": profile},
     )
     try:
         assert process.stderr is not None
