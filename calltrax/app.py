@@ -21,6 +21,7 @@ from calltrax.access import AccessRegistry
 from calltrax.background import BackgroundTasks
 from calltrax.dialpad_client import DialpadClient
 from calltrax.event_bus import EventBus
+from calltrax.home import home
 from calltrax.notifier import Notifier
 from calltrax.observability import RequestObservability, metrics_endpoint
 from calltrax.outbound import Resolver, system_resolver
@@ -33,6 +34,7 @@ from calltrax.tokens import JwtVerifier
 from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
 from exports.routes import routes as export_routes
 from graph.app import CallTraxGraphQL
+from graph.graphiql import routes as graphiql_routes
 from graph.public_dashboard.page import routes as dashboard_routes
 from persistence.db import create_engine
 from services.deps import Deps
@@ -167,6 +169,7 @@ def create_app(
 
     graphql = CallTraxGraphQL()
     routes: list[BaseRoute] = [
+        Route("/", home, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -175,6 +178,7 @@ def create_app(
         *webhook_routes,
         *export_routes,
         *dashboard_routes,
+        *graphiql_routes,
     ]
     return Starlette(
         routes=routes,

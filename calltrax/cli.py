@@ -1,4 +1,4 @@
-"""The `calltrax` command: serve, migrate, token, demo, simulate."""
+"""The `calltrax` command: serve, migrate, token, demo, simulate, dialpad send."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from types import FrameType
 
 from calltrax.embedded_db import EmbeddedPostgres
 from calltrax.observability import configure_logging
@@ -93,9 +95,20 @@ def _make_token(settings: Settings, *, email: str, role: str, tenant: str | None
     return issue_token(settings.jwt_secret, subject=user.id, email=user.email, role=role)  # type: ignore[attr-defined]
 
 
+SINGLE_WORKER = (
+    "error: --workers must be 1. Each worker process keeps its own /metrics counters, and a scrape "
+    "reaches one worker at random, so the figures would be wrong. To use more cores, run several "
+    "`calltrax serve` replicas (one per container or port) behind a load balancer, sharing "
+    "DATABASE_URL and REDIS_URL, and scrape each replica's /metrics."
+)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    if args.workers != 1:
+        _out(SINGLE_WORKER)
+        return 2
     first_run = not settings.jwt_secret and not settings.jwks_url
     settings = settings.with_saved_secret(create=True)
     with database(settings) as settings:
@@ -154,6 +167,31 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _quiet_http_client() -> None:
+    """httpx logs every request at INFO: one JSON line per posted event would bury the output."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class _ProgressLine:
+    """One progress line, rewritten in place on a terminal; elsewhere (a log, a pipe) printed as is."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stdout.isatty()
+        self._shown = False
+
+    def show(self, text: str) -> None:
+        if self._tty:
+            sys.stdout.write("\r" + text + "\x1b[K")
+            sys.stdout.flush()
+            self._shown = True
+        else:
+            _out(text)
+
+    def done(self) -> None:
+        if self._shown:
+            sys.stdout.write("\n")
+
+
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from calltrax.simulate import load_credentials, simulate
 
@@ -166,6 +204,8 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         if credentials.lead_token is None:
             _out(f"tenant {args.tenant} has no active lead webhook: posting calls only")
+        _quiet_http_client()
+        progress = _ProgressLine()
         report = asyncio.run(
             simulate(
                 credentials,
@@ -174,8 +214,10 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
                 calls=args.calls,
                 rate=args.rate,
                 seed=args.seed,
+                progress=progress.show,
             )
         )
+        progress.done()
     _out(
         f"leads: {report.leads_sent} posted, {report.leads_failed} failed; "
         f"events: {report.events_sent} posted ({report.unique_events} unique, "
@@ -183,6 +225,29 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         + (f"; failures by status: {report.failures}" if report.failures else "")
     )
     return 0 if not report.events_failed and not report.leads_failed else 1
+
+
+def cmd_dialpad_send(args: argparse.Namespace, settings: Settings) -> int:
+    from calltrax.dialpad_send import EventFileError, read_events, send_events, shift_to_now
+    from calltrax.simulate import load_credentials
+
+    try:
+        events = read_events(args.file)
+    except EventFileError as error:
+        _out(f"error: {error}")
+        return 2
+    if args.now:
+        events = shift_to_now(events)
+    with database(settings) as settings:
+        assert settings.database_url
+        try:
+            credentials = asyncio.run(load_credentials(settings.database_url, args.tenant))
+        except LookupError as error:
+            _out(f"error: {error}")
+            return 2
+    # The secret is read while the database is open; posting needs only the running server.
+    _quiet_http_client()
+    return 0 if send_events(credentials, events, base_url=args.url, report=_out) else 1
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -218,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate, then serve HTTP, GraphQL and websockets")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="must be 1: run replicas instead (see README, Scaling out)"
+    )
     serve.set_defaults(run=cmd_serve)
 
     migrate_cmd = commands.add_parser("migrate", help="apply database migrations")
@@ -247,7 +314,32 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate", type=float, default=20.0, help="requests per second (0 = as fast as possible)")
     sim.add_argument("--seed", type=int, default=None, help="repeatable runs")
     sim.set_defaults(run=cmd_simulate)
+
+    dialpad = commands.add_parser("dialpad", help="Dialpad tools")
+    dialpad_commands = dialpad.add_subparsers(dest="dialpad_command", required=True)
+    send = dialpad_commands.add_parser(
+        "send",
+        help="sign call events with the tenant's Dialpad secret (read from the database) and post them",
+    )
+    send.add_argument("--tenant", required=True, help="tenant slug")
+    send.add_argument(
+        "--file",
+        required=True,
+        help="one event (a JSON object) or a JSON array of events, in order; - = stdin",
+    )
+    send.add_argument("--url", default="http://localhost:8000", help="the running server")
+    send.add_argument(
+        "--now", action="store_true", help="move the events' times together so the call starts now"
+    )
+    send.set_defaults(run=cmd_dialpad_send)
     return parser
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (`kill`, `docker stop`, systemd) ends a command as Ctrl-C does: `finally` blocks run, so
+    an embedded PostgreSQL is stopped. (Uvicorn shuts down on SIGTERM, then re-raises it once it
+    is done; Python's default action would end the process there, skipping every cleanup.)"""
+    raise SystemExit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,5 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"calltrax: bad setting: {error}\n")
         return 2
     configure_logging(settings.log_level)
-    result: int = args.run(args, settings)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        result: int = args.run(args, settings)
+    except KeyboardInterrupt:
+        # Ctrl-C: cleanups ran while the exception unwound; a traceback would only alarm.
+        return 130
     return result

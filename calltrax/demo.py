@@ -14,11 +14,12 @@ import math
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from calltrax.simulate import call_events, lead_payload, phone_number, sign
 from calltrax.simulated_dialpad import SimulatedDialpad
+from domain.business_hours import WeeklyHours, next_open, parse_hours
 from domain.lead_intake import parse_lead
 from domain.phones import region_for_timezone
 from persistence import tenants as tenant_store
@@ -26,6 +27,8 @@ from services.apply_call_event import apply_call_event
 from services.deps import Deps
 from services.ingest_lead import ingest_lead
 from services.provision_client import provision_client
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,32 @@ class DemoTenant:
     timezone: str
     # Share of all demo leads.
     weight: float
+    # Its business hours (Dialpad's format); its agents call in them, as the metrics assume.
+    hours: dict[str, list[str]]
 
 
 DEMO_TENANTS = (
-    DemoTenant("Sunrise Solar", "demo-sunrise-solar", "Australia/Perth", 0.45),
-    DemoTenant("Brightside Dental", "demo-brightside-dental", "America/New_York", 0.35),
-    DemoTenant("Harbour Legal", "demo-harbour-legal", "Europe/London", 0.20),
+    DemoTenant(
+        "Sunrise Solar",
+        "demo-sunrise-solar",
+        "Australia/Perth",
+        0.45,
+        {**{day: ["08:30", "17:30"] for day in WEEKDAYS}, "saturday": ["09:00", "13:00"]},
+    ),
+    DemoTenant(
+        "Brightside Dental",
+        "demo-brightside-dental",
+        "America/New_York",
+        0.35,
+        {day: ["08:00", "12:30", "13:30", "18:00"] for day in WEEKDAYS},
+    ),
+    DemoTenant(
+        "Harbour Legal",
+        "demo-harbour-legal",
+        "Europe/London",
+        0.20,
+        {day: ["09:00", "17:00"] for day in WEEKDAYS},
+    ),
 )
 
 # How the demo agency works its leads.
@@ -49,6 +72,8 @@ MAX_ATTEMPTS = 5
 CONNECT_PROBABILITY = 0.3
 BOOK_PROBABILITY = 0.35
 INBOUND_PROBABILITY = 0.45
+# Now and then an agent calls a lead outside business hours (a late shift, a keen closer).
+AFTER_HOURS_ATTEMPT_PROBABILITY = 0.05
 CONCURRENCY = 8
 
 Progress = Callable[[str], None]
@@ -72,21 +97,24 @@ class Plan:
     calls: list[tuple[int, str]]
 
 
-def _business_time(moment: datetime, zone: ZoneInfo) -> datetime:
-    """`moment`, or the next 08:00 local when it falls outside the demo agency's 08:00-20:00 shifts."""
-    local = moment.astimezone(zone)
-    if local.hour < 8:
-        local = local.replace(hour=8, minute=0, second=0, microsecond=0)
-    elif local.hour >= 20:
-        local = (local + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
-    return local.astimezone(UTC)
+def _attempt_time(rng: random.Random, moment: datetime, tenant: DemoTenant, hours: WeeklyHours) -> datetime:
+    """When an agent calls a lead that is due at `moment`: then if the tenant is open, else a few
+    minutes after it next opens (working through the overnight queue); rarely, after hours anyway."""
+    if rng.random() < AFTER_HOURS_ATTEMPT_PROBABILITY:
+        return moment
+    opens = next_open(moment, tenant.timezone, hours)
+    if opens is None or opens == moment:
+        return moment
+    return opens + timedelta(seconds=rng.uniform(60, 45 * 60))
 
 
 def plan_tenant(
     rng: random.Random, tenant: DemoTenant, *, leads: int, days: int, now: datetime
 ) -> list[Plan]:
-    """Leads spread over `days` (busier in the tenant's daytime) and their attempts, oldest first."""
+    """Leads spread over `days` (busier in the tenant's daytime, some after hours) and their attempts
+    in the tenant's business hours, oldest first."""
     zone = ZoneInfo(tenant.timezone)
+    hours = parse_hours(tenant.hours)
     region = region_for_timezone(tenant.timezone)
     plans: list[Plan] = []
     start = now - timedelta(days=days)
@@ -102,7 +130,7 @@ def plan_tenant(
         if rng.random() < ATTEMPT_PROBABILITY:
             # Minutes when the team is in; otherwise the next opening. Log-normal: most fast, some slow.
             delay = timedelta(seconds=min(rng.lognormvariate(math.log(240), 1.1), 6 * 3600))
-            attempt = _business_time(moment + delay, zone)
+            attempt = _attempt_time(rng, moment + delay, tenant, hours)
             for _ in range(MAX_ATTEMPTS):
                 if attempt >= now:
                     break
@@ -112,7 +140,7 @@ def plan_tenant(
                 calls.append((int(attempt.timestamp() * 1000), outcome))
                 if connected:
                     break
-                attempt = _business_time(attempt + timedelta(hours=rng.uniform(2, 30)), zone)
+                attempt = _attempt_time(rng, attempt + timedelta(hours=rng.uniform(2, 30)), tenant, hours)
         if rng.random() < INBOUND_PROBABILITY:
             inbound = moment + timedelta(hours=rng.uniform(0.5, 72))
             if inbound < now:
@@ -185,7 +213,12 @@ async def _load_tenant(
 ) -> dict[str, int]:
     """Provision one demo tenant, then replay its leads and their calls; returns its counts."""
     provisioned = await provision_client(
-        deps, actor=None, name=tenant.name, timezone=tenant.timezone, slug=tenant.slug
+        deps,
+        actor=None,
+        name=tenant.name,
+        timezone=tenant.timezone,
+        slug=tenant.slug,
+        business_hours=dict(tenant.hours),
     )
     secret = provisioned.tenant.dialpad_webhook_secret
     assert secret is not None

@@ -7,11 +7,12 @@ import logging
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -48,6 +49,21 @@ def webhook_outcome(status: int) -> str:
     return "error"
 
 
+# The id of the request (or websocket) being served, for every log line it causes (RequestIdFilter).
+current_request_id: ContextVar[str | None] = ContextVar("calltrax_request_id", default=None)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the request id of the request that caused it, if any."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            request_id = current_request_id.get()
+            if request_id is not None:
+                record.request_id = request_id
+        return True
+
+
 _STANDARD_RECORD_KEYS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -73,9 +89,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def json_handler(stream: Any = None) -> logging.Handler:
+    """JSON lines on `stream` (stderr), each with the request id of the request that caused it."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    return handler
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = json_handler()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -87,6 +110,9 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 access_log = logging.getLogger("calltrax.access")
+log = logging.getLogger(__name__)
+# nginx's status for "client closed request": counted and logged, never sent.
+CLIENT_CLOSED_REQUEST = 499
 
 
 def route_template(routes: list[BaseRoute], scope: Scope) -> str:
@@ -113,6 +139,7 @@ class RequestObservability:
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")[:100]
         request_id = incoming or uuid.uuid4().hex
         scope["calltrax.request_id"] = request_id
+        request_id_token = current_request_id.set(request_id)
         started = time.perf_counter()
         status = 500 if scope["type"] == "http" else 101
 
@@ -126,7 +153,13 @@ class RequestObservability:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client left mid-request (a closed tab, a load generator stopping): nobody is
+            # waiting for an answer, and it is not a server error.
+            status = CLIENT_CLOSED_REQUEST
+            log.info("client disconnected before the request was read")
         finally:
+            current_request_id.reset(request_id_token)
             elapsed = time.perf_counter() - started
             method = scope.get("method", "WS")
             # Starlette's router records the route it matched in this same scope; only unmatched

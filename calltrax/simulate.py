@@ -3,6 +3,10 @@
 Leads go to the tenant's lead webhook; then calls to those leads (and a few inbound calls from
 strangers) go to `/webhooks/dialpad/{slug}` as Dialpad would send them: HS256 JWT bodies in
 Dialpad's real format, some delivered twice and some out of order. Feeds demos and benchmarks.
+
+Calls follow their leads and are never stamped in the future: their timeline starts once the leads
+are posted and is compressed to fit the run (at `--rate`, a few seconds), and each event is posted
+once its time has come (a late redelivery or an out-of-order event arrives after it happened).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import random
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -269,6 +273,55 @@ def plan_calls(
         yield event, redelivery
 
 
+# Dialpad's event times (epoch ms) and durations (ms), moved and scaled by `retime`.
+TIME_FIELDS = ("event_timestamp", "date_started", "date_rang", "date_connected", "date_ended")
+DURATION_FIELDS = ("duration", "total_duration")
+# With no rate limit, events are still this far apart in call time (so a call's events keep their order).
+MIN_EVENT_SPACING_MS = 5
+PROGRESS_EVERY_SECONDS = 0.5
+
+
+def retime(claims: dict[str, Any], start_ms: int, scale: float) -> dict[str, Any]:
+    """The event with its times moved to `start_ms + (t - start_ms) * scale` and durations scaled."""
+
+    def moved(value: Any) -> Any:
+        return (
+            round(start_ms + (value - start_ms) * scale)
+            if isinstance(value, int | float) and value
+            else value
+        )
+
+    def scaled(value: Any) -> Any:
+        return round(value * scale) if isinstance(value, int | float) else value
+
+    out = dict(claims)
+    for key in TIME_FIELDS:
+        if key in out:
+            out[key] = moved(out[key])
+    for key in DURATION_FIELDS:
+        if key in out:
+            out[key] = scaled(out[key])
+    if isinstance(out.get("recording_details"), list):
+        out["recording_details"] = [
+            {**item, "start_time": moved(item.get("start_time")), "duration": scaled(item.get("duration"))}
+            if isinstance(item, dict)
+            else item
+            for item in out["recording_details"]
+        ]
+    return out
+
+
+def compress(
+    planned: list[tuple[dict[str, Any], bool]], *, start_ms: int, budget_ms: float
+) -> list[tuple[dict[str, Any], bool]]:
+    """The planned deliveries with their calls' timeline squeezed into `budget_ms` after `start_ms`
+    (never stretched): a run posts its calls as having happened over the run itself."""
+    last = max((int(claims["event_timestamp"]) for claims, _ in planned), default=start_ms)
+    span = max(1, last - start_ms)
+    scale = min(1.0, budget_ms / span)
+    return [(retime(claims, start_ms, scale), redelivery) for claims, redelivery in planned]
+
+
 async def simulate(
     credentials: Credentials,
     *,
@@ -277,11 +330,26 @@ async def simulate(
     calls: int,
     rate: float,
     seed: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Report:
-    """Post `leads` leads, then `calls` calls' events at about `rate` requests per second."""
+    """Post `leads` leads, then `calls` calls' events at about `rate` requests per second;
+    `progress` gets a status line now and then and once at the end."""
     rng = random.Random(seed)
     report = Report()
     interval = 1.0 / rate if rate > 0 else 0.0
+    total_events = 0
+    told = 0.0
+
+    def tell(final: bool = False) -> None:
+        nonlocal told
+        if progress is None or (not final and time.monotonic() - told < PROGRESS_EVERY_SECONDS):
+            return
+        told = time.monotonic()
+        progress(
+            f"leads {report.leads_sent + report.leads_failed}/{leads if credentials.lead_token else 0}, "
+            f"events {report.events_sent}/{total_events}"
+        )
+
     async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as http:
         phones = [phone_number(rng, credentials.region) for _ in range(leads)]
         if credentials.lead_token:
@@ -294,10 +362,24 @@ async def simulate(
                 else:
                     report.leads_failed += 1
                     report.failures[answer.status_code] = report.failures.get(answer.status_code, 0) + 1
+                tell()
                 if interval:
                     await asyncio.sleep(interval)
         # Leads first, then calls start "now": the calls link to the leads created before them.
-        for claims, redelivery in plan_calls(rng, lead_phones=phones, calls=calls, region=credentials.region):
+        start_ms = int(time.time() * 1000)
+        planned = list(
+            plan_calls(rng, lead_phones=phones, calls=calls, region=credentials.region, start_ms=start_ms)
+        )
+        total_events = len(planned)
+        budget_ms = total_events * max(interval * 1000, MIN_EVENT_SPACING_MS)
+        next_post = time.monotonic()
+        for claims, redelivery in compress(planned, start_ms=start_ms, budget_ms=budget_ms):
+            # Dialpad sends an event after it happened: wait for its time (compressed, so briefly),
+            # and for the rate.
+            wait = max(int(claims["event_timestamp"]) / 1000 - time.time(), next_post - time.monotonic())
+            if wait > 0:
+                await asyncio.sleep(wait)
+            next_post = time.monotonic() + interval
             answer = await http.post(
                 f"/webhooks/dialpad/{credentials.slug}", content=sign(claims, credentials.dialpad_secret)
             )
@@ -307,6 +389,6 @@ async def simulate(
             if answer.status_code != 200:
                 report.events_failed += 1
                 report.failures[answer.status_code] = report.failures.get(answer.status_code, 0) + 1
-            if interval:
-                await asyncio.sleep(interval)
+            tell()
+    tell(final=True)
     return report

@@ -114,3 +114,18 @@ def business_seconds(start: datetime, end: datetime, timezone: str, hours: Weekl
             total += max(0.0, overlap)
         day += timedelta(days=1)
     return total
+
+
+def next_open(moment: datetime, timezone: str, hours: WeeklyHours) -> datetime | None:
+    """`moment` when the tenant is open then, else the instant it next opens; None if it never opens."""
+    zone = ZoneInfo(timezone)
+    day = moment.astimezone(zone).date() - timedelta(days=1)
+    # Intervals are in order within a day and days in order, so the first one still open is the answer.
+    for _ in range(9):
+        for interval in hours.days[day.weekday()]:
+            opens = local_instant(day, interval.opens, zone)
+            closes = local_instant(day, interval.closes, zone)
+            if closes > moment and closes > opens:
+                return max(opens, moment)
+        day += timedelta(days=1)
+    return None

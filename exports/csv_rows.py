@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
@@ -19,13 +20,26 @@ from persistence.lead_queries import LEAD_EXPORT_COLUMNS
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+# An E.164 number: a plus and digits only. To a spreadsheet that is a positive number, never a formula
+# (no function, no reference, no DDE), so phones in this form are written as they are: a guard
+# quote would put a `'` into every phone in pandas and LibreOffice. (Excel and pandas' default
+# typing read the column as numbers without the `+`; read it as text to keep it: docs/leads.md.)
+E164 = re.compile(r"\+[0-9]{7,15}")
+
+
 def spreadsheet_safe(cell: str) -> str:
     """The cell as text no spreadsheet evaluates (`=1+2` -> `'=1+2`)."""
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
+def spreadsheet_safe_phone(cell: str) -> str:
+    """A phone cell: E.164 as it is (`+61430363930`), anything else guarded like other text."""
+    return cell if E164.fullmatch(cell) else spreadsheet_safe(cell)
+
+
 class Kind(Enum):
     TEXT = "text"
+    PHONE = "phone"
     TIME = "time"
     ENUM = "enum"
     BOOL = "bool"
@@ -79,6 +93,8 @@ class Table:
                     line.append(str(value).upper())
                 elif kind is Kind.BOOL:
                     line.append("true" if value else "false")
+                elif kind is Kind.PHONE:
+                    line.append(spreadsheet_safe_phone(str(value)))
                 else:
                     line.append(spreadsheet_safe(str(value)))
             cells.append(line)
@@ -107,7 +123,7 @@ LEADS = Table(
         ("status", Kind.ENUM),
         ("source", Kind.TEXT),
         ("contact_name", Kind.TEXT),
-        ("contact_phone", Kind.TEXT),
+        ("contact_phone", Kind.PHONE),
         ("contact_email", Kind.TEXT),
         ("city", Kind.TEXT),
         ("notes", Kind.TEXT),
@@ -134,8 +150,8 @@ CALLS = Table(
         ("status", Kind.ENUM),
         ("disposition", Kind.TEXT),
         ("booked", Kind.BOOL),
-        ("external_number", Kind.TEXT),
-        ("internal_number", Kind.TEXT),
+        ("external_number", Kind.PHONE),
+        ("internal_number", Kind.PHONE),
         ("agent_name", Kind.TEXT),
         ("agent_email", Kind.TEXT),
         ("started_at", Kind.TIME),

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
@@ -23,6 +23,7 @@ from domain.errors import DomainError
 from domain.ports import EventSubscriber, LiveAccess
 from domain.storable import unstorable
 from graph.context import Context
+from graph.graphiql import graphiql_page
 from graph.loaders import Loaders
 from graph.schema import schema
 from services.authenticate import authenticate, authenticate_until
@@ -71,6 +72,10 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         self._deps_key = deps_key
         self._subscriber_key = subscriber_key
         self._access_key = access_key
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL with its assets from this server (graph/graphiql), not Strawberry's CDN page."""
+        return graphiql_page()
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's parsing, then refuse text PostgreSQL cannot store before any resolver sees it:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import tempfile
 import warnings
@@ -55,6 +56,7 @@ def database_url() -> Iterator[str]:
     """TEST_DATABASE_URL (CI, developers' PostgreSQL), else an embedded server; migrated to head once."""
     url = os.environ.get("TEST_DATABASE_URL")
     embedded = None
+    folder = None
     if not url:
         from calltrax.embedded_db import EmbeddedPostgres
 
@@ -69,6 +71,9 @@ def database_url() -> Iterator[str]:
     yield url
     if embedded is not None:
         embedded.stop()
+    if folder is not None:
+        # A few hundred MB per run otherwise stay in the system's temp folder.
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calltrax.demo import DEMO_TENANTS, load_demo
+from domain.business_hours import next_open, parse_hours
+from domain.roles import Principal, Role
+from services.metrics import tenant_metrics
 
 
 async def test_demo_loads_three_tenants_with_consistent_leads_and_calls(app, engine: AsyncEngine) -> None:
@@ -46,6 +49,32 @@ async def test_demo_loads_three_tenants_with_consistent_leads_and_calls(app, eng
     assert facts.booked > 0
     assert facts.booked_without_time == 0
     assert linked > 100
+
+    # Agents call in each tenant's business hours (a few after hours); leads also come after hours.
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text(
+                    """
+                    SELECT t.id, t.slug, t.timezone, l.created_at, c.started_at, c.direction
+                    FROM calls c JOIN tenants t ON t.id = c.tenant_id LEFT JOIN leads l ON l.id = c.lead_id
+                    """
+                )
+            )
+        ).all()
+    hours = {tenant.slug: parse_hours(tenant.hours) for tenant in DEMO_TENANTS}
+
+    def in_hours(row, moment) -> bool:
+        return bool(next_open(moment, row.timezone, hours[row.slug]) == moment)
+
+    outbound = [row for row in rows if row.direction == "outbound"]
+    in_hours_share = sum(in_hours(row, row.started_at) for row in outbound) / len(outbound)
+    assert 0.85 <= in_hours_share < 1.0, in_hours_share
+    assert any(not in_hours(row, row.created_at) for row in outbound if row.created_at is not None)
+    admin = Principal(user_id="demo-test", email="admin@example.com", role=Role.ADMIN)
+    for tenant_id in {row.id for row in rows}:
+        metrics = await tenant_metrics(deps, actor=admin, tenant_id=tenant_id)
+        assert metrics.business_hours.median_seconds, "agents call in business hours: the median is not 0"
 
     with pytest.raises(FileExistsError):
         await load_demo(deps, progress=messages.append, leads=10, calls_wanted=10, days=2)

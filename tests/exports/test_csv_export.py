@@ -69,7 +69,8 @@ async def test_lead_rows_in_the_tenants_timezone_with_formula_cells_escaped(
     assert row["status"] == "NEW"
     assert row["contact_name"] == '\'=HYPERLINK("http://evil.test","click")'
     assert row["contact_email"] == "'@SUM(1+1)@evil.test"
-    assert row["contact_phone"] == "'+61412345678"
+    # E.164 is a plain number to a spreadsheet, never a formula: written as it is (docs/leads.md).
+    assert row["contact_phone"] == "+61412345678"
     assert row["source"] == "'-2+3"
     # Quotes, commas and newlines survive CSV quoting; the leading tab is neutralised too.
     assert row["notes"] == '\'\tline one\nline "two", with a comma'
@@ -271,3 +272,25 @@ async def test_bad_parameters_are_422_naming_each_one(client: httpx.AsyncClient,
     assert response.json()["error"]["fields"] == {"startedTo": "not after startedFrom"}
     response = await client.get("/export/leads.csv", params={"search": "x" * 201}, headers=admin.headers)
     assert (response.status_code, list(response.json()["error"]["fields"])) == (422, ["search"])
+
+
+async def test_phone_cells_keep_e164_as_it_is_and_guard_anything_else(
+    client: httpx.AsyncClient, make_tenant, make_user, engine
+) -> None:
+    tenant = await make_tenant()
+    admin = await make_user("admin")
+    phones = {
+        "e164": ("+61430363930", "+61430363930"),
+        "spaced": ("+61 430 363 930", "'+61 430 363 930"),
+        "formula": ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+        "equals": ("=61430363930", "'=61430363930"),
+        "too long": ("+1234567890123456", "'+1234567890123456"),
+        "national": ("0430 363 930", "0430 363 930"),
+    }
+    for name, (stored, _) in phones.items():
+        contact = await insert_contact(engine, tenant.id, name=name, phone=stored)
+        await insert_lead(engine, tenant.id, contact_id=contact)
+    rows = table(await client.get("/export/leads.csv", headers=admin.headers))
+    assert {row["contact_name"]: row["contact_phone"] for row in rows} == {
+        name: written for name, (_, written) in phones.items()
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -80,12 +81,13 @@ async def test_a_lead_past_its_sla_with_no_attempt_is_alerted_once(make_app, mak
 async def server_process(database_url: str) -> AsyncIterator[str]:
     """`python -m uvicorn calltrax.app:app_from_env --factory`, as a deployment runs a replica."""
     port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="calltrax-sla-")
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "CALLTRAX_JWT_SECRET": TEST_JWT_SECRET,
         "CALLTRAX_SLA_SWEEP_SECONDS": "0.05",
-        "CALLTRAX_DATA_DIR": tempfile.mkdtemp(prefix="calltrax-sla-"),
+        "CALLTRAX_DATA_DIR": data_dir,
         "REDIS_URL": "",
     }
     process = await asyncio.create_subprocess_exec(
@@ -116,6 +118,7 @@ async def server_process(database_url: str) -> AsyncIterator[str]:
             except TimeoutError:
                 process.kill()
                 await process.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def _overdue_leads(engine, tenants, count: int) -> list[str]:

@@ -23,7 +23,7 @@ from tests.conftest import AppFactory, free_port, serve
 
 # The README's example (docs/leads.md), sent byte for byte.
 CURL_BODY = (
-    '{"contact": {"name": "Jane Citizen", "phone": "0430 363 930", "email": "Jane.Citizen@Example.com", '
+    '{"contact": {"name": "Jane Citizen", "phone": "0491 570 157", "email": "Jane.Citizen@Example.com", '
     '"city": "Perth"}, "lead": {"source": "facebook", "notes": "Wants a quote for a 6.6 kW solar system"}}'
 )
 RECEIVED = datetime(2026, 3, 2, 1, 30, 15, 120000, tzinfo=UTC)
@@ -90,8 +90,8 @@ async def test_the_curl_example_stores_contact_and_lead(http, make_tenant, engin
     [lead] = await rows(engine, "SELECT * FROM leads")
     assert str(contact["id"]) == body["contact_id"]
     assert str(lead["id"]) == body["lead_id"]
-    assert contact["phone"] == "+61430363930"
-    assert contact["phone_raw"] == "0430 363 930"
+    assert contact["phone"] == "+61491570157"
+    assert contact["phone_raw"] == "0491 570 157"
     assert contact["email"] == "jane.citizen@example.com"
     assert (contact["name"], contact["city"], contact["tenant_id"]) == ("Jane Citizen", "Perth", tenant.id)
     assert lead["status"] == "new"
@@ -101,6 +101,33 @@ async def test_the_curl_example_stores_contact_and_lead(http, make_tenant, engin
     assert lead["created_at"] == RECEIVED
     assert lead["lead_webhook_id"] == tenant.webhook.id
     assert lead["raw_data"] == json.loads(CURL_BODY)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _curl_body(document: str) -> str:
+    """The JSON of the lead-webhook curl example in `document` (README.md, docs/leads.md)."""
+    text = (REPO / document).read_text(encoding="utf-8")
+    start = text.index("-d '", text.index("/webhooks/lead/")) + 4
+    return text[start : text.index("'", start)]
+
+
+async def test_the_readme_example_is_its_own_person(http, make_tenant, engine) -> None:
+    """The README's, docs/leads.md's and the Dialpad samples' examples each have their own phone, so
+    the README's Jane Smith is not matched to another example's contact."""
+    tenant = await make_tenant(timezone="Australia/Perth")
+    readme = _curl_body("README.md")
+    assert (
+        await http.post(tenant.lead_url, content=readme, headers={"Content-Type": "application/json"})
+    ).status_code == 201
+    [contact] = await rows(engine, "SELECT name, phone FROM contacts")
+    assert (contact["name"], contact["phone"]) == ("Jane Smith", "+61491570156")
+    assert _curl_body("docs/leads.md") == CURL_BODY
+    samples = "".join(path.read_text() for path in (REPO / "tests/webhooks/dialpad_samples").glob("*.json"))
+    assert "+61430363930" in samples
+    assert "+61491570156" not in samples
+    assert "+61491570157" not in samples
 
 
 async def test_flat_json_from_a_form_tool(http, make_tenant, engine) -> None:
