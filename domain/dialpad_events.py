@@ -47,6 +47,9 @@ _MAX_MS = 253_402_300_799_999
 MAX_EVENT_DEPTH = 32
 # calls.duration_seconds is numeric(12, 3).
 _MAX_DURATION_SECONDS = 999_999_999
+# Dialpad's call ids are int64 (19 digits) and its states short words; both are in btree indexes,
+# whose rows PostgreSQL caps at ~2.7 KB, so a longer value is refused before it reaches one.
+MAX_KEY_LENGTH = 64
 
 
 class MalformedEvent(BadInput):
@@ -267,6 +270,9 @@ def _required(claims: Mapping[str, Any], key: str) -> str:
     value = _id(claims.get(key))
     if value is None:
         raise MalformedEvent(f"the event has no {key}", fields={key: "required"})
+    if len(value) > MAX_KEY_LENGTH:
+        problem = f"at most {MAX_KEY_LENGTH} characters"
+        raise MalformedEvent(f"the event's {key} is over {MAX_KEY_LENGTH} characters", fields={key: problem})
     return value
 
 
