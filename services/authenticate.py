@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from domain.errors import Unauthenticated
-from domain.roles import Principal
+from domain.roles import MAX_USER_ID_LENGTH, Principal
 from domain.storable import unstorable
 from persistence.users import load_principal
 from services.deps import Deps
-
-# Identity providers' subjects are short ids; users.id holds what they send.
-MAX_SUBJECT_LENGTH = 255
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -44,7 +41,7 @@ async def authenticate_until(deps: Deps, *, authorization: str | None) -> tuple[
         expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
     except (OverflowError, ValueError, OSError) as error:
         raise Unauthenticated("the token's exp is not a time") from error
-    if len(subject) > MAX_SUBJECT_LENGTH or unstorable(subject, max_depth=1):
+    if len(subject) > MAX_USER_ID_LENGTH or unstorable(subject, max_depth=1):
         # No user has such an id, and a NUL would fail in SQL rather than match nothing.
         raise Unauthenticated("the token's subject is not an active CallTrax user")
     async with deps.reader() as connection:

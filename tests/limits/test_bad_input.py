@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import string
 import time
@@ -167,3 +168,50 @@ async def test_extreme_dates_in_filters_are_bad_user_input(http, make_tenant, ma
     assert _json_error(export, 422)["error"]["fields"] == {
         "createdFrom": "must be from 1900-01-01 to before 9000-01-01 (UTC)"
     }
+
+
+def _cursor(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+async def test_forged_cursors_beyond_the_columns_are_bad_user_input(http, make_tenant, make_user) -> None:
+    tenant = await make_tenant()
+    admin = await make_user("admin")
+    key = "00000000-0000-0000-0000-000000000000"
+    lists = {
+        "leads": "query ($a: String) { leads(after: $a) { totalCount } }",
+        "calls": "query ($a: String) { calls(after: $a) { totalCount } }",
+        "deliveries": "query ($a: String, $t: ID!) { notificationDeliveries(tenantId: $t, after: $a) { totalCount } }",
+    }
+    forged = {
+        "leads": [f"k1|0001-01-01T00:00:00+14:00|{key}", f"k1|9999-12-31T23:59:59-14:00|{key}"],
+        "calls": [f"k1|0001-01-01T00:00:00+14:00|{key}", f"k1|2026-01-01T00:00:00|{key}"],
+        # Past a bigint.
+        "deliveries": ["delivery:" + "9" * 30],
+    }
+    for name, cursors in forged.items():
+        for raw in cursors:
+            variables = {"a": _cursor(raw), "t": str(tenant.id)}
+            if name != "deliveries":
+                del variables["t"]
+            response = await http.post(
+                "/graphql", json={"query": lists[name], "variables": variables}, headers=admin.headers
+            )
+            assert error_codes(_json_error(response, 200)) == ["BAD_USER_INPUT"], (raw, response.text)
+
+
+async def test_user_ids_emails_and_names_too_long_to_index_are_bad_user_input(http, make_user) -> None:
+    admin = await make_user("admin")
+    noise = "".join(random.choices(string.ascii_lowercase, k=3000))
+    mutation = "mutation ($i: UpsertUserInput!) { upsertUser(input: $i) { id } }"
+    for given, field in (
+        ({"email": f"{noise}@example.com", "role": "ADMIN"}, "email"),
+        ({"email": "long-id@example.com", "role": "ADMIN", "id": noise}, "id"),
+        ({"email": "long-name@example.com", "role": "ADMIN", "name": noise}, "name"),
+    ):
+        response = await http.post(
+            "/graphql", json={"query": mutation, "variables": {"i": given}}, headers=admin.headers
+        )
+        body = _json_error(response, 200)
+        assert error_codes(body) == ["BAD_USER_INPUT"], body
+        assert field in body["errors"][0]["extensions"]["fields"]
