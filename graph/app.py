@@ -205,10 +205,9 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             # Strawberry answers a malformed request in plain text; clients expect GraphQL's shape.
             response = _http_error(error.status_code, "BAD_REQUEST", error.reason)
         except DomainError as error:
-            # Too large or too slow: the rest of the body is unread, so the connection closes.
-            response = _http_error(
-                error.http_status, error.code, error.message, headers={"Connection": "close"}
-            )
+            # Too large: uvicorn skips the rest of the body. Too slow: the connection closes.
+            headers = {"Connection": "close"} if error.http_status == 408 else None
+            response = _http_error(error.http_status, error.code, error.message, headers=headers)
         await response(scope, receive, send)
 
 

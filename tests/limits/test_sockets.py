@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import httpx
 import pytest
 import uvicorn
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -98,3 +99,22 @@ async def test_a_websocket_message_over_the_limit_closes_the_socket(make_app, se
         async with graphql_socket(url, admin.token) as socket:
             await socket.send({"type": "ping", "payload": {"pad": "x" * 500}})
             assert (await socket.receive())["type"] == "pong"
+
+
+async def test_connections_past_the_process_cap_get_503(make_app, settings) -> None:
+    capped = replace(settings, max_connections=4)
+    async with serve_like_the_cli(make_app(), capped) as url:
+        host, port = url.removeprefix("http://").split(":")
+        idle = [await asyncio.open_connection(host, int(port)) for _ in range(3)]
+        await asyncio.sleep(0.1)
+
+        async def health() -> int:
+            async with httpx.AsyncClient(base_url=url) as http:
+                return (await http.get("/healthz")).status_code
+
+        # Three idle connections (a slow-loris sends nothing) and this request fill the cap.
+        assert await health() == 503
+        for _, writer in idle:
+            writer.close()
+        await asyncio.sleep(0.1)
+        assert await health() == 200
