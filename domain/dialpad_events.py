@@ -111,7 +111,7 @@ def read_event_body(
             raise Unauthenticated("unsigned events are refused: sign them with the tenant's webhook secret")
         try:
             claims = json.loads(text)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise MalformedEvent("the body is neither a JWT nor a JSON object") from error
         if not isinstance(claims, dict):
             raise MalformedEvent("the event must be a JSON object")
@@ -143,7 +143,8 @@ def read_event_body(
         raise Unauthenticated(f"events must be signed with HS256, not {alg!r}") from error
     except jwt.InvalidSignatureError as error:
         raise Unauthenticated("the event's signature does not match the tenant's secret") from error
-    except jwt.DecodeError as error:
+    except (jwt.DecodeError, RecursionError) as error:
+        # RecursionError: claims nested past the stack (PyJWT's JSON reading lets it through).
         raise MalformedEvent("the body is not a readable JWT") from error
     except jwt.InvalidTokenError as error:
         raise Unauthenticated(f"the event token is invalid: {error}") from error

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import random
 import string
 import time
@@ -12,6 +14,7 @@ import httpx
 import jwt
 import pytest
 
+from domain.tenants import TenantSettings
 from tests.conftest import TEST_JWT_SECRET, error_codes
 from tests.dialpad_samples import sample, sign
 from tests.subscriptions.support import Closed, graphql_socket
@@ -92,6 +95,35 @@ async def test_dialpad_numbers_json_cannot_carry_are_refused(http, make_tenant) 
     # PyJWT writes it as `Infinity`, which Python reads back as a float and jsonb cannot hold.
     response = await http.post(f"/webhooks/dialpad/{tenant.tenant.slug}", content=sign(claims, SECRET))
     assert _json_error(response, 400)["error"]["code"] == "BAD_USER_INPUT"
+
+
+def _signed_raw(payload: bytes, secret: str) -> bytes:
+    """A compact HS256 JWT around a payload no JSON encoder would write (nesting past the stack)."""
+
+    def part(raw: bytes) -> bytes:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+    signing_input = part(b'{"alg":"HS256","typ":"JWT"}') + b"." + part(payload)
+    signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
+    return signing_input + b"." + part(signature)
+
+
+async def test_dialpad_events_nesting_past_the_stack_are_refused(http, make_tenant) -> None:
+    deep = b'{"call_id": 1, "state": "calling", "x": ' + b"[" * 60_000 + b"]" * 60_000 + b"}"
+    signed = await make_tenant()
+    response = await http.post(f"/webhooks/dialpad/{signed.tenant.slug}", content=_signed_raw(deep, SECRET))
+    assert _json_error(response, 400)["error"]["code"] == "BAD_USER_INPUT"
+    unsigned = await make_tenant(settings=TenantSettings(allow_unsigned_events=True))
+    response = await http.post(f"/webhooks/dialpad/{unsigned.tenant.slug}", content=deep)
+    assert _json_error(response, 400)["error"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_dialpad_numbers_that_are_no_phone_are_stored_without_a_contact(http, make_tenant) -> None:
+    tenant = await make_tenant()
+    claims = sample("outbound-1-calling")
+    claims["external_number"] = "+" + "9" * 3000
+    response = await http.post(f"/webhooks/dialpad/{tenant.tenant.slug}", content=sign(claims, SECRET))
+    assert _json_error(response, 200)["success"] is True
 
 
 ABSURD_CLAIMS = [
