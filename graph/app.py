@@ -96,7 +96,7 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         except UnicodeDecodeError as error:
             raise HTTPException(400, f"the body is not UTF-8: {error.reason} at byte {error.start}") from None
         except RecursionError:
-            raise HTTPException(400, "the body nests too deep") from None
+            raise HTTPException(400, "the JSON nests too deep") from None
         except ValueError as error:
             raise HTTPException(400, f"Unable to parse request body as JSON: {error}") from None
 
