@@ -36,7 +36,7 @@ TOKEN_EXPIRED_CLOSE_CODE = 4401
 _EXPIRY_TIMER = "calltrax.token_expiry"
 # Variables nested deeper than any input type here are refused with the other unstorable text.
 MAX_VARIABLE_DEPTH = 32
-# Operations one socket may run at once (Strawberry closes the socket with 4400 past it).
+# Operations one socket may run at once; past it Strawberry answers a new one "Subscription limit reached".
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 _SOCKET_ADDRESS = "calltrax.socket_address"
 _SOCKET_USER = "calltrax.socket_user"
