@@ -210,6 +210,8 @@ async def main() -> None:
         "REDIS_URL": args.redis_url,
         "CALLTRAX_JWT_SECRET": SECRET,
         "CALLTRAX_LOG_LEVEL": "WARNING",
+        # Every subscriber signs in as the same admin: lift the per-user socket cap for them.
+        "CALLTRAX_WS_MAX_PER_USER": str(args.subscribers + 10),
     }
     server = await asyncio.create_subprocess_exec(
         sys.executable,

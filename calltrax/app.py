@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import AsyncIterator
 from typing import TypedDict
@@ -36,8 +37,10 @@ from exports.routes import routes as export_routes
 from graph.app import CallTraxGraphQL
 from graph.graphiql import routes as graphiql_routes
 from graph.public_dashboard.page import routes as dashboard_routes
+from graph.socket_limits import SocketLimits
 from persistence.db import create_engine
 from services.deps import Deps
+from webhooks.bodies import read_body
 from webhooks.routes import routes as webhook_routes
 
 READINESS_TIMEOUT_SECONDS = 2.0
@@ -167,7 +170,14 @@ def create_app(
             await bus.disconnect()
             await engine.dispose()
 
-    graphql = CallTraxGraphQL()
+    graphql = CallTraxGraphQL(
+        read_body=functools.partial(
+            read_body, limit=settings.graphql_max_body_bytes, time_limit=settings.body_timeout_seconds
+        ),
+        socket_limits=SocketLimits(
+            per_address=settings.ws_max_per_address, per_user=settings.ws_max_per_user
+        ),
+    )
     routes: list[BaseRoute] = [
         Route("/", home, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from types import FrameType
+from typing import Any
 
 from calltrax.embedded_db import EmbeddedPostgres
 from calltrax.observability import configure_logging
@@ -132,13 +133,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             workers=args.workers,
             log_config=None,
             access_log=False,
-            # Subscriptions: deflate doubles per-socket memory; pings reap dead sockets.
-            ws_per_message_deflate=False,
-            ws_ping_interval=20,
-            ws_ping_timeout=20,
             timeout_graceful_shutdown=10,
+            **server_limits(settings),
         )
     return 0
+
+
+def server_limits(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options that bound what clients hold (issue 13), from the settings."""
+    return {
+        # Subscriptions: deflate doubles per-socket memory; pings reap dead sockets.
+        "ws_per_message_deflate": False,
+        "ws_ping_interval": 20,
+        "ws_ping_timeout": 20,
+        # A subscribe message is a few KB; uvicorn's default (16 MiB) lets any socket buffer that much.
+        "ws_max_size": settings.ws_max_message_bytes,
+        # Open connections (HTTP and websockets) per process; past it uvicorn answers 503.
+        "limit_concurrency": settings.max_connections,
+        # An idle keep-alive connection is closed after this (uvicorn has no header-read timeout).
+        "timeout_keep_alive": settings.keep_alive_seconds,
+    }
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -124,6 +124,23 @@ def route_template(routes: list[BaseRoute], scope: Scope) -> str:
     return "unmatched"
 
 
+# Path parameters that are secrets (a lead webhook's or a public dashboard's token): logged cut short.
+SECRET_PATH_PARAMS = frozenset({"token"})
+SHOWN_SECRET_CHARACTERS = 4
+
+
+def redacted_path(scope: Scope) -> str:
+    """The request path with secret path parameters cut to their first characters and an ellipsis
+    (enough to tell links apart in a log, too little to use one)."""
+    path = str(scope.get("path", ""))
+    params = scope.get("path_params") or {}
+    for name in SECRET_PATH_PARAMS:
+        value = params.get(name)
+        if isinstance(value, str) and value:
+            path = path.replace(value, value[:SHOWN_SECRET_CHARACTERS] + "…")
+    return path
+
+
 class RequestObservability:
     """Pure ASGI middleware: request id (honouring X-Request-ID), access log line, metrics."""
 
@@ -181,7 +198,7 @@ class RequestObservability:
                         "msg": "request",
                         "request_id": request_id,
                         "method": method,
-                        "path": scope.get("path"),
+                        "path": redacted_path(scope),
                         "route": route,
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 2),

@@ -68,6 +68,14 @@ class Settings:
     # How often open subscriptions re-read their callers' access (a backstop for a lost revocation
     # announcement, or a change made straight in the database; announced changes take effect at once).
     access_recheck_seconds: float = 5.0
+    # Bounds on what one caller can hold (issue 13); docs/security.md lists where each is enforced.
+    graphql_max_body_bytes: int = 1024 * 1024
+    body_timeout_seconds: float = 15.0
+    ws_max_message_bytes: int = 64 * 1024
+    ws_max_per_user: int = 50
+    ws_max_per_address: int = 100
+    max_connections: int = 4000
+    keep_alive_seconds: int = 5
 
     @property
     def broadcast_url(self) -> str:
@@ -154,6 +162,23 @@ class Settings:
             access_recheck_seconds=_check_seconds(
                 "CALLTRAX_ACCESS_RECHECK_SECONDS", get("CALLTRAX_ACCESS_RECHECK_SECONDS"), 5.0
             ),
+            graphql_max_body_bytes=_check_count(
+                "CALLTRAX_GRAPHQL_MAX_BODY_BYTES", get("CALLTRAX_GRAPHQL_MAX_BODY_BYTES"), 1024 * 1024
+            ),
+            body_timeout_seconds=_check_seconds(
+                "CALLTRAX_BODY_TIMEOUT_SECONDS", get("CALLTRAX_BODY_TIMEOUT_SECONDS"), 15.0
+            ),
+            ws_max_message_bytes=_check_count(
+                "CALLTRAX_WS_MAX_MESSAGE_BYTES", get("CALLTRAX_WS_MAX_MESSAGE_BYTES"), 64 * 1024
+            ),
+            ws_max_per_user=_check_count("CALLTRAX_WS_MAX_PER_USER", get("CALLTRAX_WS_MAX_PER_USER"), 50),
+            ws_max_per_address=_check_count(
+                "CALLTRAX_WS_MAX_PER_ADDRESS", get("CALLTRAX_WS_MAX_PER_ADDRESS"), 100
+            ),
+            max_connections=_check_count("CALLTRAX_MAX_CONNECTIONS", get("CALLTRAX_MAX_CONNECTIONS"), 4000),
+            keep_alive_seconds=_check_count(
+                "CALLTRAX_KEEP_ALIVE_SECONDS", get("CALLTRAX_KEEP_ALIVE_SECONDS"), 5
+            ),
         )
         settings.check_secret()
         return settings
@@ -206,6 +231,14 @@ def _check_int(name: str, value: str | None) -> str | None:
     if not value.isdigit():
         raise SettingsError(f"{name}: {value!r} is not a whole number")
     return value
+
+
+def _check_count(name: str, value: str | None, default: int) -> int:
+    """A positive whole number (a size, a count, whole seconds)."""
+    count = int(_check_int(name, value) or default)
+    if count < 1:
+        raise SettingsError(f"{name}: {value!r} is not a positive whole number")
+    return count
 
 
 def _check_pool_size(value: str | None) -> int:

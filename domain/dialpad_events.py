@@ -47,6 +47,9 @@ _MAX_MS = 253_402_300_799_999
 MAX_EVENT_DEPTH = 32
 # calls.duration_seconds is numeric(12, 3).
 _MAX_DURATION_SECONDS = 999_999_999
+# Dialpad's call ids are int64 (19 digits) and its states short words; both are in btree indexes,
+# whose rows PostgreSQL caps at ~2.7 KB, so a longer value is refused before it reaches one.
+MAX_KEY_LENGTH = 64
 
 
 class MalformedEvent(BadInput):
@@ -108,7 +111,7 @@ def read_event_body(
             raise Unauthenticated("unsigned events are refused: sign them with the tenant's webhook secret")
         try:
             claims = json.loads(text)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise MalformedEvent("the body is neither a JWT nor a JSON object") from error
         if not isinstance(claims, dict):
             raise MalformedEvent("the event must be a JSON object")
@@ -140,7 +143,8 @@ def read_event_body(
         raise Unauthenticated(f"events must be signed with HS256, not {alg!r}") from error
     except jwt.InvalidSignatureError as error:
         raise Unauthenticated("the event's signature does not match the tenant's secret") from error
-    except jwt.DecodeError as error:
+    except (jwt.DecodeError, RecursionError) as error:
+        # RecursionError: claims nested past the stack (PyJWT's JSON reading lets it through).
         raise MalformedEvent("the body is not a readable JWT") from error
     except jwt.InvalidTokenError as error:
         raise Unauthenticated(f"the event token is invalid: {error}") from error
@@ -267,6 +271,9 @@ def _required(claims: Mapping[str, Any], key: str) -> str:
     value = _id(claims.get(key))
     if value is None:
         raise MalformedEvent(f"the event has no {key}", fields={key: "required"})
+    if len(value) > MAX_KEY_LENGTH:
+        problem = f"at most {MAX_KEY_LENGTH} characters"
+        raise MalformedEvent(f"the event's {key} is over {MAX_KEY_LENGTH} characters", fields={key: problem})
     return value
 
 

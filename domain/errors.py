@@ -39,6 +39,13 @@ class BodyTooLarge(DomainError):
     http_status = 413
 
 
+class RequestTimeout(DomainError):
+    """A request body that did not arrive in time (408): a slow sender holds no worker for long."""
+
+    code = "REQUEST_TIMEOUT"
+    http_status = 408
+
+
 class Conflict(DomainError):
     code = "CONFLICT"
     http_status = 409

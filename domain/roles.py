@@ -13,6 +13,10 @@ class Role(StrEnum):
     CLIENT = "client"
 
 
+# users.id holds the identity provider's subject; longer ones are no user's (and overflow its index).
+MAX_USER_ID_LENGTH = 255
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the `users` row behind a verified token, with the tenants it may see."""

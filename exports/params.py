@@ -11,6 +11,7 @@ from uuid import UUID
 from starlette.datastructures import QueryParams
 
 from domain.errors import BadInput
+from domain.instants import instant_problem
 
 E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
@@ -63,6 +64,10 @@ class Params:
         value = self._parsed(name, datetime.fromisoformat, "not an ISO 8601 timestamp")
         if value is not None and value.utcoffset() is None:
             self.problems[name] = "needs a UTC offset (e.g. Z or +08:00)"
+            return None
+        problem = instant_problem(value) if value is not None else None
+        if problem:
+            self.problems[name] = problem
             return None
         return value
 

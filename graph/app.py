@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import json
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -26,6 +27,7 @@ from graph.context import Context
 from graph.graphiql import graphiql_page
 from graph.loaders import Loaders
 from graph.schema import schema
+from graph.socket_limits import TOO_MANY_CLOSE_CODE, SocketLimits
 from services.authenticate import authenticate, authenticate_until
 from services.deps import Deps
 from services.public_dashboard import open_public_link
@@ -38,6 +40,13 @@ _EXPIRY_TIMER = "calltrax.token_expiry"
 _ACCESS = "calltrax.access"
 # Variables nested deeper than any input type here are refused with the other unstorable text.
 MAX_VARIABLE_DEPTH = 32
+# Operations one socket may run at once; past it Strawberry answers a new one "Subscription limit reached".
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
+_SOCKET_ADDRESS = "calltrax.socket_address"
+_SOCKET_USER = "calltrax.socket_user"
+_CLOSE_CODE = "calltrax.close_code"
+
+BodyReader = Callable[[Request], Awaitable[bytes]]
 
 
 class CallTraxGraphQL(GraphQL[Context, None]):
@@ -60,22 +69,46 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         return '{"id":' + json.dumps(message_id) + ',"type":"next","payload":{"data":' + found[1] + "}}"
 
     def __init__(
-        self, *, deps_key: str = "deps", subscriber_key: str = "subscriber", access_key: str = "access"
+        self,
+        *,
+        deps_key: str = "deps",
+        subscriber_key: str = "subscriber",
+        access_key: str = "access",
+        read_body: BodyReader | None = None,
+        socket_limits: SocketLimits | None = None,
     ) -> None:
+        """`read_body` reads a POST body within its size and time limits (the composition root hands
+        the webhooks' reader); `socket_limits` bounds open websockets per address and per user."""
         self._encoded: OrderedDict[int, tuple[object, str]] = OrderedDict()
         super().__init__(
             schema,
             graphql_ide="graphiql",
             connection_init_wait_timeout=timedelta(seconds=10),
-            max_subscriptions_per_connection=20,
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
         )
         self._deps_key = deps_key
         self._subscriber_key = subscriber_key
         self._access_key = access_key
+        self._read_body = read_body
+        self._socket_limits = socket_limits
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL with its assets from this server (graph/graphiql), not Strawberry's CDN page."""
         return graphiql_page()
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strawberry's JSON reading; a body that is not UTF-8, nests past the stack or has an integer
+        past Python's digit limit is a malformed request (400), not an internal error."""
+        try:
+            return super().decode_json(data)
+        except json.JSONDecodeError:
+            raise  # Strawberry answers these 400 itself
+        except UnicodeDecodeError as error:
+            raise HTTPException(400, f"the body is not UTF-8: {error.reason} at byte {error.start}") from None
+        except RecursionError:
+            raise HTTPException(400, "the JSON nests too deep") from None
+        except ValueError as error:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {error}") from None
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's parsing, then refuse text PostgreSQL cannot store before any resolver sees it:
@@ -133,23 +166,38 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": error.message, "code": error.code}) from error
         context.principal = principal
         if isinstance(context.request, WebSocket):
+            if not self._sign_in(context.request.scope, principal.user_id):
+                raise ConnectionRejectionError(
+                    {"message": "too many open connections for this user", "code": "TOO_MANY_CONNECTIONS"}
+                )
             _close_at(context.request, expires_at)
             if context.watcher is not None:
                 context.access = _watch(context, context.watcher.open(principal), context.request)
         return cast(UnsetType, UNSET)
 
+    def _sign_in(self, scope: Scope, user_id: str) -> bool:
+        """Count the socket against its user from now on; False (close with 4429) past the user's fill."""
+        address = scope.get(_SOCKET_ADDRESS)
+        if self._socket_limits is None or address is None or scope.get(_SOCKET_USER) is not None:
+            return True
+        if not self._socket_limits.sign_in(address, user_id):
+            scope[_CLOSE_CODE] = TOO_MANY_CLOSE_CODE
+            return False
+        scope[_SOCKET_USER] = user_id
+        return True
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            try:
-                response = await self.run(Request(scope=scope, receive=receive))
-            except HTTPException as error:
-                # Strawberry answers a malformed request in plain text; clients expect GraphQL's shape.
-                response = JSONResponse(
-                    {"errors": [{"message": error.reason, "extensions": {"code": "BAD_REQUEST"}}]},
-                    status_code=error.status_code,
-                )
-            await response(scope, receive, send)
+            await self._http(scope, receive, send)
             return
+        limits = self._socket_limits
+        address = _client_address(scope)
+        if limits is not None and scope["type"] == "websocket":
+            if not limits.open(address):
+                await _refuse(WebSocket(scope, receive, send))
+                return
+            scope[_SOCKET_ADDRESS] = address
+            send = _with_close_code(scope, send)
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -159,6 +207,75 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             access = scope.get(_ACCESS)
             if access is not None:
                 access.close()
+            if limits is not None and _SOCKET_ADDRESS in scope:
+                limits.close(address, scope.get(_SOCKET_USER))
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if self._read_body is not None and scope.get("method") == "POST":
+                # Read (size and time bounded) before Strawberry, which would read any body whole.
+                body = await self._read_body(Request(scope=scope, receive=receive))
+                receive = _replay(body, receive)
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            # Strawberry answers a malformed request in plain text; clients expect GraphQL's shape.
+            response = _http_error(error.status_code, "BAD_REQUEST", error.reason)
+        except DomainError as error:
+            # Too large: uvicorn skips the rest of the body. Too slow: the connection closes.
+            headers = {"Connection": "close"} if error.http_status == 408 else None
+            response = _http_error(error.http_status, error.code, error.message, headers=headers)
+        await response(scope, receive, send)
+
+
+def _http_error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status, headers=headers
+    )
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` with the already read body handed over first (then disconnects as they come)."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def _refuse(websocket: WebSocket) -> None:
+    """Refuse the upgrade with 429 (a plain 403 where the server cannot send an HTTP answer)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        body = {
+            "error": {
+                "code": "TOO_MANY_CONNECTIONS",
+                "message": "too many open connections from this address",
+            }
+        }
+        await websocket.send_denial_response(JSONResponse(body, status_code=429))
+    else:
+        await websocket.close(code=TOO_MANY_CLOSE_CODE)
+
+
+def _with_close_code(scope: Scope, send: Send) -> Send:
+    """`send` closing with the code a refusal set (Strawberry closes every rejected init with 4403)."""
+
+    async def send_with_code(message: Message) -> None:
+        code = scope.get(_CLOSE_CODE)
+        if code is not None and message["type"] == "websocket.close":
+            message = {**message, "code": code, "reason": "too many open connections"}
+        await send(message)
+
+    return send_with_code
 
 
 def _close_at(websocket: WebSocket, expires_at: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
@@ -65,7 +65,17 @@ def decode_cursor(cursor: str | None, *, field: str = "after") -> PageKey | None
         version, sort, key_id = raw.split("|")
         if version != _CURSOR_VERSION:
             raise ValueError(version)
-        return PageKey(sort=datetime.fromisoformat(sort) if sort else None, id=UUID(key_id))
+        instant = datetime.fromisoformat(sort) if sort else None
+        if instant is not None:
+            if instant.utcoffset() is None:
+                raise ValueError(sort)
+            # Cursors handed out carry a stored time; a forged one past year 1 or 9999 in UTC
+            # would overflow in the driver (OverflowError is an ArithmeticError, not a ValueError).
+            try:
+                instant = instant.astimezone(UTC)
+            except OverflowError:
+                raise ValueError(sort) from None
+        return PageKey(sort=instant, id=UUID(key_id))
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise BadInput(
             "not a cursor from this list", fields={field: "not a cursor from this list"}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from graphql import GraphQLError, StringValueNode
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from domain.storable import unstorable
@@ -25,6 +28,7 @@ from graph.provisioning.mutations import ProvisioningMutation
 from graph.public_dashboard.mutations import PublicDashboardMutation
 from graph.public_dashboard.query import PublicDashboardQuery
 from graph.public_dashboard.subscription import PublicDashboardSubscription
+from graph.scalars import DateTime
 from graph.subscriptions.subscription import Subscription as EventSubscription
 from graph.tenants.mutations import TenantsMutation
 from graph.tenants.query import TenantsQuery
@@ -89,6 +93,8 @@ schema = CallTraxSchema(
     subscription=Subscription,
     # Identical subscriptions share one execution per event (graph/execution.py).
     execution_context_class=SharedSubscriptionExecution,
+    # DateTime arguments checked against the instants callers may give, in one place.
+    config=StrawberryConfig(scalar_map={datetime: DateTime}),
     # Factories, so each operation gets fresh extension instances.
     extensions=[
         lambda: AddValidationRules(LIMIT_RULES),

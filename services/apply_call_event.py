@@ -19,6 +19,7 @@ from domain.dialpad_events import (
 from domain.dispositions import decide_disposition
 from domain.errors import BadInput, NotFound, Unauthenticated, Unavailable
 from domain.phones import normalize_phone, region_for_timezone
+from domain.provisioning import SLUG
 from persistence import calls as call_store
 from persistence.calls import CallContact, EventTenant, TenantChanged
 from persistence.db import request_gate
@@ -61,6 +62,9 @@ _ATTEMPTS = 3
 
 
 async def _fresh_tenant(deps: Deps, slug: str) -> EventTenant:
+    if not SLUG.match(slug):
+        # Not a slug any tenant can have (a NUL in the path would otherwise fail in SQL).
+        raise NotFound("no tenant at this address")
     async with deps.reader() as connection:
         tenant = await call_store.get_event_tenant(connection, slug)
     if tenant is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from domain.errors import Unauthenticated
-from domain.roles import Principal
+from domain.roles import MAX_USER_ID_LENGTH, Principal
+from domain.storable import unstorable
 from persistence.users import load_principal
 from services.deps import Deps
 
@@ -35,8 +36,16 @@ async def authenticate_until(deps: Deps, *, authorization: str | None) -> tuple[
         raise Unauthenticated("this server accepts no bearer tokens (no JWT secret or JWKS URL configured)")
     claims = await deps.tokens.verify(token)
     subject = str(claims["sub"])
+    try:
+        # A signed but absurd `exp` (1e20, 1e300) is past any date Python or PostgreSQL can hold.
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (OverflowError, ValueError, OSError) as error:
+        raise Unauthenticated("the token's exp is not a time") from error
+    if len(subject) > MAX_USER_ID_LENGTH or unstorable(subject, max_depth=1):
+        # No user has such an id, and a NUL would fail in SQL rather than match nothing.
+        raise Unauthenticated("the token's subject is not an active CallTrax user")
     async with deps.reader() as connection:
         principal = await load_principal(connection, subject)
     if principal is None:
         raise Unauthenticated("the token's subject is not an active CallTrax user")
-    return principal, datetime.fromtimestamp(int(claims["exp"]), UTC)
+    return principal, expires_at

@@ -73,7 +73,8 @@ def encode_cursor(delivery_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind == "delivery" and value.isdigit():
+        # Delivery ids are bigints: a longer number is no delivery's (and would overflow in SQL).
+        if kind == "delivery" and value.isdigit() and int(value) < 2**63:
             return int(value)
     except ValueError:
         pass

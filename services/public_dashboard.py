@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -19,8 +20,9 @@ from services.deps import Deps
 from services.metrics import tenant_metrics
 from services.pipeline import PipelineBoard, PipelineColumn, pipeline_board
 
-# Tokens are 43 characters; anything much longer is not one (and is not worth a lookup).
+# Tokens are 43 URL-safe characters; anything else is not one (and is not worth a lookup).
 MAX_TOKEN_LENGTH = 128
+_TOKEN = re.compile(rf"[A-Za-z0-9_\-]{{1,{MAX_TOKEN_LENGTH}}}")
 # At most this many pushes a second per subscription: a burst of leads is one fresh set of figures.
 MIN_PUSH_INTERVAL_SECONDS = 0.25
 # Figures also change with time alone (leads age into later columns, SLAs run out).
@@ -55,7 +57,8 @@ def _viewer(link: OpenLink) -> Principal:
 
 async def open_public_link(deps: Deps, *, token: str) -> OpenLink:
     """The unrevoked link behind `token`; NOT_FOUND for an unknown or revoked one."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+    if not _TOKEN.fullmatch(token):
+        # Not a token this server hands out (a NUL would otherwise fail in SQL): no lookup.
         raise _not_found()
     async with deps.reader() as connection:
         link = await link_store.open_link(connection, token)

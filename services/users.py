@@ -7,13 +7,16 @@ import uuid
 from uuid import UUID
 
 from domain.errors import BadInput, Forbidden, NotFound
-from domain.roles import Principal, Role, can_administer
+from domain.roles import MAX_USER_ID_LENGTH, Principal, Role, can_administer
 from persistence import tenants as tenant_store
 from persistence import users as user_store
 from persistence.users import UserRow
 from services.deps import Deps
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# RFC 5321's longest address; ids are the identity provider's subjects (checked on every token too).
+MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 200
 
 
 def _require_admin(actor: Principal | None) -> None:
@@ -37,8 +40,13 @@ async def upsert_user(
     """Create or update a user, keyed by id when given, else by email."""
     _require_admin(actor)
     email = email.strip().lower()
-    if not EMAIL.match(email):
-        raise BadInput(f"{email!r} is not an email address", fields={"email": "not an email address"})
+    if len(email) > MAX_EMAIL_LENGTH or not EMAIL.match(email):
+        raise BadInput(f"{email[:100]!r} is not an email address", fields={"email": "not an email address"})
+    # Both are indexed (btree rows hold ~2.7 KB): a longer value would fail in SQL, as a 500.
+    if user_id is not None and not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
+        raise BadInput("the id is too long", fields={"id": f"1 to {MAX_USER_ID_LENGTH} characters"})
+    if name is not None and len(name) > MAX_NAME_LENGTH:
+        raise BadInput("the name is too long", fields={"name": f"at most {MAX_NAME_LENGTH} characters"})
     async with deps.unit_of_work() as tx:
         if tenant_slug is not None:
             tenant = await tenant_store.get_tenant_by_slug(tx.connection, tenant_slug)

@@ -18,7 +18,9 @@ MAX_BODY_BYTES = 256 * 1024
 async def dialpad_event(request: Request) -> Response:
     """Verify and apply one event; 4xx tells Dialpad not to retry, 503 asks it to."""
     try:
-        body = await read_body(request, limit=MAX_BODY_BYTES)  # raw bytes whatever the Content-Type
+        body = await read_body(
+            request, limit=MAX_BODY_BYTES, time_limit=request.state.settings.body_timeout_seconds
+        )  # raw bytes whatever the Content-Type
         outcome = await apply_call_event(
             request.state.deps, tenant_slug=request.path_params["tenant_slug"], body=body
         )

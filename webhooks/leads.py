@@ -15,7 +15,9 @@ from webhooks.responses import domain_error_response
 async def receive_lead(request: Request) -> Response:
     """201 with the new lead's ids, 200 with `duplicate` true on a repeat, or a JSON error."""
     try:
-        body = await read_body(request, limit=MAX_BODY_BYTES)
+        body = await read_body(
+            request, limit=MAX_BODY_BYTES, time_limit=request.state.settings.body_timeout_seconds
+        )
         payload = decode_body(request.headers.get("content-type"), body)
         result = await ingest_lead(
             request.state.deps,

@@ -26,4 +26,8 @@ def error_response(
 def domain_error_response(error: DomainError) -> JSONResponse:
     """A domain error as its HTTP answer; outages tell the sender to retry."""
     headers = {"Retry-After": "5"} if error.http_status == 503 else None
+    if error.http_status == 408:
+        # A sender too slow to finish its body is not kept waiting on (a 413's sender, still
+        # writing, would see the connection reset instead of its answer: uvicorn skips the rest).
+        headers = {"Connection": "close"}
     return error_response(error.http_status, error.code, error.message, fields=error.fields, headers=headers)

@@ -99,3 +99,24 @@ def test_first_run_generates_and_then_reuses_a_secret(tmp_path: Path) -> None:
     assert len(created) >= 48
     assert settings.with_saved_secret(create=False).jwt_secret == created
     assert (tmp_path / "jwt_secret").stat().st_mode & 0o777 == 0o600
+
+
+LIMITS = {
+    "CALLTRAX_GRAPHQL_MAX_BODY_BYTES": ("graphql_max_body_bytes", 1024 * 1024, "2048", 2048),
+    "CALLTRAX_BODY_TIMEOUT_SECONDS": ("body_timeout_seconds", 15.0, "2.5", 2.5),
+    "CALLTRAX_WS_MAX_MESSAGE_BYTES": ("ws_max_message_bytes", 64 * 1024, "4096", 4096),
+    "CALLTRAX_WS_MAX_PER_USER": ("ws_max_per_user", 50, "7", 7),
+    "CALLTRAX_WS_MAX_PER_ADDRESS": ("ws_max_per_address", 100, "9", 9),
+    "CALLTRAX_MAX_CONNECTIONS": ("max_connections", 4000, "500", 500),
+    "CALLTRAX_KEEP_ALIVE_SECONDS": ("keep_alive_seconds", 5, "30", 30),
+}
+
+
+@pytest.mark.parametrize("variable", sorted(LIMITS))
+def test_limits_have_defaults_are_read_and_refuse_zero(variable: str) -> None:
+    attribute, default, given, read = LIMITS[variable]
+    assert getattr(Settings.from_env({}), attribute) == default
+    assert getattr(Settings.from_env({variable: given}), attribute) == read
+    for bad in ("0", "-1", "lots"):
+        with pytest.raises(SettingsError, match=variable):
+            Settings.from_env({variable: bad})
