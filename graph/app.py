@@ -66,6 +66,24 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         self._deps_key = deps_key
         self._subscriber_key = subscriber_key
 
+    def decode_json(self, data: str | bytes) -> object:
+        """json.loads, every refusal a JSONDecodeError (which Strawberry answers 400, or closes a socket
+        on): an integer over Python's 4,300-digit limit, or bytes that are not UTF-8, raise another
+        ValueError, which Strawberry let through as a 500."""
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except ValueError as error:
+            raise json.JSONDecodeError(str(error), data if isinstance(data, str) else "", 0) from error
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A JSON body or parameter must be an object (or a batch list): Strawberry calls `.get` on it."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "the request must be a JSON object")
+        return parsed
+
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's parsing, then refuse text PostgreSQL cannot store before any resolver sees it:
         a NUL in a mutation's argument would otherwise fail in SQL, as an internal error."""
