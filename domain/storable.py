@@ -1,7 +1,9 @@
-"""What PostgreSQL cannot store in text or jsonb (NUL, lone surrogates), and nesting too deep to accept."""
+"""What PostgreSQL cannot store in text or jsonb (NUL, lone surrogates, NaN and infinite numbers), and
+nesting too deep to accept."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -26,6 +28,9 @@ def unstorable(value: Any, *, max_depth: int) -> str | None:
             reason = _text_problem(item)
             if reason:
                 return reason
+        elif isinstance(item, float) and not math.isfinite(item):
+            # Python's json writes them as NaN/Infinity, which jsonb refuses.
+            return "contains a number that is not finite (NaN or infinity)"
     return None
 
 
