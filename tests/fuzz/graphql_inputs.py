@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -117,6 +118,18 @@ def typed_variables(world: World) -> st.SearchStrategy[Probe]:
 
     # One strategy per operation, made once (a flatmap would rebuild them for every input: 30 ms each).
     return st.one_of([probe(document, args) for document, _, args in operations])
+
+
+def also_as_admin(world: World, probes: list[Probe]) -> list[Probe]:
+    """Each input sent as drawn and as an admin, the role whose requests reach every resolver."""
+    admin = world.headers("admin")
+    sent = []
+    for probe in probes:
+        sent.append(probe)
+        if not probe.kind.endswith("as admin"):
+            headers = tuple(header for header in probe.headers if header[0] != "Authorization") + admin
+            sent.append(replace(probe, kind=probe.kind.rsplit(" as ", 1)[0] + " as admin", headers=headers))
+    return sent
 
 
 # --- transports: GET, bodies that are not a GraphQL request --------------------------------------

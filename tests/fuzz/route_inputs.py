@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -147,14 +148,27 @@ def routes(world: World) -> st.SearchStrategy[Probe]:
     )
     methods = st.sampled_from(["GET", "GET", "GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"])
 
-    def probe(triple: tuple[str, str, str | None]) -> Probe:
-        method, path, authorization = triple
+    def probe(method: str, path: str, authorization: str | None) -> Probe:
         headers = (("Authorization", authorization),) if authorization is not None else ()
         raw = unsendable(headers) or len(path) > 4_000
         route = path.split("?", 1)[0].rsplit("/", 1)[0] or path.split("?", 1)[0]
         return Probe(f"route {method} {route[:30]}", method, path, headers, raw=raw)
 
-    return st.tuples(methods, paths, auth).map(probe)
+    return st.tuples(methods, paths, auth).map(lambda triple: probe(*triple))
+
+
+def as_admin_and_anonymous(world: World, probes: list[Probe]) -> list[Probe]:
+    """Each route input also sent as an admin (past authentication, into the parameters) and with no
+    Authorization at all."""
+    admin = world.headers("admin")
+    sent = []
+    for probe in probes:
+        sent.append(probe)
+        if probe.headers != admin:
+            sent.append(replace(probe, headers=admin, raw=len(probe.path) > 4_000))
+        if probe.headers:
+            sent.append(replace(probe, headers=(), raw=len(probe.path) > 4_000))
+    return sent
 
 
 def raw_paths(world: World) -> st.SearchStrategy[Probe]:
