@@ -78,11 +78,20 @@ def authorizations(world: World) -> st.SearchStrategy[str]:
         optional={
             "sub": st.one_of(
                 real_sub,
+                real_sub.map(lambda sub: sub + "\x00"),
+                real_sub,
                 short_text,
                 json_values(3),
                 st.integers(min_value=2_000, max_value=9_000).map(lambda n: "u" * n),
             ),
-            "exp": st.one_of(st.just(now + 3_600), numbers(), iso_datetimes(), json_values(2)),
+            "exp": st.one_of(
+                st.just(now + 3_600),
+                st.just(now + 3_600),
+                st.just(10**20),
+                numbers(),
+                iso_datetimes(),
+                json_values(2),
+            ),
             "iat": st.one_of(numbers(), json_values(2)),
             "nbf": st.one_of(numbers(), json_values(2)),
             "role": st.one_of(st.sampled_from(["admin", "agent", "client", "root"]), json_values(2)),

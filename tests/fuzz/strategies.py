@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -62,7 +63,15 @@ nasty_char = st.sampled_from(
     ["\x00", "\ud800", "\udfff", "\u202e", "\u0301", "\ufeff", "\U0001f600", "%", "'", '"']
 )
 short_text = st.text(st.one_of(any_char, nasty_char), max_size=30)
-huge_text = st.integers(min_value=2_000, max_value=70_000).map(lambda n: "x" * n)
+
+
+def _incompressible(length: int) -> str:
+    """`length` characters that do not compress (PostgreSQL compresses long values, so "x" * 3000
+    fits an index entry where 3,000 random characters do not), the same for the same length."""
+    return random.Random(length).randbytes(length // 2 + 1).hex()[:length]
+
+
+huge_text = st.integers(min_value=2_000, max_value=70_000).map(_incompressible)
 # Over Python's 4,300-digit limit for int(str): json.loads refuses it with a ValueError.
 huge_int_literal = st.integers(min_value=4_301, max_value=6_000).map(lambda n: "9" * n)
 
