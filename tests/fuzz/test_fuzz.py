@@ -9,8 +9,10 @@ runs in a thread meanwhile). A failure lists each kind of problem with example i
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
+import warnings
 from collections.abc import Callable
 
 import httpx
@@ -20,7 +22,16 @@ from tests.conftest import serve
 from tests.fuzz import graphql_inputs as gq
 from tests.fuzz import route_inputs as ri
 from tests.fuzz import webhook_inputs as wh
-from tests.fuzz.support import REQUEST_TIMEOUT_SECONDS, Probe, Verdicts, check, draw, error_records, send_all
+from tests.fuzz.support import (
+    REQUEST_TIMEOUT_SECONDS,
+    ErrorRecords,
+    Probe,
+    Verdicts,
+    check,
+    draw,
+    error_records,
+    send_all,
+)
 from tests.fuzz.world import World, build_world, webhook_targets
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
@@ -57,6 +68,27 @@ def plans(world: World, hooks: World) -> list[Callable[[], list[Probe]]]:
 
 
 async def test_fuzz_every_route(make_app, engine, make_tenant, make_user):
+    with warnings.catch_warnings():
+        # Seen twice in ~10 runs, input not pinned down: graphql-core leaves the coroutines of a field's
+        # siblings unawaited when the field's error propagates (a non-null field failing before
+        # they are awaited). Their resolvers never start, the answer is the right error, but Python
+        # warns when they are collected, which pytest turns into a failure of whichever test runs
+        # then. Ignored for these two graphql-core/Strawberry frames only, and collected here.
+        warnings.filterwarnings(
+            "ignore", r"coroutine '(GraphQLCoreConverter|Executor)\..*' was never awaited", RuntimeWarning
+        )
+        verdicts, records, drawing, elapsed = await _fuzz(make_app, engine, make_tenant, make_user)
+        gc.collect()
+    print(  # noqa: T201 (the figures the issue asks for, shown with -s)
+        f"fuzz: {verdicts.total} inputs in {elapsed:.1f} s (drawing {drawing:.1f} s of it): "
+        f"{dict(sorted(verdicts.sent.items()))}"
+    )
+    check(verdicts, records, at_least=AT_LEAST)
+
+
+async def _fuzz(make_app, engine, make_tenant, make_user) -> tuple[Verdicts, ErrorRecords, float, float]:
+    """Start the server, build the data, draw and send every kind of input; the verdicts, the
+    errors logged meanwhile, seconds spent drawing and seconds in all."""
     verdicts = Verdicts()
     started = time.monotonic()
     async with (
@@ -76,8 +108,4 @@ async def test_fuzz_every_route(make_app, engine, make_tenant, make_user):
                 drawing += time.monotonic() - began
                 sending.append(asyncio.create_task(send_all(http, probes, verdicts)))
             await asyncio.gather(*sending)
-    print(  # noqa: T201 (the figures the issue asks for, shown with -s)
-        f"fuzz: {verdicts.total} inputs in {time.monotonic() - started:.1f} s (drawing {drawing:.1f} s of it): "
-        f"{dict(sorted(verdicts.sent.items()))}"
-    )
-    check(verdicts, records, at_least=AT_LEAST)
+    return verdicts, records, drawing, time.monotonic() - started
