@@ -30,7 +30,7 @@ def unstorable(value: Any, *, max_depth: int) -> str | None:
                 return reason
         elif isinstance(item, float) and not math.isfinite(item):
             # `1e400` parses as infinity; jsonb has no such number.
-            return "contains a number beyond the range of a JSON number (NaN or infinite)"
+            return "contains a number that is not finite (NaN or infinity, e.g. 1e400)"
     return None
 
 

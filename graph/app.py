@@ -97,18 +97,25 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         return graphiql_page()
 
     def decode_json(self, data: str | bytes) -> object:
-        """Strawberry's JSON reading; a body that is not UTF-8, nests past the stack or has an integer
-        past Python's digit limit is a malformed request (400), not an internal error."""
+        """json.loads, every refusal a JSONDecodeError (which Strawberry answers 400, or closes a socket
+        on): an integer over Python's 4,300-digit limit, bytes that are not UTF-8, or nesting past the
+        stack raise other errors, which Strawberry let through as a 500."""
         try:
-            return super().decode_json(data)
+            return json.loads(data)
         except json.JSONDecodeError:
-            raise  # Strawberry answers these 400 itself
-        except UnicodeDecodeError as error:
-            raise HTTPException(400, f"the body is not UTF-8: {error.reason} at byte {error.start}") from None
+            raise
         except RecursionError:
-            raise HTTPException(400, "the JSON nests too deep") from None
+            # Nested past the interpreter's stack: as malformed as any other refusal.
+            raise json.JSONDecodeError("the JSON nests too deep", "", 0) from None
         except ValueError as error:
-            raise HTTPException(400, f"Unable to parse request body as JSON: {error}") from None
+            raise json.JSONDecodeError(str(error), data if isinstance(data, str) else "", 0) from error
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A JSON body or parameter must be an object (or a batch list): Strawberry calls `.get` on it."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "the request must be a JSON object")
+        return parsed
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's parsing, then refuse text PostgreSQL cannot store before any resolver sees it:
