@@ -26,10 +26,20 @@ def async_url(url: str) -> str:
 
 
 DEFAULT_POOL_SIZE = 16
+# PostgreSQL ends a session of ours that sits inside a transaction without a statement this long: the
+# backstop for a transaction a bug left open (a leaked export held its connection and its locks for
+# good). Nothing of ours idles that long in a transaction on purpose: writes are single statements or
+# short transactions, and an export only pauses while its client is not reading.
+DEFAULT_IDLE_IN_TRANSACTION_SECONDS = 60.0
 
 
 def create_engine(
-    url: str, *, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = 0, **kwargs: Any
+    url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int = 0,
+    idle_in_transaction_seconds: float = DEFAULT_IDLE_IN_TRANSACTION_SECONDS,
+    **kwargs: Any,
 ) -> AsyncEngine:
     """An asyncpg engine tuned for short requests.
 
@@ -39,16 +49,23 @@ def create_engine(
     No pre-ping: it costs a round trip on every checkout, and after a database restart SQLAlchemy
     invalidates the whole pool on the first disconnect error anyway (that one request answers 503).
     No overflow: overflow connections are closed on return, so bursts past the pool would open and
-    close a connection per request; waiting briefly for a pooled one is cheaper."""
+    close a connection per request; waiting briefly for a pooled one is cheaper.
+
+    `idle_in_transaction_seconds` (0 = off) is PostgreSQL's idle_in_transaction_session_timeout."""
+    server_settings = {
+        "application_name": "calltrax",
+        # JIT off: compiling costs more than CallTrax's short queries save (the metrics statement
+        # for a large tenant passed jit_above_cost and took +115 ms to compile, measured).
+        "jit": "off",
+        "idle_in_transaction_session_timeout": str(round(idle_in_transaction_seconds * 1000)),
+    }
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
         pool_timeout=5,
-        # JIT off: compiling costs more than CallTrax's short queries save (the metrics statement
-        # for a large tenant passed jit_above_cost and took +115 ms to compile, measured).
-        connect_args={"timeout": 5, "server_settings": {"application_name": "calltrax", "jit": "off"}},
+        connect_args={"timeout": 5, "server_settings": server_settings},
         **kwargs,
     )
 

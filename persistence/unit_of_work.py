@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
+import anyio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -133,13 +134,31 @@ async def read_only(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 @asynccontextmanager
 async def read_snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A read-only REPEATABLE READ transaction for long reads (exports): every batch sees one
-    snapshot, and server-side cursors need a transaction. An outage becomes `Unavailable`."""
+    snapshot, and server-side cursors need a transaction. An outage becomes `Unavailable`.
+
+    However the reader stops (an error, a cancelled request, a generator closed early), the
+    transaction is rolled back and the connection returned to the pool, shielded from
+    cancellation: a connection left `idle in transaction` is lost to every tenant until
+    PostgreSQL's idle_in_transaction_session_timeout ends it."""
     try:
-        async with engine.connect() as connection:
+        connection = await engine.connect()
+        try:
             await connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            async with connection.begin():
-                yield connection
+            await connection.begin()
+            yield connection
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _release(connection)
     except Exception as error:
         if is_outage(error):
             raise Unavailable("the database is unavailable; retry shortly") from error
         raise
+
+
+async def _release(connection: AsyncConnection) -> None:
+    """Roll back and return `connection`; one whose rollback fails is dropped instead."""
+    try:
+        await connection.close()
+    except Exception:
+        await connection.invalidate()
+        await connection.close()

@@ -34,9 +34,12 @@ def test_every_documented_variable_is_read() -> None:
             "DIALPAD_BASE_URL": "https://sandbox.dialpad.com/api/v2",
             "CALLTRAX_DATA_DIR": "/var/lib/calltrax",
             "CALLTRAX_DB_POOL_SIZE": "24",
+            "CALLTRAX_DB_IDLE_IN_TRANSACTION_SECONDS": "0",
         }
     )
     assert settings.db_pool_size == 24
+    assert settings.db_idle_in_transaction_seconds == 0
+    assert Settings.from_env({}).db_idle_in_transaction_seconds == 60
     assert settings.broadcast_url == "redis://cache:6379/0"
     assert settings.public_base_url == "https://calltrax.example.com"
     assert settings.dialpad_office_id == "5527348325810176"
@@ -56,6 +59,7 @@ def test_every_documented_variable_is_read() -> None:
         ("CALLTRAX_ENV", "staging"),
         ("CALLTRAX_DB_POOL_SIZE", "many"),
         ("CALLTRAX_DB_POOL_SIZE", "3"),
+        ("CALLTRAX_DB_IDLE_IN_TRANSACTION_SECONDS", "-1"),
     ],
 )
 def test_a_bad_value_fails_naming_the_variable(variable: str, value: str) -> None:
