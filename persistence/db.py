@@ -1,4 +1,4 @@
-"""The async engine, and telling a database outage apart from a bug."""
+"""The async engine, its request gate, and statements run on the driver itself."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import Pool, QueuePool
 from sqlalchemy.sql.elements import TextClause
+
+from persistence.errors import is_outage
 
 
 def async_url(url: str) -> str:
@@ -89,42 +91,14 @@ def request_gate(engine: AsyncEngine) -> asyncio.Semaphore:
     return gate
 
 
-def is_outage(error: BaseException) -> bool:
-    """True when `error` is worth a retry (database unreachable, or a transient lock conflict), not a bug."""
-    if isinstance(error, (OSError, asyncio.TimeoutError, ConnectionError)):
-        return True
-    if isinstance(error, sa_exc.TimeoutError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        if error.connection_invalidated:
-            return True
-        original = getattr(error, "orig", None)
-        name = type(original).__name__ if original is not None else ""
-        cause = original.__cause__ if original is not None else None
-        if isinstance(cause, (OSError, ConnectionError)):
-            return True
-        return name in {
-            "CannotConnectNowError",
-            "ConnectionDoesNotExistError",
-            "ConnectionFailureError",
-            "InterfaceError",
-            "TooManyConnectionsError",
-            "AdminShutdownError",
-            "CrashShutdownError",
-            # Transient conflicts: the same request succeeds when retried, so answer "retry" (503).
-            "DeadlockDetectedError",
-            "SerializationError",
-        }
-    return False
-
-
 class DriverStatement:
     """One fixed statement run on the asyncpg driver itself, for the hot paths.
 
     SQLAlchemy's per-execute work (parameter and result processing, its transaction bookkeeping)
     cost about 370 µs of CPU per lead on the intake statement (861 -> 490 µs measured). The SQL
     and bind processors are SQLAlchemy's own, compiled once; driver errors are re-raised as
-    SQLAlchemy's DBAPIError/IntegrityError so callers' race and outage handling is unchanged.
+    SQLAlchemy's DBAPIError/IntegrityError (the driver error kept as `.orig`, so
+    `persistence.errors` finds its SQLSTATE either way).
     `fetchrow` runs alone (autocommit); inside a `unit_of_work` use the transaction's `fetchrow`
     / `fetch`, which run on its driver connection within its BEGIN ... COMMIT."""
 

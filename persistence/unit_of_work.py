@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import Unavailable
 from domain.events import NewEvent
-from persistence.db import DriverStatement, is_outage, translate_driver_error
+from persistence.db import DriverStatement, translate_driver_error
+from persistence.errors import is_outage
 
 
 class Transaction:
@@ -79,20 +80,30 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[Transaction]:
             database_tx = driver.transaction()
             try:
                 await database_tx.start()
-            except BaseException:
+            except BaseException as error:
                 await _discard(connection)
+                if isinstance(error, Exception):
+                    # BEGIN cannot fail on a healthy connection: this pooled one died while idle (the
+                    # driver may only notice as a protocol state error with no SQLSTATE).
+                    raise Unavailable("the database is unavailable; retry shortly") from error
                 raise
             try:
                 yield Transaction(connection, driver)
-            except BaseException:
+            except BaseException as error:
                 # The original error is what the caller needs; a failed rollback only costs the connection.
+                lost = driver.is_closed()
                 try:
-                    if driver.is_closed():
+                    if lost:
                         await _discard(connection)
                     else:
                         await database_tx.rollback()
                 except BaseException:
+                    lost = True
                     await _discard(connection)
+                if lost and isinstance(error, Exception):
+                    # The connection died under the statement (the driver may then report a protocol
+                    # state error with no SQLSTATE): a retry on a new connection is the answer.
+                    raise Unavailable("the database is unavailable; retry shortly") from error
                 raise
             try:
                 if driver.is_closed():
