@@ -89,17 +89,32 @@ def _driver_connection_error(error: BaseException) -> bool:
     )
 
 
+def _database_error(error: BaseException) -> bool:
+    """Whether `error` came from the database or its driver (not, say, an HTTP client's OSError)."""
+    import asyncpg
+
+    return isinstance(
+        error,
+        sa_exc.DBAPIError
+        | asyncpg.exceptions.PostgresError
+        | asyncpg.exceptions.InterfaceError
+        | asyncpg.exceptions.InternalClientError,
+    )
+
+
 def is_outage(error: BaseException) -> bool:
     """True when `error` is worth a retry (database unreachable, or a transient lock conflict), not a bug."""
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+    if isinstance(error, OSError | asyncio.TimeoutError | ConnectionError):
         return True
     # The pool had no connection to give within its timeout.
     if isinstance(error, sa_exc.TimeoutError):
         return True
+    if not _database_error(error):
+        return False
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
     for item in _chain(error):
-        if isinstance(item, OSError | asyncio.TimeoutError | ConnectionError):
-            return True
-        if _driver_connection_error(item):
+        if isinstance(item, OSError | ConnectionError) or _driver_connection_error(item):
             return True
     code = sqlstate(error)
     return code is not None and (code in _RETRY_SQLSTATES or code[:2] in _RETRY_CLASSES)

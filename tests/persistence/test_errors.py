@@ -134,6 +134,10 @@ async def test_our_deliberate_abort_is_a_lost_race_and_bugs_are_no_outage(engine
         with pytest.raises(asyncpg.exceptions.DataError) as refused:
             await raw.driver_connection.fetchval("SELECT $1::int", "not a number")
     assert not is_outage(refused.value)
+    # An error of something else (an HTTP client's lost connection) is not the database's outage.
+    other = RuntimeError("a webhook target failed")
+    other.__cause__ = ConnectionResetError()
+    assert not is_outage(other)
 
 
 async def test_the_dialpad_door_answers_503_never_500_while_connections_are_killed(
