@@ -107,7 +107,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        engine = create_engine(database_url, pool_size=settings.db_pool_size)
+        engine = create_engine(
+            database_url,
+            pool_size=settings.db_pool_size,
+            idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
+        )
         bus = EventBus(settings.broadcast_url)
         await bus.connect()
         relay = EventRelay(engine, bus)

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from domain.destinations import DestinationPolicy, IPNetwork, parse_networks
-from persistence.db import DEFAULT_POOL_SIZE, RESERVED_CONNECTIONS
+from persistence.db import DEFAULT_IDLE_IN_TRANSACTION_SECONDS, DEFAULT_POOL_SIZE, RESERVED_CONNECTIONS
 
 # Values people paste from examples; refused as a JWT secret outside development.
 PLACEHOLDER_SECRETS = frozenset(
@@ -45,6 +45,8 @@ class Settings:
     event_retention_days: int = 30
     # PostgreSQL connections per server process (webhook writes leave 2 of them to the relay and reads).
     db_pool_size: int = DEFAULT_POOL_SIZE
+    # PostgreSQL ends a session of ours idle inside a transaction this long (0 = never): a backstop.
+    db_idle_in_transaction_seconds: float = DEFAULT_IDLE_IN_TRANSACTION_SECONDS
     log_level: str = "INFO"
     # Outgoing email for notifications (issue 9); emails are not sent while smtp_host is unset.
     smtp_host: str | None = None
@@ -131,6 +133,12 @@ class Settings:
                 _check_int("CALLTRAX_EVENT_RETENTION_DAYS", get("CALLTRAX_EVENT_RETENTION_DAYS")) or 30
             ),
             db_pool_size=_check_pool_size(get("CALLTRAX_DB_POOL_SIZE")),
+            db_idle_in_transaction_seconds=_check_seconds(
+                "CALLTRAX_DB_IDLE_IN_TRANSACTION_SECONDS",
+                get("CALLTRAX_DB_IDLE_IN_TRANSACTION_SECONDS"),
+                DEFAULT_IDLE_IN_TRANSACTION_SECONDS,
+                zero_allowed=True,
+            ),
             log_level=_check_choice(
                 "CALLTRAX_LOG_LEVEL",
                 (get("CALLTRAX_LOG_LEVEL") or "INFO").upper(),

@@ -128,7 +128,8 @@ def project_call(facts: Iterable[CallEventFacts], *, region: str | None = None) 
     direction = ordered[-1].direction
     external = _e164(_last(fact.external_number for fact in ordered), region)
     internal = _e164(_last(fact.internal_number for fact in ordered), region)
-    started = _min(fact.started_ms for fact in ordered) or ordered[0].event_ms
+    # Else the first event's time; an event time of 0 is "no time known" (not 1970), so unknown.
+    started = _min(fact.started_ms for fact in ordered) or _min(fact.event_ms or None for fact in ordered)
     connected = _min(fact.connected_ms for fact in ordered)
     ended = _max(fact.ended_ms for fact in ordered)
     voicemail_url = _last(fact.voicemail_url for fact in ordered)

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -22,7 +22,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from domain.calls import CallDirection
 from domain.dispositions import dispositions_in
 from domain.errors import BadInput, Unauthenticated
-from domain.storable import unstorable
+from domain.storable import LATEST_MS, storable_ms, storable_time, unstorable
 
 # Signature checks tolerate this much clock difference on `exp` / `nbf`.
 CLOCK_LEEWAY_SECONDS = 30
@@ -41,8 +41,8 @@ _SEED_STATES = {
 
 # Below this a timestamp is in seconds (1e11 ms is 1973; 1e11 s is the year 5138).
 _SECONDS_LIMIT = 100_000_000_000
-# The last ms of year 9999: later "times" are not times (and overflow datetime and PostgreSQL bigint).
-_MAX_MS = 253_402_300_799_999
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 # Far deeper than any Dialpad event; bounds the work of checking one.
 MAX_EVENT_DEPTH = 32
 # calls.duration_seconds is numeric(12, 3).
@@ -182,27 +182,39 @@ def _storable(claims: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ms(value: Any) -> int | None:
-    """A timestamp as ms since the epoch: numbers in ms or seconds, numeric strings, ISO 8601."""
+    """A timestamp as ms since the epoch: numbers in ms or seconds, numeric strings, ISO 8601.
+
+    None (unknown) when absent or unreadable, and when it is no time CallTrax stores
+    (`domain.storable`: not shown in every timezone, e.g. the last day of year 9999). Numbers must
+    also be positive: Dialpad's 0 means "not yet"."""
     if value is None or value == "" or isinstance(value, bool):
         return None
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
-            try:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            return int(parsed.timestamp() * 1000)
-    if not isinstance(value, (int, float)) or not 0 < value < _MAX_MS:  # NaN and inf fail too
+            return _iso_ms(value)
+    if not isinstance(value, (int, float)) or not 0 < value <= LATEST_MS:  # NaN and inf fail too
         return None
     return int(value * 1000) if value < _SECONDS_LIMIT else int(value)
 
 
+def _iso_ms(value: str) -> int | None:
+    """An ISO 8601 time (UTC when it has no offset) as ms since the epoch, or None (see `_ms`)."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        # Year 1 east of UTC, or year 9999 west of it, is outside datetime's range in UTC.
+        utc = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return (utc - _EPOCH) // _ONE_MS if storable_time(utc) else None
+
+
 def _capped(ms: int) -> int | None:
-    return ms if ms <= _MAX_MS else None
+    """A time worked out from others (an end from start + duration): None unless storable."""
+    return ms if storable_ms(ms) else None
 
 
 def _number(value: Any) -> float | None:
@@ -342,7 +354,7 @@ def _parse_seed(claims: Mapping[str, Any]) -> CallEventFacts:
         connected = event_ms
     if connected is None and state in END_STATES and duration and ended is not None:
         # A seed hangup with talk time says the call was answered, `duration` seconds before it ended.
-        connected = ended - int(duration * 1000)
+        connected = _capped(ended - int(duration * 1000))
     if ended is None and state in END_STATES:
         ended = event_ms
     from_number, to_number = _text(claims.get("from_number")), _text(claims.get("to_number"))

@@ -7,10 +7,10 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from persistence.call_queries import CALL_EXPORT_COLUMNS
 from persistence.lead_queries import LEAD_EXPORT_COLUMNS
@@ -25,6 +25,16 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # quote would put a `'` into every phone in pandas and LibreOffice. (Excel and pandas' default
 # typing read the column as numbers without the `+`; read it as text to keep it: docs/leads.md.)
 E164 = re.compile(r"\+[0-9]{7,15}")
+
+
+# The first cell of the line that ends an export which stopped early (the rows before it are
+# complete). A leading `#` is no formula start, so spreadsheets show it as text.
+STREAM_FAILED = "#ERROR"
+
+
+def failure_line(message: str) -> bytes:
+    """The CSV line that ends an export which could not be finished."""
+    return Table._encode([[STREAM_FAILED, message]])
 
 
 def spreadsheet_safe(cell: str) -> str:
@@ -68,7 +78,12 @@ class Table:
     def _zone(self, name: str) -> ZoneInfo:
         zone = self._zones.get(name)
         if zone is None:
-            zone = self._zones[name] = ZoneInfo(name)
+            try:
+                zone = ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                # A zone this machine's tz database lacks: UTC times are still true, just not local.
+                zone = ZoneInfo("UTC")
+            self._zones[name] = zone
         return zone
 
     def head(self) -> bytes:
@@ -88,7 +103,7 @@ class Table:
                 if value is None:
                     line.append("")
                 elif kind is Kind.TIME:
-                    line.append(value.astimezone(zone).isoformat(timespec="milliseconds"))
+                    line.append(_local_time(value, zone))
                 elif kind is Kind.ENUM:
                     line.append(str(value).upper())
                 elif kind is Kind.BOOL:
@@ -105,6 +120,15 @@ class Table:
         buffer = io.StringIO()
         csv.writer(buffer).writerows(cells)
         return buffer.getvalue().encode()
+
+
+def _local_time(value: datetime, zone: ZoneInfo) -> str:
+    """`value` in the tenant's zone; in UTC when the local time would fall outside years 1-9999
+    (storage only holds bounded times now, but older rows may not be, and one row must not end the file)."""
+    try:
+        return value.astimezone(zone).isoformat(timespec="milliseconds")
+    except (OverflowError, ValueError):
+        return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _speed(created: datetime | None, attempted: datetime | None) -> str:

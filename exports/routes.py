@@ -3,18 +3,21 @@ query parameters, streamed so memory stays flat however many rows match."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import logging
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Send
 
 from domain.calls import CallDirection, CallStatus
 from domain.errors import DomainError
 from domain.leads import LeadStatus, PipelineStage
 from domain.roles import Principal
-from exports.csv_rows import CALLS, LEADS, Table
+from exports.csv_rows import CALLS, LEADS, Table, failure_line
 from exports.params import Params
 from persistence.call_queries import CallFilter
 from persistence.lead_queries import LeadFilter
@@ -24,6 +27,13 @@ from services.export_leads import export_leads
 
 LEAD_PARAMS = {"tenantId", "status", "stage", "source", "createdFrom", "createdTo", "search"}
 CALL_PARAMS = {"tenantId", "direction", "status", "disposition", "startedFrom", "startedTo", "leadId"}
+
+log = logging.getLogger(__name__)
+
+# Ends an export that stopped early; no detail of the cause (it is logged with the request id).
+STREAM_FAILED_MESSAGE = (
+    "the export stopped early because of a server error; the rows above are incomplete, retry"
+)
 
 
 def error_response(error: DomainError) -> JSONResponse:
@@ -42,18 +52,69 @@ async def _caller(request: Request) -> Principal:
     return await authenticate(request.state.deps, authorization=request.headers.get("authorization"))
 
 
-def _csv(name: str, table: Table, batches: AsyncIterator[Sequence[Sequence[Any]]]) -> StreamingResponse:
-    async def body() -> AsyncIterator[bytes]:
-        yield table.head()
-        async for rows in batches:
-            yield table.lines(rows)
+class CsvStream(StreamingResponse):
+    """A CSV export streamed from row batches that hold a database connection.
 
-    headers: Mapping[str, str] = {
-        "Content-Disposition": f'attachment; filename="{name}"',
-        # Personal data: no shared cache keeps a copy.
-        "Cache-Control": "no-store",
-    }
-    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=dict(headers))
+    However the stream ends (done, a failing batch or row, the client leaving, the server
+    stopping), the batches are closed in a `finally` shielded from cancellation, so their
+    transaction is rolled back and the connection goes back to the pool at once. A stream that
+    fails after the 200 was sent ends with a `#ERROR` CSV line and no end-of-body marker, so both
+    a CSV reader and an HTTP client (curl, a browser download) see that the file is incomplete."""
+
+    def __init__(
+        self, name: str, table: Table, batches: AsyncGenerator[Sequence[Sequence[Any]], None]
+    ) -> None:
+        self._table = table
+        self._batches = batches
+        self._body = self._lines()
+        super().__init__(
+            self._body,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                # Personal data: no shared cache keeps a copy.
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def _lines(self) -> AsyncGenerator[bytes, None]:
+        yield self._table.head()
+        async for rows in self._batches:
+            yield self._table.lines(rows)
+
+    async def stream_response(self, send: Send) -> None:
+        try:
+            await send(
+                {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+            )
+            try:
+                async for chunk in self.body_iterator:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except Exception:
+                log.exception("an export stopped early")
+                await self._close()
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": failure_line(STREAM_FAILED_MESSAGE),
+                        "more_body": True,
+                    }
+                )
+                # Returning without the last body message: the server closes the connection
+                # without the end of the chunked body, which clients report as a failed transfer.
+                return
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await self._close()
+
+    async def _close(self) -> None:
+        """Close the batches (rolling back and releasing their connection), even while cancelled."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._body.aclose()
+                await self._batches.aclose()
+            except Exception:
+                log.exception("closing an export's rows failed")
 
 
 async def leads_csv(request: Request) -> Response:
@@ -75,7 +136,7 @@ async def leads_csv(request: Request) -> Response:
         )
     except DomainError as error:
         return error_response(error)
-    return _csv("leads.csv", LEADS, batches)
+    return CsvStream("leads.csv", LEADS, batches)
 
 
 async def calls_csv(request: Request) -> Response:
@@ -95,7 +156,7 @@ async def calls_csv(request: Request) -> Response:
         batches = await export_calls(request.state.deps, actor=actor, tenant_id=tenant_id, where=where)
     except DomainError as error:
         return error_response(error)
-    return _csv("calls.csv", CALLS, batches)
+    return CsvStream("calls.csv", CALLS, batches)
 
 
 routes: list[BaseRoute] = [

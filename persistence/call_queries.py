@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -117,7 +118,7 @@ CALL_EXPORT_COLUMNS = (
 
 async def stream_calls(
     connection: AsyncConnection, *, tenant_ids: frozenset[UUID] | None, where: CallFilter, batch: int
-) -> AsyncIterator[Sequence[Sequence[Any]]]:
+) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
     """Every matching call newest first (by start), with its tenant (CALL_EXPORT_COLUMNS), `batch` rows
     at a time from a server-side cursor (the connection must be in a transaction)."""
     if tenant_ids is not None and not tenant_ids:
@@ -128,8 +129,10 @@ async def stream_calls(
         .where(*_conditions(tenant_ids, where))
         .order_by(*newest_first(calls.c.started_at, calls.c.id))
     )
-    async for rows in stream_in_batches(connection, query, batch):
-        yield rows
+    # Closed with this generator, so an export stopped early closes its cursor at once.
+    async with aclosing(stream_in_batches(connection, query, batch)) as batches:
+        async for rows in batches:
+            yield rows
 
 
 async def get_calls(connection: AsyncConnection, call_ids: Sequence[UUID]) -> dict[UUID, CallRow]:

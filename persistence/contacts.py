@@ -13,6 +13,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.errors import unique_violation
+
 
 @dataclass(frozen=True)
 class ContactFields:
@@ -136,8 +138,7 @@ class ContactRaced(Exception):
 
 def is_contact_race(error: BaseException) -> bool:
     """Whether `error` is the unique phone key refusing an adopted phone (the retry resolves it)."""
-    original = getattr(error, "orig", None)
-    return isinstance(error, IntegrityError) and "uq_contacts_tenant_id_phone" in str(original)
+    return unique_violation(error, "uq_contacts_tenant_id_phone")
 
 
 _UPSERT = text(

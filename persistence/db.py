@@ -1,4 +1,4 @@
-"""The async engine, and telling a database outage apart from a bug."""
+"""The async engine, its request gate, and statements run on the driver itself."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import Pool, QueuePool
 from sqlalchemy.sql.elements import TextClause
 
+from persistence.errors import is_outage
+
 
 def async_url(url: str) -> str:
     """`postgresql://...` (what users configure) as the asyncpg driver URL SQLAlchemy needs."""
@@ -26,10 +28,20 @@ def async_url(url: str) -> str:
 
 
 DEFAULT_POOL_SIZE = 16
+# PostgreSQL ends a session of ours that sits inside a transaction without a statement this long: the
+# backstop for a transaction a bug left open (a leaked export held its connection and its locks for
+# good). Nothing of ours idles that long in a transaction on purpose: writes are single statements or
+# short transactions, and an export only pauses while its client is not reading.
+DEFAULT_IDLE_IN_TRANSACTION_SECONDS = 60.0
 
 
 def create_engine(
-    url: str, *, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = 0, **kwargs: Any
+    url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int = 0,
+    idle_in_transaction_seconds: float = DEFAULT_IDLE_IN_TRANSACTION_SECONDS,
+    **kwargs: Any,
 ) -> AsyncEngine:
     """An asyncpg engine tuned for short requests.
 
@@ -39,16 +51,23 @@ def create_engine(
     No pre-ping: it costs a round trip on every checkout, and after a database restart SQLAlchemy
     invalidates the whole pool on the first disconnect error anyway (that one request answers 503).
     No overflow: overflow connections are closed on return, so bursts past the pool would open and
-    close a connection per request; waiting briefly for a pooled one is cheaper."""
+    close a connection per request; waiting briefly for a pooled one is cheaper.
+
+    `idle_in_transaction_seconds` (0 = off) is PostgreSQL's idle_in_transaction_session_timeout."""
+    server_settings = {
+        "application_name": "calltrax",
+        # JIT off: compiling costs more than CallTrax's short queries save (the metrics statement
+        # for a large tenant passed jit_above_cost and took +115 ms to compile, measured).
+        "jit": "off",
+        "idle_in_transaction_session_timeout": str(round(idle_in_transaction_seconds * 1000)),
+    }
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
         pool_timeout=5,
-        # JIT off: compiling costs more than CallTrax's short queries save (the metrics statement
-        # for a large tenant passed jit_above_cost and took +115 ms to compile, measured).
-        connect_args={"timeout": 5, "server_settings": {"application_name": "calltrax", "jit": "off"}},
+        connect_args={"timeout": 5, "server_settings": server_settings},
         **kwargs,
     )
 
@@ -72,42 +91,14 @@ def request_gate(engine: AsyncEngine) -> asyncio.Semaphore:
     return gate
 
 
-def is_outage(error: BaseException) -> bool:
-    """True when `error` is worth a retry (database unreachable, or a transient lock conflict), not a bug."""
-    if isinstance(error, (OSError, asyncio.TimeoutError, ConnectionError)):
-        return True
-    if isinstance(error, sa_exc.TimeoutError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        if error.connection_invalidated:
-            return True
-        original = getattr(error, "orig", None)
-        name = type(original).__name__ if original is not None else ""
-        cause = original.__cause__ if original is not None else None
-        if isinstance(cause, (OSError, ConnectionError)):
-            return True
-        return name in {
-            "CannotConnectNowError",
-            "ConnectionDoesNotExistError",
-            "ConnectionFailureError",
-            "InterfaceError",
-            "TooManyConnectionsError",
-            "AdminShutdownError",
-            "CrashShutdownError",
-            # Transient conflicts: the same request succeeds when retried, so answer "retry" (503).
-            "DeadlockDetectedError",
-            "SerializationError",
-        }
-    return False
-
-
 class DriverStatement:
     """One fixed statement run on the asyncpg driver itself, for the hot paths.
 
     SQLAlchemy's per-execute work (parameter and result processing, its transaction bookkeeping)
     cost about 370 µs of CPU per lead on the intake statement (861 -> 490 µs measured). The SQL
     and bind processors are SQLAlchemy's own, compiled once; driver errors are re-raised as
-    SQLAlchemy's DBAPIError/IntegrityError so callers' race and outage handling is unchanged.
+    SQLAlchemy's DBAPIError/IntegrityError (the driver error kept as `.orig`, so
+    `persistence.errors` finds its SQLSTATE either way).
     `fetchrow` runs alone (autocommit); inside a `unit_of_work` use the transaction's `fetchrow`
     / `fetch`, which run on its driver connection within its BEGIN ... COMMIT."""
 

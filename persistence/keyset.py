@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,7 +49,7 @@ def uuid_in(
 
 async def stream_in_batches(
     connection: AsyncConnection, query: Select[Any], batch: int
-) -> AsyncIterator[Sequence[Sequence[Any]]]:
+) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
     """`query`'s rows `batch` at a time from a server-side cursor (the connection must be in a transaction)."""
     result = await connection.stream(query.execution_options(yield_per=batch))
     try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -168,7 +169,7 @@ LEAD_EXPORT_COLUMNS = (
 
 async def stream_leads(
     connection: AsyncConnection, *, tenant_ids: frozenset[UUID] | None, where: LeadFilter, batch: int
-) -> AsyncIterator[Sequence[Sequence[Any]]]:
+) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
     """Every matching lead newest first, with its contact and tenant (LEAD_EXPORT_COLUMNS), `batch` rows
     at a time from a server-side cursor (the connection must be in a transaction)."""
     if tenant_ids is not None and not tenant_ids:
@@ -183,8 +184,10 @@ async def stream_leads(
         .where(*_conditions(tenant_ids, where))
         .order_by(*newest_first(leads.c.created_at, leads.c.id))
     )
-    async for rows in stream_in_batches(connection, query, batch):
-        yield rows
+    # Closed with this generator, so an export stopped early closes its cursor at once.
+    async with aclosing(stream_in_batches(connection, query, batch)) as batches:
+        async for rows in batches:
+            yield rows
 
 
 async def get_leads(connection: AsyncConnection, lead_ids: Sequence[UUID]) -> dict[UUID, LeadRow]:

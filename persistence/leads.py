@@ -23,7 +23,8 @@ from persistence.contacts import (
     contact_values,
     is_contact_race,
 )
-from persistence.db import DriverStatement, is_outage, request_gate
+from persistence.db import DriverStatement, request_gate
+from persistence.errors import LOST_RACE, is_lost_race, is_outage
 from persistence.lead_stages import stage_sql
 from persistence.tables import Contact, Lead
 
@@ -78,15 +79,12 @@ def json_snapshot_sql(alias: str, table: FromClause, *, exclude: tuple[str, ...]
     return "jsonb_build_object(" + ", ".join(pairs) + ")"
 
 
-# The marker of the deliberate error that undoes a statement whose duplicate lost the race.
-_LOST_RACE = "calltrax: a concurrent duplicate lead won"
-
 # One statement does the whole write, so it runs without BEGIN/COMMIT round trips and is still atomic.
 # `hook` checks the token (rotation and deactivation take effect at once) and, when the caller
 # normalised a national number, that the tenant's region inputs are what it assumed. `existing`
 # finds an earlier lead with the same key; then nothing is written. The lead insert's ON CONFLICT
 # covers both partial unique keys: when a concurrent duplicate committed first it inserts nothing,
-# and the final SELECT fails on purpose (a bad cast naming `_LOST_RACE`) so this statement's contact
+# and the final SELECT fails on purpose (calltrax_abort, SQLSTATE `errors.LOST_RACE`) so this statement's contact
 # merge is undone too. A new lead is open, so it starts in the column of age zero (Follow Up 1 unless
 # the tenant's first bound is zero). The event row carries the snapshots subscribers need; the relay numbers it.
 _INGEST = text(
@@ -132,7 +130,7 @@ new_event AS (
 SELECT hook.tenant_id AS tenant_id, existing.id AS existing_lead_id, existing.contact_id AS existing_contact_id,
        new_lead.id AS lead_id, contact.id AS contact_id,
        CASE WHEN new_lead.id IS NULL AND contact.id IS NOT NULL
-            THEN CAST('{_LOST_RACE} ' || contact.id::text AS integer) END AS lost_race
+            THEN calltrax_abort('{LOST_RACE}', 'a concurrent duplicate lead committed first') END AS lost_race
 FROM hook
 LEFT JOIN existing ON true
 LEFT JOIN new_lead ON true
@@ -194,7 +192,7 @@ async def ingest(
         async with request_gate(engine), engine.connect() as connection:
             row = await _INGEST_ON_DRIVER.fetchrow(connection, values)
     except DBAPIError as error:
-        if _LOST_RACE in str(error.orig):
+        if is_lost_race(error):
             return LeadIntake(webhook_found=True, lost_race=True)
         if is_contact_race(error):
             raise ContactRaced(str(error.orig)) from error

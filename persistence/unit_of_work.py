@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
+import anyio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import Unavailable
 from domain.events import NewEvent
-from persistence.db import DriverStatement, is_outage, translate_driver_error
+from persistence.db import DriverStatement, translate_driver_error
+from persistence.errors import is_outage
 
 
 class Transaction:
@@ -80,20 +82,30 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[Transaction]:
             database_tx = driver.transaction()
             try:
                 await database_tx.start()
-            except BaseException:
+            except BaseException as error:
                 await _discard(connection)
+                if isinstance(error, Exception):
+                    # BEGIN cannot fail on a healthy connection: this pooled one died while idle (the
+                    # driver may only notice as a protocol state error with no SQLSTATE).
+                    raise Unavailable("the database is unavailable; retry shortly") from error
                 raise
             try:
                 yield Transaction(connection, driver)
-            except BaseException:
+            except BaseException as error:
                 # The original error is what the caller needs; a failed rollback only costs the connection.
+                lost = driver.is_closed()
                 try:
-                    if driver.is_closed():
+                    if lost:
                         await _discard(connection)
                     else:
                         await database_tx.rollback()
                 except BaseException:
+                    lost = True
                     await _discard(connection)
+                if lost and isinstance(error, Exception):
+                    # The connection died under the statement (the driver may then report a protocol
+                    # state error with no SQLSTATE): a retry on a new connection is the answer.
+                    raise Unavailable("the database is unavailable; retry shortly") from error
                 raise
             try:
                 if driver.is_closed():
@@ -135,13 +147,31 @@ async def read_only(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 @asynccontextmanager
 async def read_snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A read-only REPEATABLE READ transaction for long reads (exports): every batch sees one
-    snapshot, and server-side cursors need a transaction. An outage becomes `Unavailable`."""
+    snapshot, and server-side cursors need a transaction. An outage becomes `Unavailable`.
+
+    However the reader stops (an error, a cancelled request, a generator closed early), the
+    transaction is rolled back and the connection returned to the pool, shielded from
+    cancellation: a connection left `idle in transaction` is lost to every tenant until
+    PostgreSQL's idle_in_transaction_session_timeout ends it."""
     try:
-        async with engine.connect() as connection:
+        connection = await engine.connect()
+        try:
             await connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            async with connection.begin():
-                yield connection
+            await connection.begin()
+            yield connection
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _release(connection)
     except Exception as error:
         if is_outage(error):
             raise Unavailable("the database is unavailable; retry shortly") from error
         raise
+
+
+async def _release(connection: AsyncConnection) -> None:
+    """Roll back and return `connection`; one whose rollback fails is dropped instead."""
+    try:
+        await connection.close()
+    except Exception:
+        await connection.invalidate()
+        await connection.close()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from typing import Any
 from uuid import UUID
 
@@ -18,16 +19,20 @@ EXPORT_BATCH = 2000
 
 async def export_calls(
     deps: Deps, *, actor: Principal, tenant_id: UUID | None, where: CallFilter, batch: int = EXPORT_BATCH
-) -> AsyncIterator[Sequence[Sequence[Any]]]:
+) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
     """Checks the request now (raising before any row), then returns the matching calls newest first
     (by start) in batches of `call_queries.CALL_EXPORT_COLUMNS`, read from one snapshot."""
     scope = await call_selection(deps, actor=actor, tenant_id=tenant_id, where=where)
 
-    async def batches() -> AsyncIterator[Sequence[Sequence[Any]]]:
-        async with read_snapshot(deps.engine) as connection:
-            async for rows in call_queries.stream_calls(
-                connection, tenant_ids=scope, where=where, batch=batch
-            ):
+    async def batches() -> AsyncGenerator[Sequence[Sequence[Any]], None]:
+        # Closing these batches closes the cursor, then rolls back and releases the connection.
+        async with (
+            read_snapshot(deps.engine) as connection,
+            aclosing(
+                call_queries.stream_calls(connection, tenant_ids=scope, where=where, batch=batch)
+            ) as stream,
+        ):
+            async for rows in stream:
                 yield rows
 
     return batches()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from typing import Any
 from uuid import UUID
 
@@ -25,16 +26,20 @@ async def export_leads(
     where: LeadFilter,
     stages: tuple[PipelineStage, ...] = (),
     batch: int = EXPORT_BATCH,
-) -> AsyncIterator[Sequence[Sequence[Any]]]:
+) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
     """Checks the request now (raising before any row), then returns the matching leads newest first
     in batches of `lead_queries.LEAD_EXPORT_COLUMNS`, read from one snapshot."""
     scope, where = await lead_selection(deps, actor=actor, tenant_id=tenant_id, where=where, stages=stages)
 
-    async def batches() -> AsyncIterator[Sequence[Sequence[Any]]]:
-        async with read_snapshot(deps.engine) as connection:
-            async for rows in lead_queries.stream_leads(
-                connection, tenant_ids=scope, where=where, batch=batch
-            ):
+    async def batches() -> AsyncGenerator[Sequence[Sequence[Any]], None]:
+        # Closing these batches closes the cursor, then rolls back and releases the connection.
+        async with (
+            read_snapshot(deps.engine) as connection,
+            aclosing(
+                lead_queries.stream_leads(connection, tenant_ids=scope, where=where, batch=batch)
+            ) as stream,
+        ):
+            async for rows in stream:
                 yield rows
 
     return batches()

@@ -35,9 +35,12 @@ def test_every_documented_variable_is_read() -> None:
             "DIALPAD_BASE_URL": "https://sandbox.dialpad.com/api/v2",
             "CALLTRAX_DATA_DIR": "/var/lib/calltrax",
             "CALLTRAX_DB_POOL_SIZE": "24",
+            "CALLTRAX_DB_IDLE_IN_TRANSACTION_SECONDS": "0",
         }
     )
     assert settings.db_pool_size == 24
+    assert settings.db_idle_in_transaction_seconds == 0
+    assert Settings.from_env({}).db_idle_in_transaction_seconds == 60
     assert settings.broadcast_url == "redis://cache:6379/0"
     assert settings.public_base_url == "https://calltrax.example.com"
     assert settings.dialpad_office_id == "5527348325810176"
@@ -61,6 +64,7 @@ def test_every_documented_variable_is_read() -> None:
         ("CALLTRAX_NOTIFY_ALLOWED_NETWORKS", "intranet"),
         ("CALLTRAX_NOTIFY_ALLOWED_NETWORKS", "10.0.0.0/33"),
         ("CALLTRAX_NOTIFY_ALLOWED_NETWORKS", "10.0.0.1/8"),
+        ("CALLTRAX_DB_IDLE_IN_TRANSACTION_SECONDS", "-1"),
     ],
 )
 def test_a_bad_value_fails_naming_the_variable(variable: str, value: str) -> None:
