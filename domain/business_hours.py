@@ -79,12 +79,16 @@ def parse_hours(hours: Mapping[str, Sequence[str]]) -> WeeklyHours:
     return WeeklyHours(tuple(days))
 
 
-def check_timezone(name: str) -> ZoneInfo:
-    """The IANA zone called `name`; raises InvalidHours when there is none."""
+def zone_named(name: str) -> ZoneInfo | None:
+    """The IANA zone called `name`, or None. zoneinfo reads `name` as a path under its tz folders, so
+    besides "not found" it raises ValueError (a path outside them) and OSError (a folder such as
+    "America", a name too long for the file system): all of them mean "no such zone"."""
+    if not name or name.startswith("/") or ".." in name:
+        return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidHours(f"{name!r} is not an IANA timezone") from error
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
 
 
 def local_instant(day: date, minutes: int, zone: ZoneInfo) -> datetime:

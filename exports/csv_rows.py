@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from domain.business_hours import zone_named
 from persistence.call_queries import CALL_EXPORT_COLUMNS
 from persistence.lead_queries import LEAD_EXPORT_COLUMNS
 
@@ -78,11 +79,8 @@ class Table:
     def _zone(self, name: str) -> ZoneInfo:
         zone = self._zones.get(name)
         if zone is None:
-            try:
-                zone = ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                # A zone this machine's tz database lacks: UTC times are still true, just not local.
-                zone = ZoneInfo("UTC")
+            # A zone this machine's tz database lacks: UTC times are still true, just not local.
+            zone = zone_named(name) or ZoneInfo("UTC")
             self._zones[name] = zone
         return zone
 

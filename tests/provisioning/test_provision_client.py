@@ -287,6 +287,9 @@ async def test_anonymous_callers_are_unauthenticated(prov_client, fake_dialpad: 
         ({"name": "x" * 101}, "name"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"timezone": "/etc/passwd"}, "timezone"),
+        # zoneinfo reads names as paths: a folder, or a name longer than a file name, raised OSError (500).
+        ({"timezone": "America"}, "timezone"),
+        ({"timezone": "Zone" * 100}, "timezone"),
         ({"slug": "Acme Solar"}, "slug"),
         ({"slug": "a"}, "slug"),
         ({"name": "!!!"}, "slug"),
