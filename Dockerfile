@@ -4,7 +4,9 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md alembic.ini requirements-runtime.lock ./
+# The tested versions, with their hashes (`make lock`), before our own package.
+RUN pip install --require-hashes -r requirements-runtime.lock
 COPY calltrax ./calltrax
 COPY domain ./domain
 COPY persistence ./persistence
@@ -12,7 +14,7 @@ COPY services ./services
 COPY graph ./graph
 COPY webhooks ./webhooks
 COPY exports ./exports
-RUN pip install . && useradd --system --home /app calltrax
+RUN pip install --no-deps . && useradd --system --home /app calltrax
 USER calltrax
 
 EXPOSE 8000
