@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Exact versions with hashes of every runtime and dev dependency: a fresh machine next month installs
 # what was tested. `make lock` refreshes it after a change to pyproject.toml's dependencies.
 LOCK := requirements.lock
-# The same for the runtime dependencies alone: what the Docker image installs.
+# The same versions for the runtime dependencies alone: what the Docker image installs.
 RUNTIME_LOCK := requirements-runtime.lock
 
 .PHONY: run test check lint format schema migrate demo bench clean install docs-images lock
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml $(LOCK)
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--generate-hashes --quiet --output-file $(LOCK)
-	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --constraint $(LOCK) --universal --python-version 3.11 \
 		--generate-hashes --quiet --output-file $(RUNTIME_LOCK)
 
 install: $(STAMP)
