@@ -12,11 +12,15 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from calltrax.embedded_db import EmbeddedPostgres
 from calltrax.observability import configure_logging
 from calltrax.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    # Imported when a command runs (it pulls in httpx and the database driver).
+    from calltrax.simulate import Credentials
 
 log = logging.getLogger("calltrax.cli")
 
@@ -206,15 +210,24 @@ class _ProgressLine:
             sys.stdout.write("\n")
 
 
+def _tenant_credentials(settings: Settings, slug: str) -> Credentials | None:
+    """The tenant's webhook token and Dialpad secret, read from the database; None (said) if none."""
+    from calltrax.simulate import load_credentials
+
+    assert settings.database_url
+    try:
+        return asyncio.run(load_credentials(settings.database_url, slug))
+    except LookupError as error:
+        _out(f"error: {error}")
+        return None
+
+
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from calltrax.simulate import load_credentials, simulate
+    from calltrax.simulate import simulate
 
     with database(settings) as settings:
-        assert settings.database_url
-        try:
-            credentials = asyncio.run(load_credentials(settings.database_url, args.tenant))
-        except LookupError as error:
-            _out(f"error: {error}")
+        credentials = _tenant_credentials(settings, args.tenant)
+        if credentials is None:
             return 2
         if credentials.lead_token is None:
             _out(f"tenant {args.tenant} has no active lead webhook: posting calls only")
@@ -243,7 +256,6 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_dialpad_send(args: argparse.Namespace, settings: Settings) -> int:
     from calltrax.dialpad_send import EventFileError, read_events, send_events, shift_to_now
-    from calltrax.simulate import load_credentials
 
     try:
         events = read_events(args.file)
@@ -253,12 +265,9 @@ def cmd_dialpad_send(args: argparse.Namespace, settings: Settings) -> int:
     if args.now:
         events = shift_to_now(events)
     with database(settings) as settings:
-        assert settings.database_url
-        try:
-            credentials = asyncio.run(load_credentials(settings.database_url, args.tenant))
-        except LookupError as error:
-            _out(f"error: {error}")
-            return 2
+        credentials = _tenant_credentials(settings, args.tenant)
+    if credentials is None:
+        return 2
     # The secret is read while the database is open; posting needs only the running server.
     _quiet_http_client()
     return 0 if send_events(credentials, events, base_url=args.url, report=_out) else 1

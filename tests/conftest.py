@@ -161,11 +161,13 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve(application: Starlette) -> AsyncIterator[str]:
-    """Run `application` under a real uvicorn on a free loopback port; yields its base URL."""
+async def serve(application: Starlette, **options: Any) -> AsyncIterator[str]:
+    """Run `application` under a real uvicorn on a free loopback port (`options`: uvicorn's, e.g. the
+    limits `calltrax serve` sets); yields its base URL."""
     port = free_port()
+    options.setdefault("ws_per_message_deflate", False)
     config = uvicorn.Config(
-        application, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws_per_message_deflate=False
+        application, host="127.0.0.1", port=port, log_config=None, lifespan="on", **options
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import httpx
 import pytest
-import uvicorn
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from calltrax.cli import server_limits
-from tests.conftest import free_port, serve
+from tests.conftest import serve
 from tests.subscriptions.support import LEGACY_WS, TRANSPORT_WS, Closed, GraphQLSocket, graphql_socket
 
 
@@ -66,30 +64,10 @@ async def test_sockets_per_address_are_capped_until_a_user_signs_in(make_app, ma
             pass
 
 
-@contextlib.asynccontextmanager
-async def serve_like_the_cli(application, settings) -> AsyncIterator[str]:
-    """uvicorn with the options `calltrax serve` passes it."""
-    port = free_port()
-    config = uvicorn.Config(
-        application, host="127.0.0.1", port=port, log_config=None, lifespan="on", **server_limits(settings)
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def test_a_websocket_message_over_the_limit_closes_the_socket(make_app, settings, make_user) -> None:
     admin = await make_user("admin")
     limited = replace(settings, ws_max_message_bytes=1024)
-    async with serve_like_the_cli(make_app(ws_max_message_bytes=1024), limited) as url:
+    async with serve(make_app(ws_max_message_bytes=1024), **server_limits(limited)) as url:
         async with graphql_socket(url, admin.token) as socket:
             await socket.ws.send('{"type": "ping", "payload": {"pad": "' + "x" * 2000 + '"}}')
             with pytest.raises(ConnectionClosed) as closed:
@@ -103,7 +81,7 @@ async def test_a_websocket_message_over_the_limit_closes_the_socket(make_app, se
 
 async def test_connections_past_the_process_cap_get_503(make_app, settings) -> None:
     capped = replace(settings, max_connections=4)
-    async with serve_like_the_cli(make_app(), capped) as url:
+    async with serve(make_app(), **server_limits(capped)) as url:
         host, port = url.removeprefix("http://").split(":")
         idle = [await asyncio.open_connection(host, int(port)) for _ in range(3)]
         await asyncio.sleep(0.1)
