@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing, asynccontextmanager
+from typing import Any, TypeVar
 from uuid import UUID
 
 import anyio
@@ -16,6 +16,8 @@ from domain.errors import Unavailable
 from domain.events import NewEvent
 from persistence.db import DriverStatement, translate_driver_error
 from persistence.errors import is_outage
+
+T = TypeVar("T")
 
 
 class Transaction:
@@ -166,6 +168,16 @@ async def read_snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         if is_outage(error):
             raise Unavailable("the database is unavailable; retry shortly") from error
         raise
+
+
+async def snapshot_batches(
+    engine: AsyncEngine, stream: Callable[[AsyncConnection], AsyncGenerator[T, None]]
+) -> AsyncGenerator[T, None]:
+    """What `stream` yields on a `read_snapshot` connection; closing this generator closes `stream`
+    (its cursor) first, then rolls back and releases the connection."""
+    async with read_snapshot(engine) as connection, aclosing(stream(connection)) as rows:
+        async for item in rows:
+            yield item
 
 
 async def _release(connection: AsyncConnection) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
 from typing import Any
 from uuid import UUID
 
 from domain.roles import Principal
 from persistence import call_queries
 from persistence.call_queries import CallFilter
-from persistence.unit_of_work import read_snapshot
+from persistence.unit_of_work import snapshot_batches
 from services.deps import Deps
 from services.find_calls import call_selection
 
@@ -24,15 +23,7 @@ async def export_calls(
     (by start) in batches of `call_queries.CALL_EXPORT_COLUMNS`, read from one snapshot."""
     scope = await call_selection(deps, actor=actor, tenant_id=tenant_id, where=where)
 
-    async def batches() -> AsyncGenerator[Sequence[Sequence[Any]], None]:
-        # Closing these batches closes the cursor, then rolls back and releases the connection.
-        async with (
-            read_snapshot(deps.engine) as connection,
-            aclosing(
-                call_queries.stream_calls(connection, tenant_ids=scope, where=where, batch=batch)
-            ) as stream,
-        ):
-            async for rows in stream:
-                yield rows
-
-    return batches()
+    return snapshot_batches(
+        deps.engine,
+        lambda connection: call_queries.stream_calls(connection, tenant_ids=scope, where=where, batch=batch),
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +10,7 @@ from domain.leads import PipelineStage
 from domain.roles import Principal
 from persistence import lead_queries
 from persistence.lead_queries import LeadFilter
-from persistence.unit_of_work import read_snapshot
+from persistence.unit_of_work import snapshot_batches
 from services.deps import Deps
 from services.find_leads import lead_selection
 
@@ -31,15 +30,7 @@ async def export_leads(
     in batches of `lead_queries.LEAD_EXPORT_COLUMNS`, read from one snapshot."""
     scope, where = await lead_selection(deps, actor=actor, tenant_id=tenant_id, where=where, stages=stages)
 
-    async def batches() -> AsyncGenerator[Sequence[Sequence[Any]], None]:
-        # Closing these batches closes the cursor, then rolls back and releases the connection.
-        async with (
-            read_snapshot(deps.engine) as connection,
-            aclosing(
-                lead_queries.stream_leads(connection, tenant_ids=scope, where=where, batch=batch)
-            ) as stream,
-        ):
-            async for rows in stream:
-                yield rows
-
-    return batches()
+    return snapshot_batches(
+        deps.engine,
+        lambda connection: lead_queries.stream_leads(connection, tenant_ids=scope, where=where, batch=batch),
+    )
