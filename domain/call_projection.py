@@ -274,3 +274,26 @@ def project_customer_call(
         dispositions=latest_disposition.dispositions if latest_disposition else (),
         contact_name=_last(fact.contact_name for fact in ordered),
     )
+
+
+def customer_calls(links: Mapping[str, Iterable[str]]) -> list[set[str]]:
+    """Call ids grouped into customer calls: `links` maps each leg to the legs its events name, and
+    legs linked in either direction, directly or through others, are one customer call (named legs
+    without events of their own included)."""
+    parent: dict[str, str] = {}
+
+    def root(call_id: str) -> str:
+        parent.setdefault(call_id, call_id)
+        while parent[call_id] != call_id:
+            parent[call_id] = parent[parent[call_id]]
+            call_id = parent[call_id]
+        return call_id
+
+    for call_id, named in links.items():
+        for other in named:
+            parent[root(other)] = root(call_id)
+        root(call_id)
+    groups: dict[str, set[str]] = {}
+    for call_id in parent:
+        groups.setdefault(root(call_id), set()).add(call_id)
+    return sorted(groups.values(), key=lambda group: primary_leg(group))

@@ -16,7 +16,7 @@ from domain.dialpad_events import (
     parse_call_event,
     read_event_body,
 )
-from domain.dispositions import decide_disposition
+from domain.dispositions import Disposition, decide_disposition
 from domain.errors import BadInput, NotFound, Unauthenticated, Unavailable
 from domain.phones import normalize_phone, region_for_timezone
 from persistence import calls as call_store
@@ -175,11 +175,7 @@ async def _write_call(
         if event_is_newest
         else newest is not None
     )
-    disposition = (
-        decide_disposition(projection.dispositions, tenant.settings.booked_dispositions)
-        if decides and projection.dispositions
-        else None
-    )
+    disposition = _decided(projection.dispositions, tenant) if decides else None
     disposition_changed = disposition is not None and call_store.disposition_differs(before, disposition)
     call_changed = contact.phone_e164 is not None or call_store.projection_differs(
         before, columns, contact.contact_id
@@ -241,11 +237,7 @@ async def _apply_to_customer_call(
         if call_id in legs:
             leg = project_call(legs[call_id], region=region).as_leg_of(primary)
             columns = leg.columns()
-            disposition = (
-                decide_disposition(leg.dispositions, tenant.settings.booked_dispositions)
-                if leg.dispositions
-                else None
-            )
+            disposition = _decided(leg.dispositions, tenant)
             columns.update(
                 disposition=disposition.value if disposition else None,
                 disposition_raw=disposition.raw if disposition else None,
@@ -258,6 +250,14 @@ async def _apply_to_customer_call(
             written.append({"external_id": call_id, **columns})
     await call_store.write_legs(tx, tenant_id=tenant.id, primary=primary, legs=written)
     return status
+
+
+def _decided(dispositions: tuple[str, ...], tenant: EventTenant) -> Disposition | None:
+    """The disposition a `dispositions` event sets; None when it names none (blank texts included)."""
+    try:
+        return decide_disposition(dispositions, tenant.settings.booked_dispositions) if dispositions else None
+    except BadInput:
+        return None
 
 
 def _placeholder(call_id: str, key: str, customer: CallProjection) -> dict[str, object]:
