@@ -6,10 +6,12 @@ Where lead facts come from: the derived columns on `leads` (`first_attempt_at`,
 range scan (ix_leads_metrics); recomputing from `calls` would join every lead to its contact's
 calls since `from` (calls after `to` count too), several times the work. The two rules are still
 enforced here, defensively: an attempt or connection stamped before the lead's `created_at` is
-ignored (`first_attempt_at >= created_at`), and call-based figures count primary legs only
-(`is_primary_leg`), so a call with several legs counts once. A booked call is `calls.booked`,
-which disposition processing sets from the tenant's booked keywords when the disposition arrives
-(changing the keywords later does not rewrite history).
+ignored (`first_attempt_at >= created_at`), and call-based figures count customer calls: the
+primary leg's row holds the whole customer call (`is_primary_leg`; domain/call_projection.py), so
+a call with several legs counts once, with the booking of any leg. A booked call is
+`calls.booked`, which disposition processing sets from the tenant's booked keywords when the
+disposition arrives (changing the keywords later does not rewrite history). The SLA counts the
+first attempt or the first conversation (`first_connected_at`), whichever came first.
 
 One statement per batch of (tenant, range) requests, one result row per request, so an overview
 of every tenant costs one query:
