@@ -236,6 +236,26 @@ _PROJECTED_COLUMNS = (
 )
 
 
+# A leg row's columns: its projection and its own leg's disposition.
+LEG_COLUMNS = (*_PROJECTED_COLUMNS, "disposition", "disposition_raw", "booked")
+
+
+# Writing leg rows other than a customer call's primary (`legs`: a JSON array of rows with
+# `external_id` and LEG_COLUMNS), creating missing ones, with the contact and lead of `primary_row`
+# (a CTE or table with one row: contact_id, lead_id).
+def _legs_upsert(primary_row: str) -> str:
+    return f"""
+    INSERT INTO calls (tenant_id, external_id, contact_id, lead_id, {", ".join(LEG_COLUMNS)})
+    SELECT CAST(:tenant_id AS uuid), leg.external_id, (SELECT contact_id FROM {primary_row}),
+        (SELECT lead_id FROM {primary_row}), {", ".join(f"leg.{name}" for name in LEG_COLUMNS)}
+    FROM jsonb_populate_recordset(NULL::calls, CAST(:legs AS jsonb)) AS leg
+    ORDER BY leg.external_id
+    ON CONFLICT (tenant_id, external_id) DO UPDATE SET
+        {", ".join(f"{name} = EXCLUDED.{name}" for name in LEG_COLUMNS)},
+        contact_id = EXCLUDED.contact_id, lead_id = EXCLUDED.lead_id, updated_at = now()
+    """
+
+
 def projection_differs(call: CallRow, columns: dict[str, object], contact_id: UUID | None) -> bool:
     """True when writing `columns` and `contact_id` would change the call row."""
     if call.contact_id != contact_id:
@@ -537,7 +557,8 @@ _UPDATE_CALL = DriverStatement(
                 OR u.connected_at IS DISTINCT FROM CAST(:before_connected_at AS timestamptz) AS timing
         ) AS moved
     ),
-    {_outcome_ctes(_CONTACT_AS_WRITTEN)}
+    {_outcome_ctes(_CONTACT_AS_WRITTEN)},
+    legs_written AS ({_legs_upsert("updated")} RETURNING 1)
     SELECT count(*) AS written FROM updated
     """
     ).bindparams(
@@ -557,10 +578,11 @@ async def update_call(
     disposition: Disposition | None,
     kind: str,
     booking: Booking | None,
+    legs: Sequence[dict[str, object]] = (),
 ) -> None:
     """Write a call's new projection, contact and (when given) disposition, (re)link its lead, apply
     what that changes for the lead and `booking` (of whichever lead the call now has), and record the
-    events.
+    events; and the rows of its customer call's other `legs` (as in `write_legs`).
 
     `call` is the row as it was (locked by the caller)."""
     params: dict[str, Any] = {name: columns[name] for name in _PROJECTED_COLUMNS}
@@ -580,6 +602,7 @@ async def update_call(
         before_direction=CallDirection(call.direction).value,
         before_started_at=call.started_at,
         before_connected_at=call.connected_at,
+        legs=_legs_json(legs),
         **_booking_values(booking),
     )
     row = await tx.fetchrow(_UPDATE_CALL, params)
@@ -624,25 +647,17 @@ async def customer_call_legs(
     return [LockedCall(call=_call(row), history=json_value(row["history"])) for row in found]
 
 
-LEG_COLUMNS = (*_PROJECTED_COLUMNS, "disposition", "disposition_raw", "booked")
-
 # Legs other than the primary: each row's own leg record (or, for a named leg without events yet, a
 # placeholder that only says which customer call it belongs to), with the contact and lead of the
-# customer call's primary row (written just before, in the same transaction).
+# customer call's primary row (written before, in the same transaction). `update_call` writes them in
+# its own statement; this one is for when the primary row is unchanged.
 _WRITE_LEGS = DriverStatement(
     text(
         f"""
     WITH primary_row AS (
         SELECT contact_id, lead_id FROM calls WHERE tenant_id = :tenant_id AND external_id = :primary
     )
-    INSERT INTO calls (tenant_id, external_id, contact_id, lead_id, {", ".join(LEG_COLUMNS)})
-    SELECT :tenant_id, leg.external_id, (SELECT contact_id FROM primary_row), (SELECT lead_id FROM primary_row),
-        {", ".join(f"leg.{name}" for name in LEG_COLUMNS)}
-    FROM jsonb_populate_recordset(NULL::calls, CAST(:legs AS jsonb)) AS leg
-    ORDER BY leg.external_id
-    ON CONFLICT (tenant_id, external_id) DO UPDATE SET
-        {", ".join(f"{name} = EXCLUDED.{name}" for name in LEG_COLUMNS)},
-        contact_id = EXCLUDED.contact_id, lead_id = EXCLUDED.lead_id, updated_at = now()
+    {_legs_upsert("primary_row")}
     """
     )
 )
@@ -663,11 +678,12 @@ async def write_legs(
     missing ones, with the contact and lead of the customer call's primary row."""
     if not legs:
         return
+    await tx.fetch(_WRITE_LEGS, {"tenant_id": tenant_id, "primary": primary, "legs": _legs_json(legs)})
+
+
+def _legs_json(legs: Sequence[dict[str, object]]) -> str:
     payload = [{name: _json_column(value) for name, value in leg.items()} for leg in legs]
-    await tx.fetch(
-        _WRITE_LEGS,
-        {"tenant_id": tenant_id, "primary": primary, "legs": json.dumps(payload, separators=(",", ":"))},
-    )
+    return json.dumps(payload, separators=(",", ":"))
 
 
 def leg_differs(call: CallRow, columns: Mapping[str, object]) -> bool:

@@ -161,8 +161,10 @@ async def _write_call(
     region: str | None,
     *,
     event_is_newest: bool,
+    legs: list[dict[str, object]] | None = None,
 ) -> CallStatus:
-    """Write a customer call's record on its (primary) row, with what follows for its contact and lead.
+    """Write a customer call's record on its (primary) row, with what follows for its contact and
+    lead, and its other `legs`' rows (`call_store.write_legs`) in the same statement when it can.
 
     `event_is_newest`: this event is what the customer call's newest disposition may come from (a
     primary row that changed carries the customer call's disposition whichever event it is)."""
@@ -195,11 +197,16 @@ async def _write_call(
             disposition=disposition if disposition_changed else None,
             kind=_kind(facts, status),
             booking=booking,
+            legs=legs or (),
         )
     else:
         await call_store.write_call_outcome(
             tx, tenant_id=before.tenant_id, call_payload=None, lead_id=before.lead_id, booking=booking
         )
+        if legs:
+            await call_store.write_legs(
+                tx, tenant_id=before.tenant_id, primary=projection.external_id, legs=legs
+            )
     return status
 
 
@@ -229,9 +236,6 @@ async def _apply_to_customer_call(
     named = {link for events in legs.values() for fact in events for link in fact.links}
     primary = primary_leg(legs)
     customer = project_customer_call(legs, primary=primary, region=region)
-    # The primary row takes the customer call (its newest disposition, from whichever leg); a
-    # primary it replaces becomes a leg again.
-    status = await _write_call(tx, tenant, facts, rows[primary], customer, region, event_is_newest=False)
     written = []
     for call_id in sorted((named | set(rows)) - {primary}):
         if call_id in legs:
@@ -248,8 +252,11 @@ async def _apply_to_customer_call(
         row = rows.get(call_id)
         if row is None or call_store.leg_differs(row, columns):
             written.append({"external_id": call_id, **columns})
-    await call_store.write_legs(tx, tenant_id=tenant.id, primary=primary, legs=written)
-    return status
+    # The primary row takes the customer call (its newest disposition, from whichever leg); a
+    # primary it replaces becomes a leg again.
+    return await _write_call(
+        tx, tenant, facts, rows[primary], customer, region, event_is_newest=False, legs=written
+    )
 
 
 def _decided(dispositions: tuple[str, ...], tenant: EventTenant) -> Disposition | None:
