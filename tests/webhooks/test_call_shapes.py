@@ -350,3 +350,50 @@ def _moved(event: dict[str, Any], number: int, phone: str) -> dict[str, Any]:
         moved[key] = None if event[key] is None else event[key] + shift
     moved["external_number"] = phone
     return moved
+
+
+async def test_legs_of_one_customer_call_posted_at_once_make_the_same_customer_call(
+    http, engine, make_tenant
+):
+    """Every event of three-legged calls at the same time, twice over: the customer's events apply one
+    after the other (its advisory lock), so no leg misses another and nothing is counted twice."""
+    import asyncio
+
+    base = BASES[0]
+    base_ms = int(base.at.timestamp() * 1000)
+    for shape in (call_shapes.department_ivr(base_ms, with_root=True), call_shapes.transfer(base_ms)):
+        tenant = await make_tenant(timezone="America/New_York")
+        _, lead_id = await insert_lead(
+            engine, tenant.id, PERSON, base.at + timedelta(seconds=shape.leads[0].created)
+        )
+        bodies = [sign(event, SECRET) for event in shape.events] * 2
+        answers = await asyncio.gather(
+            *(http.post(f"/webhooks/dialpad/{tenant.tenant.slug}", content=body) for body in bodies)
+        )
+        assert [answer.status_code for answer in answers] == [200] * len(bodies)
+        assert sum(answer.json()["duplicate"] for answer in answers) == len(shape.events)
+        call = await row(engine, "SELECT * FROM calls WHERE tenant_id = :t AND is_primary_leg", t=tenant.id)
+        assert call is not None
+        expected = shape.call
+        assert (
+            call["external_id"],
+            call["status"],
+            call["agent_id"],
+            call["connected_at"],
+            call["booked"],
+        ) == (
+            expected.primary,
+            expected.status,
+            expected.agent_id,
+            _at(base, expected.connected),
+            expected.booked,
+        ), shape.name
+        keys = await rows(
+            engine, "SELECT DISTINCT customer_call_key FROM calls WHERE tenant_id = :t", t=tenant.id
+        )
+        assert keys == [{"customer_call_key": expected.primary}]
+        lead = await row(engine, "SELECT status, first_connected_at FROM leads WHERE id = :id", id=lead_id)
+        assert lead == {
+            "status": shape.leads[0].status,
+            "first_connected_at": _at(base, shape.leads[0].connected),
+        }
