@@ -250,7 +250,12 @@ async def test_a_leg_whose_customer_call_is_elsewhere_counts_once_in_the_calls_l
     assert node["legs"][2]["agent"]["name"] == "Cara Agent"
     every = (await graphql(http, query, {"legs": True}, user=admin))["data"]["calls"]
     assert every["totalCount"] == 3
-    assert PERSON  # the library's person is the one the shape dialled
+    # The CSV export counts customer calls too: a header and one row.
+    csv = await http.get("/export/calls.csv", params={"tenantId": str(tenant.id)}, headers=admin.headers)
+    assert csv.status_code == 200
+    lines = csv.text.strip().splitlines()
+    assert len(lines) == 2
+    assert "6001" in lines[1]
 
 
 async def test_two_people_in_one_tenant_do_not_share_a_customer_call(http, engine, make_tenant):
