@@ -8,7 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from domain.call_projection import call_status, primary_leg, project_call, project_customer_call
+from domain.call_projection import (
+    call_status,
+    customer_calls,
+    primary_leg,
+    project_call,
+    project_customer_call,
+)
 from domain.calls import CallDirection, CallStatus
 from domain.dialpad_events import CallEventFacts, parse_call_event
 from tests.dialpad_samples import INBOUND, OUTBOUND, sample
@@ -138,3 +144,12 @@ def test_an_outbound_call_taken_by_voicemail_is_not_a_connect() -> None:
     silent = [sample(name) for name in OUTBOUND[:3]]
     silent[2]["talk_time"] = 0
     assert project_call([parse_call_event(event) for event in silent]).status is CallStatus.NO_ANSWER
+
+
+def test_legs_linked_either_way_directly_or_through_others_are_one_customer_call() -> None:
+    # root <- call center (master) ; agent -> call center (entry point); transfer -> agent (master);
+    # a second, unrelated call; a leg named by another but never arrived (900) still joins.
+    links = {"20": {"10"}, "30": {"20"}, "40": {"30"}, "50": set(), "60": {"900"}}
+    assert customer_calls(links) == [{"10", "20", "30", "40"}, {"50"}, {"60", "900"}]
+    # Whichever leg names which: the call center naming its operator leg links them as well.
+    assert customer_calls({"20": {"30"}, "30": set()}) == [{"20", "30"}]
