@@ -621,14 +621,22 @@ _CUSTOMER_CALL_LEGS = DriverStatement(
         SELECT CAST(:own_key AS text) AS k
         UNION
         SELECT customer_call_key FROM calls WHERE tenant_id = :tenant_id AND external_id = ANY(:links)
+    ),
+    -- Two index lookups, not one scan: an OR of the two conditions was planned as a scan of every
+    -- call of the tenant.
+    found AS (
+        SELECT leg.id FROM keys CROSS JOIN LATERAL (
+            SELECT c.id FROM calls AS c WHERE c.tenant_id = :tenant_id AND c.customer_call_key = keys.k
+        ) AS leg
+        UNION
+        SELECT c.id FROM calls AS c WHERE c.tenant_id = :tenant_id AND c.external_id = ANY(:links)
     )
     SELECT calls.*, (
         SELECT coalesce(jsonb_agg(e.raw ORDER BY e.event_timestamp_ms, e.state), '[]') FROM call_events AS e
         WHERE e.tenant_id = calls.tenant_id AND e.call_external_id = calls.external_id
     ) AS history
     FROM calls
-    WHERE calls.tenant_id = :tenant_id AND calls.external_id <> :call_id
-        AND (calls.customer_call_key IN (SELECT k FROM keys) OR calls.external_id = ANY(:links))
+    WHERE calls.id IN (SELECT id FROM found) AND calls.external_id <> :call_id
     ORDER BY calls.external_id
     FOR NO KEY UPDATE OF calls
     """
