@@ -164,7 +164,7 @@ async def _write_call(
     legs: list[dict[str, object]] | None = None,
 ) -> CallStatus:
     """Write a customer call's record on its (primary) row, with what follows for its contact and
-    lead, and its other `legs`' rows (`call_store.write_legs`) in the same statement when it can.
+    lead, then its other `legs`' rows (`call_store.write_legs`).
 
     `event_is_newest`: this event is what the customer call's newest disposition may come from (a
     primary row that changed carries the customer call's disposition whichever event it is)."""
@@ -197,16 +197,13 @@ async def _write_call(
             disposition=disposition if disposition_changed else None,
             kind=_kind(facts, status),
             booking=booking,
-            legs=legs or (),
         )
     else:
         await call_store.write_call_outcome(
             tx, tenant_id=before.tenant_id, call_payload=None, lead_id=before.lead_id, booking=booking
         )
-        if legs:
-            await call_store.write_legs(
-                tx, tenant_id=before.tenant_id, primary=projection.external_id, legs=legs
-            )
+    if legs:
+        await call_store.write_legs(tx, tenant_id=before.tenant_id, primary=projection.external_id, legs=legs)
     return status
 
 
