@@ -4,7 +4,8 @@
 
 Without --url it starts `uvicorn calltrax.app:app_from_env` itself (--workers N) on a free port.
 It makes a tenant with leads, pre-signs realistic event sequences (calling / connected / hangup /
-dispositions, inbound misses, voicemails; some redelivered, some out of order), posts them from
+dispositions, inbound misses, voicemails, and customer calls of several legs: call center + agent,
+transfers, queue abandons; some redelivered, some out of order), posts them from
 --concurrency keep-alive connections for --seconds, then prints events/s and latency percentiles
 and checks nothing was lost: unique events sent = rows in call_events.
 
@@ -244,7 +245,7 @@ def main() -> int:
         "--bursts", action="store_true", help="each call's events back to back (they meet on its lock)"
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers when starting the server")
-    parser.add_argument("--calls", type=int, default=10_000, help="calls to pre-sign (about 3.5 events each)")
+    parser.add_argument("--calls", type=int, default=10_000, help="calls to pre-sign (about 4 events each)")
     parser.add_argument("--leads", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the bench tenant and its rows")

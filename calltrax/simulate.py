@@ -41,12 +41,18 @@ AGENTS = (
 )
 # Outcomes of a simulated call and how often they happen.
 OUTCOMES = (
-    ("booked", 0.2),
-    ("connected", 0.3),
-    ("no_answer", 0.3),
-    ("missed_inbound", 0.1),
-    ("voicemail", 0.1),
+    ("booked", 0.15),
+    ("connected", 0.2),
+    ("no_answer", 0.25),
+    ("missed_inbound", 0.05),
+    ("voicemail", 0.05),
+    # Several legs per customer call (docs/dialpad.md): the call center's and the agent's, a
+    # transfer to a second agent, a caller who hangs up in the call center's queue.
+    ("inbound_answered", 0.15),
+    ("transfer", 0.05),
+    ("queue_abandon", 0.1),
 )
+_MULTI_LEG = ("inbound_answered", "transfer", "queue_abandon")
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,8 @@ def call_events(
     rng: random.Random, *, call_id: int, customer: str, line: str, start_ms: int, outcome: str
 ) -> list[dict[str, Any]]:
     """One call's events in Dialpad's real format, in the order they happened."""
+    if outcome in _MULTI_LEG:
+        return _legs(rng, call_id=call_id, customer=customer, line=line, start_ms=start_ms, outcome=outcome)
     agent_id, agent_name = rng.choice(AGENTS)
     inbound = outcome in ("missed_inbound", "voicemail")
     base: dict[str, Any] = {
@@ -191,6 +199,91 @@ def call_events(
     return events
 
 
+def _legs(
+    rng: random.Random, *, call_id: int, customer: str, line: str, start_ms: int, outcome: str
+) -> list[dict[str, Any]]:
+    """A customer call of several legs: the call center's leg (`call_id`), the answering agent's
+    (`call_id + 1`, entry point = the call center's) and, for a transfer, the second agent's
+    (`call_id + 2`, master = the first agent's)."""
+    (first_id, first_name), (second_id, second_name) = rng.sample(AGENTS, 2)
+
+    def leg(leg_id: int, target: dict[str, Any], **links: Any) -> dict[str, Any]:
+        return {
+            "call_id": leg_id,
+            "master_call_id": links.get("master"),
+            "entry_point_call_id": links.get("entry_point"),
+            "operator_call_id": links.get("operator"),
+            "direction": "inbound",
+            "date_started": start_ms,
+            "date_connected": None,
+            "date_ended": None,
+            "duration": 0,
+            "talk_time": 0,
+            "external_number": customer,
+            "internal_number": line,
+            "contact": {"id": call_id + 9, "name": customer, "phone": customer, "type": "local"},
+            "target": target,
+            "recording_details": [],
+        }
+
+    center = {"id": 4716644561813504, "name": "Call center", "phone": line, "type": "callcenter"}
+    ring = start_ms + rng.randrange(200, 1500)
+    if outcome == "queue_abandon":
+        cc = leg(call_id, center)
+        ended = start_ms + rng.randrange(20_000, 90_000)
+        return [
+            cc | {"state": "ringing", "event_timestamp": ring},
+            cc | {"state": "connected", "event_timestamp": ring + 500},
+            cc | {"state": "queued", "event_timestamp": ring + 900},
+            cc | {"state": "hangup", "event_timestamp": ended + 90, "date_ended": ended},
+        ]
+    agent = {"id": int(first_id), "name": first_name, "phone": line, "type": "user"}
+    cc = leg(call_id, center, operator=call_id + 1)
+    answer = leg(call_id + 1, agent, entry_point=call_id)
+    connected = ring + rng.randrange(3_000, 20_000)
+    talk = rng.randrange(20_000, 300_000)
+    ended = connected + talk
+    done = {
+        "date_connected": connected,
+        "date_ended": ended,
+        "duration": float(ended - start_ms),
+        "talk_time": talk,
+    }
+    events = [
+        cc | {"state": "ringing", "event_timestamp": ring},
+        answer | {"state": "ringing", "event_timestamp": ring + 300},
+        answer | {"state": "connected", "event_timestamp": connected, "date_connected": connected},
+        cc | {"state": "connected", "event_timestamp": connected + 1, "date_connected": connected},
+    ]
+    last = answer | done
+    if outcome == "transfer":
+        second = {"id": int(second_id), "name": second_name, "phone": line, "type": "user"}
+        moved = leg(call_id + 2, second, master=call_id + 1)
+        handed = connected + talk // 2
+        last = moved | done | {"date_connected": handed + 2_000, "talk_time": talk // 2}
+        events += [
+            moved | {"state": "ringing", "event_timestamp": handed},
+            moved
+            | {"state": "connected", "event_timestamp": handed + 2_000, "date_connected": handed + 2_000},
+            answer
+            | done
+            | {"state": "hangup", "event_timestamp": handed + 2_100, "date_ended": handed + 2_100},
+            last | {"state": "hangup", "event_timestamp": ended + 200},
+        ]
+    else:
+        events.append(last | {"state": "hangup", "event_timestamp": ended + 200})
+    events += [
+        cc | done | {"state": "hangup", "event_timestamp": ended + 300},
+        last
+        | {
+            "state": "dispositions",
+            "event_timestamp": ended + rng.randrange(5_000, 60_000),
+            "call_dispositions": rng.choice(("Sales~Demo booked", "Sales~Follow up")),
+        },
+    ]
+    return events
+
+
 def deliveries(
     rng: random.Random, events: list[dict[str, Any]], *, duplicate_rate: float, shuffle_rate: float
 ) -> list[dict[str, Any]]:
@@ -251,7 +344,8 @@ def plan_calls(
         )
         events = call_events(
             rng,
-            call_id=7_000_000_000_000_000 + rng.getrandbits(48),
+            # Room for a customer call's further legs (call_id + 1, + 2).
+            call_id=7_000_000_000_000_000 + (rng.getrandbits(46) << 2),
             customer=customer,
             line=line,
             start_ms=call_start,

@@ -17,3 +17,5 @@ class CallStatus(StrEnum):
     MISSED = "missed"
     NO_ANSWER = "no_answer"
     VOICEMAIL = "voicemail"
+    # Inbound, reached only an IVR, a menu or a queue: no agent rang, no voicemail.
+    ABANDONED = "abandoned"

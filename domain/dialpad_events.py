@@ -80,9 +80,25 @@ class CallEventFacts:
     contact_name: str | None = None
     master_call_id: str | None = None
     entry_point_call_id: str | None = None
+    operator_call_id: str | None = None
     recording_url: str | None = None
     voicemail_url: str | None = None
     dispositions: tuple[str, ...] = ()
+    # False when the event carried no `direction` (`direction` is then the format's default).
+    has_direction: bool = True
+    # The leg's `target.type` (`user` for an agent's leg, `callcenter`, `department`, ...).
+    target_type: str | None = None
+    # Seconds of real conversation (`talk_time`), when the event says.
+    talk_seconds: float | None = None
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        """The other legs this event names (master, entry point, operator)."""
+        return tuple(
+            link
+            for link in (self.master_call_id, self.entry_point_call_id, self.operator_call_id)
+            if link is not None and link != self.call_id
+        )
 
     @property
     def dedupe_key(self) -> tuple[str, str, int]:
@@ -256,6 +272,10 @@ def _direction(value: Any, default: CallDirection) -> CallDirection:
     return CallDirection(text) if text in ("inbound", "outbound") else default
 
 
+def _has_direction(claims: Mapping[str, Any]) -> bool:
+    return str(claims.get("direction") or "").strip().lower() in ("inbound", "outbound")
+
+
 def _recordings(details: Any) -> tuple[str | None, str | None]:
     """The latest call recording url and voicemail url from `recording_details`."""
     recording: tuple[int, str] | None = None
@@ -296,12 +316,13 @@ def _parse_dialpad(claims: Mapping[str, Any]) -> CallEventFacts:
     connected = _ms(claims.get("date_connected"))
     ended = _ms(claims.get("date_ended"))
     event_ms = _ms(claims.get("event_timestamp")) or ended or connected or started or 0
-    if connected is None and state == "connected":
-        connected = event_ms
+    # A `connected` event without `date_connected` is an IVR, menu or queue pick-up, not an answer.
     if ended is None and state in END_STATES:
         ended = event_ms
     target = _mapping(claims.get("target"))
-    agent = target if str(target.get("type") or "").lower() == "user" else {}
+    target_type = _text(target.get("type"))
+    agent = target if (target_type or "").lower() == "user" else {}
+    talk_ms = _duration(_number(claims.get("talk_time")), per_second=1000)
     contact = _mapping(claims.get("contact"))
     duration_ms = _duration(_number(claims.get("duration")), per_second=1000)
     recording, voicemail = _recordings(claims.get("recording_details"))
@@ -311,6 +332,7 @@ def _parse_dialpad(claims: Mapping[str, Any]) -> CallEventFacts:
         event_ms=event_ms,
         format="dialpad",
         direction=_direction(claims.get("direction"), CallDirection.INBOUND),
+        has_direction=_has_direction(claims),
         external_number=_text(claims.get("external_number")),
         internal_number=_text(claims.get("internal_number")),
         started_ms=started,
@@ -324,9 +346,12 @@ def _parse_dialpad(claims: Mapping[str, Any]) -> CallEventFacts:
         contact_name=_text(contact.get("name")),
         master_call_id=_id(claims.get("master_call_id")),
         entry_point_call_id=_id(claims.get("entry_point_call_id")),
+        operator_call_id=_id(claims.get("operator_call_id")),
         recording_url=recording or _text(claims.get("recording_url")),
         voicemail_url=_text(claims.get("voicemail_link")) or voicemail,
         dispositions=dispositions_in(claims) if state == DISPOSITION_STATE else (),
+        target_type=target_type.lower() if target_type else None,
+        talk_seconds=talk_ms / 1000 if talk_ms is not None else None,
     )
 
 
@@ -368,6 +393,7 @@ def _parse_seed(claims: Mapping[str, Any]) -> CallEventFacts:
         event_ms=event_ms,
         format="seed",
         direction=direction,
+        has_direction=_has_direction(claims),
         external_number=external,
         internal_number=internal,
         started_ms=started,
@@ -380,7 +406,10 @@ def _parse_seed(claims: Mapping[str, Any]) -> CallEventFacts:
         contact_name=_text(claims.get("contact_name")) or _text(claims.get("name")),
         master_call_id=_id(claims.get("master_call_id")),
         entry_point_call_id=_id(claims.get("entry_point_call_id")),
+        operator_call_id=_id(claims.get("operator_call_id")),
         recording_url=_text(claims.get("recording_url")),
         voicemail_url=_text(claims.get("voicemail_url")) or _text(claims.get("voicemail_link")),
         dispositions=dispositions_in(claims) if state == DISPOSITION_STATE else (),
+        # The seed format describes the agent's own call: whoever answered it is a person.
+        target_type="user",
     )

@@ -3,12 +3,17 @@
 The aggregates themselves run in PostgreSQL (`persistence/metrics.py`); this module says what they
 mean, in plain Python the SQL must agree with:
 
-- Speed-to-lead of a lead = its first attempt (first outbound call to its contact started at or
-  after the lead's `created_at`, primary legs only) minus `created_at`, in seconds. Reported over
-  attempted leads: average, median and p90 (continuous percentiles, linear interpolation between
-  the two nearest values, as PostgreSQL's `percentile_cont`), plus the count of unattempted leads.
-- SLA: within when speed <= SLA; breached when speed > SLA, or when still unattempted and the SLA
-  has run out (age > SLA at the clock's now). An unattempted lead younger than the SLA is neither.
+- Calls are customer calls (one conversation with one person, however many Dialpad legs; see
+  `domain/call_projection.py`): each counts once. A call serves every open lead of its person
+  created at or before it.
+- Speed-to-lead of a lead = its first attempt (first outbound customer call to its contact started
+  at or after the lead's `created_at`) minus `created_at`, in seconds. Reported over attempted
+  leads: average, median and p90 (continuous percentiles, linear interpolation between the two
+  nearest values, as PostgreSQL's `percentile_cont`), plus the count of unattempted leads.
+- SLA: a lead's response is its first attempt or its first conversation (a connected customer call
+  either way), whichever came first. Within when response <= SLA; breached when response > SLA, or
+  when neither happened and the SLA has run out (age > SLA at the clock's now); a lead younger than
+  the SLA with neither is neither. `sla_state` takes the response seconds.
 - Business hours: the same figures with every duration counted only while the tenant is open.
 - Rates: numerator / denominator; value null when the denominator is 0.
 - Ranges are half-open [from, to); leads belong to the range by `created_at`, calls by
@@ -69,7 +74,8 @@ class SlaState(StrEnum):
 
 
 def sla_state(speed_seconds: float | None, age_seconds: float, sla_seconds: float) -> SlaState:
-    """A lead's SLA state from its speed (None if unattempted) and its age now."""
+    """A lead's SLA state from its response seconds (first attempt or conversation; None while
+    neither) and its age now."""
     if speed_seconds is not None:
         return SlaState.WITHIN if speed_seconds <= sla_seconds else SlaState.BREACHED
     return SlaState.BREACHED if age_seconds > sla_seconds else SlaState.PENDING
@@ -118,7 +124,7 @@ class SpeedToLead:
 
 @dataclass(frozen=True)
 class TrendDay:
-    """One tenant day: leads created, primary calls started, of which connected and booked."""
+    """One tenant day: leads created, customer calls started, of which connected and booked."""
 
     day: date
     leads: int
@@ -136,9 +142,9 @@ class Metrics:
     leads: int
     speed_to_lead: SpeedToLead
     business_hours: SpeedToLead
-    # Outbound primary calls that connected / outbound primary calls.
+    # Outbound customer calls that connected / outbound customer calls.
     connection_rate: Rate
-    # Connected primary calls with a booked disposition / connected primary calls.
+    # Connected customer calls with a booked disposition (on any leg) / connected customer calls.
     booking_rate: Rate
     # Leads with a connected call at or after creation / leads.
     lead_response_rate: Rate

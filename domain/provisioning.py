@@ -18,16 +18,20 @@ TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 NAME_MAX = 100
 
 # The states a tenant's call subscription asks Dialpad for (issue 7): enough to build the call
-# record, its outcome and its disposition, nothing the projection ignores.
+# record, its outcome and its disposition, nothing the projection ignores. `queued` tells a queue
+# abandon from a ring to agents; `recording` often brings the recording URL after the hangup
+# (issue 14).
 CALL_STATES: tuple[str, ...] = (
     "calling",
     "ringing",
     "connected",
+    "queued",
     "hangup",
     "missed",
     "voicemail",
     "voicemail_uploaded",
     "dispositions",
+    "recording",
 )
 
 

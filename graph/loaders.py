@@ -63,6 +63,9 @@ class Loaders:
         self.calls_by_lead: DataLoader[UUID, list[CallRow]] = _list_loader(
             deps, call_queries.calls_for_leads, cache=cache
         )
+        self.legs_by_call: DataLoader[UUID, list[CallRow]] = _list_loader(
+            deps, call_queries.legs_of_calls, cache=cache
+        )
         self.notes_by_lead: DataLoader[UUID, list[NoteRow]] = _list_loader(
             deps, notes.notes_for_leads, cache=cache
         )

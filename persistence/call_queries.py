@@ -34,10 +34,14 @@ class CallFilter:
     started_from: datetime | None = None
     started_to: datetime | None = None
     lead_id: UUID | None = None
+    # False: customer calls (primary legs) only, what metrics count; True: every leg with events.
+    legs: bool = False
 
 
 def _conditions(tenant_ids: frozenset[UUID] | None, where: CallFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[ColumnElement[bool]] = [
+        calls.c.event_count > 0 if where.legs else calls.c.is_primary_leg
+    ]
     if tenant_ids is not None:
         if len(tenant_ids) == 1:
             conditions.append(calls.c.tenant_id == next(iter(tenant_ids)))
@@ -146,13 +150,32 @@ async def get_call(connection: AsyncConnection, call_id: UUID) -> CallRow | None
 
 
 async def calls_for_leads(connection: AsyncConnection, lead_ids: Sequence[UUID]) -> dict[UUID, list[CallRow]]:
-    """Each lead's calls, oldest first, in one statement."""
+    """Each lead's customer calls, oldest first, in one statement."""
     rows = await connection.execute(
         select(*_CALL_COLUMNS)
-        .where(uuid_in(calls.c.lead_id, list(lead_ids), "ids"))
+        .where(uuid_in(calls.c.lead_id, list(lead_ids), "ids"), calls.c.is_primary_leg)
         .order_by(calls.c.lead_id, calls.c.started_at, calls.c.id)
     )
     found: dict[UUID, list[CallRow]] = {lead_id: [] for lead_id in lead_ids}
     for row in rows:
         found[row.lead_id].append(CallRow.from_db(row))
+    return found
+
+
+async def legs_of_calls(connection: AsyncConnection, call_ids: Sequence[UUID]) -> dict[UUID, list[CallRow]]:
+    """The legs (rows with events) of each call's customer call, by call id, lowest leg id first."""
+    of = calls.alias("of_call")
+    rows = await connection.execute(
+        select(of.c.id.label("of_call"), *_CALL_COLUMNS)
+        .join_from(
+            of,
+            calls,
+            (calls.c.tenant_id == of.c.tenant_id) & (calls.c.customer_call_key == of.c.customer_call_key),
+        )
+        .where(uuid_in(of.c.id, list(call_ids), "ids"), calls.c.event_count > 0)
+        .order_by(of.c.id, func.length(calls.c.external_id), calls.c.external_id)
+    )
+    found: dict[UUID, list[CallRow]] = {call_id: [] for call_id in call_ids}
+    for row in rows:
+        found[row[0]].append(CallRow.from_db(row[1:]))
     return found

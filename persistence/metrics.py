@@ -6,10 +6,12 @@ Where lead facts come from: the derived columns on `leads` (`first_attempt_at`,
 range scan (ix_leads_metrics); recomputing from `calls` would join every lead to its contact's
 calls since `from` (calls after `to` count too), several times the work. The two rules are still
 enforced here, defensively: an attempt or connection stamped before the lead's `created_at` is
-ignored (`first_attempt_at >= created_at`), and call-based figures count primary legs only
-(`is_primary_leg`), so a call with several legs counts once. A booked call is `calls.booked`,
-which disposition processing sets from the tenant's booked keywords when the disposition arrives
-(changing the keywords later does not rewrite history).
+ignored (`first_attempt_at >= created_at`), and call-based figures count customer calls: the
+primary leg's row holds the whole customer call (`is_primary_leg`; domain/call_projection.py), so
+a call with several legs counts once, with the booking of any leg. A booked call is
+`calls.booked`, which disposition processing sets from the tenant's booked keywords when the
+disposition arrives (changing the keywords later does not rewrite history). The SLA counts the
+first attempt or the first conversation (`first_connected_at`), whichever came first.
 
 One statement per batch of (tenant, range) requests, one result row per request, so an overview
 of every tenant costs one query:
@@ -150,8 +152,15 @@ lead_facts AS (
                date_part('epoch', l.created_at) AS created_epoch,
                -- Until the first attempt or, while unattempted, until now.
                date_part('epoch', CASE WHEN l.first_attempt_at >= l.created_at THEN l.first_attempt_at
-                                       ELSE CAST(:now AS timestamptz) END) AS until_epoch
+                                       ELSE CAST(:now AS timestamptz) END) AS until_epoch,
+               -- The SLA counts the first attempt or the first conversation, whichever came first.
+               r.response_at IS NOT NULL AS answered,
+               date_part('epoch', coalesce(r.response_at, CAST(:now AS timestamptz))) AS response_epoch
         FROM leads l
+        CROSS JOIN LATERAL (
+            SELECT LEAST(CASE WHEN l.first_attempt_at >= l.created_at THEN l.first_attempt_at END,
+                         CASE WHEN l.first_connected_at >= l.created_at THEN l.first_connected_at END) AS response_at
+        ) AS r
         WHERE l.tenant_id = d.tenant_id AND l.created_at >= d.day_from AND l.created_at < d.day_to
         -- An index range per day (a join here may be planned as one scan of all the tenant's leads).
         OFFSET 0
@@ -160,7 +169,8 @@ lead_facts AS (
 lead_clock AS (
     SELECT f.*, k.bounds, k.cums,
            width_bucket(f.created_epoch, k.bounds) AS created_bucket,
-           width_bucket(f.until_epoch, k.bounds) AS until_bucket
+           width_bucket(f.until_epoch, k.bounds) AS until_bucket,
+           width_bucket(f.response_epoch, k.bounds) AS response_bucket
     FROM lead_facts f
     LEFT JOIN business_clock k ON k.idx = f.idx
     -- Keeps the buckets computed once per row, not once per use below.
@@ -168,10 +178,9 @@ lead_clock AS (
 ),
 lead_rows AS MATERIALIZED (
     SELECT x.idx, x.day, x.responded, x.attempted, x.speed, x.business,
-           CASE WHEN x.attempted THEN CASE WHEN x.speed <= x.sla THEN 1 ELSE 2 END
-                WHEN x.until_epoch - x.created_epoch > x.sla THEN 2 ELSE 0 END AS speed_state,
-           CASE WHEN x.attempted THEN CASE WHEN x.business <= x.sla THEN 1 ELSE 2 END
-                WHEN x.business > x.sla THEN 2 ELSE 0 END AS business_state,
+           CASE WHEN x.response <= x.sla THEN 1 WHEN x.response > x.sla THEN 2 ELSE 0 END AS speed_state,
+           CASE WHEN x.business_response <= x.sla THEN 1 WHEN x.business_response > x.sla THEN 2
+                ELSE 0 END AS business_state,
            width_bucket(x.speed, {_BAND_THRESHOLDS}) - 1 AS speed_band,
            CASE WHEN x.attempted THEN width_bucket(x.business, {_BAND_THRESHOLDS}) - 1 END AS business_band
     FROM (
@@ -180,7 +189,15 @@ lead_rows AS MATERIALIZED (
                CASE WHEN c.attempt_at IS NOT NULL THEN c.until_epoch - c.created_epoch END AS speed,
                -- Business seconds to the attempt or, while unattempted, to now.
                {_open_seconds_at("c", "until_epoch", "until_bucket")}
-                   - {_open_seconds_at("c", "created_epoch", "created_bucket")} AS business
+                   - {_open_seconds_at("c", "created_epoch", "created_bucket")} AS business,
+               -- Seconds to the first attempt or conversation; while neither, the age (only its
+               -- running past the SLA counts: breached).
+               CASE WHEN c.answered OR c.response_epoch - c.created_epoch > c.sla
+                   THEN c.response_epoch - c.created_epoch END AS response,
+               CASE WHEN c.answered OR {_open_seconds_at("c", "response_epoch", "response_bucket")}
+                   - {_open_seconds_at("c", "created_epoch", "created_bucket")} > c.sla
+                   THEN {_open_seconds_at("c", "response_epoch", "response_bucket")}
+                   - {_open_seconds_at("c", "created_epoch", "created_bucket")} END AS business_response
         FROM lead_clock c
     ) AS x
 ),

@@ -144,8 +144,10 @@ class CallRow:
     agent_email: str | None
     master_call_id: str | None
     entry_point_call_id: str | None
+    operator_call_id: str | None
     customer_call_key: str | None
     is_primary_leg: bool
+    linked: bool
     started_at: datetime | None
     rang_at: datetime | None
     connected_at: datetime | None
@@ -172,6 +174,7 @@ class CallRow:
             row,
             booked=bool(row.booked),
             is_primary_leg=True if row.is_primary_leg is None else bool(row.is_primary_leg),
+            linked=bool(row.linked),
             voicemail=bool(row.voicemail),
         )
 

@@ -19,7 +19,8 @@ SLA_SWEEP_LOCK_KEY = 7_100_912_309
 
 # The partial index ix_leads_sla_pending holds only leads with no attempt and no alert yet, so the
 # scan is over leads younger than their SLA plus those just due. The deadline is stored (not the
-# sweep's time): it is when the SLA actually ran out, whenever the sweep noticed. SKIP LOCKED leaves a
+# sweep's time): it is when the SLA actually ran out, whenever the sweep noticed. A lead first
+# spoken with (a connected call either way) by its deadline is within the SLA and never marked. SKIP LOCKED leaves a
 # lead a call event is updating right now to the next sweep, which then sees its first attempt.
 _MARK_BREACHED = text(
     """
@@ -32,6 +33,9 @@ _MARK_BREACHED = text(
           AND l.sla_breached_at IS NULL
           AND l.created_at < :now
           AND l.created_at + make_interval(secs => coalesce((t.settings ->> 'sla_seconds')::int, 300)) <= :now
+          -- Spoken with within the SLA (the lead phoned in and was answered): within, never breached.
+          AND NOT coalesce(l.first_connected_at
+              <= l.created_at + make_interval(secs => coalesce((t.settings ->> 'sla_seconds')::int, 300)), false)
         ORDER BY l.created_at
         LIMIT :limit
         FOR NO KEY UPDATE OF l SKIP LOCKED

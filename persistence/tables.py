@@ -237,6 +237,8 @@ class Call(Base):
             postgresql_include=["direction", "connected_at", "booked"],
             postgresql_where=text("is_primary_leg"),
         ),
+        # The legs of a customer call (migration 0012).
+        Index("ix_calls_customer_call", "tenant_id", "customer_call_key"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -263,9 +265,13 @@ class Call(Base):
     agent_email: Mapped[str | None] = mapped_column(Text)
     master_call_id: Mapped[str | None] = mapped_column(Text)
     entry_point_call_id: Mapped[str | None] = mapped_column(Text)
-    # Legs of one customer call share a key; only the primary leg counts in metrics.
+    operator_call_id: Mapped[str | None] = mapped_column(Text)
+    # Legs of one customer call share a key (the primary leg's id); the primary leg's row holds the
+    # customer call (domain.call_projection) and is the one metrics, lists and exports count.
     customer_call_key: Mapped[str | None] = mapped_column(Text)
     is_primary_leg: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    # Part of a customer call of several legs (its events then re-project the whole customer call).
+    linked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rang_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from domain.call_projection import CallProjection, project_call
+from domain.call_projection import CallProjection, primary_leg, project_call, project_customer_call
 from domain.calls import CallStatus
 from domain.dialpad_events import (
     DISPOSITION_STATE,
@@ -16,14 +16,15 @@ from domain.dialpad_events import (
     parse_call_event,
     read_event_body,
 )
-from domain.dispositions import decide_disposition
+from domain.dispositions import Disposition, decide_disposition
 from domain.errors import BadInput, NotFound, Unauthenticated, Unavailable
 from domain.phones import normalize_phone, region_for_timezone
 from domain.provisioning import SLUG
 from persistence import calls as call_store
-from persistence.calls import CallContact, EventTenant, TenantChanged
+from persistence.calls import CallContact, EventTenant, LockedCall, TenantChanged
 from persistence.db import request_gate
 from persistence.rows import CallRow
+from persistence.unit_of_work import Transaction
 from services.add_disposition import booking_for
 from services.deps import Deps
 
@@ -134,50 +135,159 @@ async def _apply(
     deps: Deps, tenant: EventTenant, facts: CallEventFacts, claims: dict[str, Any]
 ) -> CallEventOutcome:
     """Store the verified event and re-project its call, contact and lead, in one transaction."""
+    region = _region(tenant)
+    scope = call_store.customer_lock_scope(tenant.id, _customer_number(facts, region))
     async with request_gate(deps.engine), deps.unit_of_work() as tx:
-        locked = await call_store.store_event_and_lock_call(tx, tenant=tenant, facts=facts, raw=claims)
+        locked = await call_store.store_event_and_lock_call(
+            tx, tenant=tenant, facts=facts, raw=claims, lock_scope=scope
+        )
         if locked is None:
             return CallEventOutcome(duplicate=True)
         before = locked.call
         # Re-fold every stored event of the call: the row is a projection, whatever the arrival order.
         history = [parse_call_event(raw) for raw in locked.history]
         history.append(facts)
-        region = _region(tenant)
         projection = project_call(history, region=region)
-        contact = _contact_for(before, projection, region)
-        columns = projection.columns()
-        # Only the newest `dispositions` event of a call decides its disposition.
-        disposition = (
-            decide_disposition(facts.dispositions, tenant.settings.booked_dispositions)
-            if facts.state == DISPOSITION_STATE
-            and facts.dispositions
-            and projection.disposition_event_ms == facts.event_ms
-            else None
+        links = sorted({link for fact in history for link in fact.links})
+        if links or before.linked:
+            status = await _apply_to_customer_call(tx, tenant, facts, locked, history, links, region)
+        else:
+            status = await _write_call(tx, tenant, facts, before, projection, region, event_is_newest=True)
+    return CallEventOutcome(duplicate=False, call_id=before.id, status=status)
+
+
+async def _write_call(
+    tx: Transaction,
+    tenant: EventTenant,
+    facts: CallEventFacts,
+    before: CallRow,
+    projection: CallProjection,
+    region: str | None,
+    *,
+    event_is_newest: bool,
+    legs: list[dict[str, object]] | None = None,
+) -> CallStatus:
+    """Write a customer call's record on its (primary) row, with what follows for its contact and
+    lead, then its other `legs`' rows (`call_store.write_legs`).
+
+    `event_is_newest`: this event is what the customer call's newest disposition may come from (a
+    primary row that changed carries the customer call's disposition whichever event it is)."""
+    contact = _contact_for(before, projection, region)
+    columns = projection.columns()
+    # Only the newest `dispositions` event of a customer call decides its disposition.
+    newest = projection.disposition_event_ms
+    decides = (
+        newest == facts.event_ms and facts.state == DISPOSITION_STATE
+        if event_is_newest
+        else newest is not None
+    )
+    disposition = _decided(projection.dispositions, tenant) if decides else None
+    disposition_changed = disposition is not None and call_store.disposition_differs(before, disposition)
+    call_changed = contact.phone_e164 is not None or call_store.projection_differs(
+        before, columns, contact.contact_id
+    )
+    at = datetime.fromtimestamp((newest if newest is not None else facts.event_ms) / 1000, tz=UTC)
+    booking = (
+        booking_for(disposition, at=at, changed_by=None) if event_is_newest or disposition_changed else None
+    )
+    status = projection.status
+    if call_changed or disposition_changed:
+        # One statement: the call, its contact, what that changes for its lead, and the events.
+        await call_store.update_call(
+            tx,
+            call=before,
+            columns=columns,
+            contact=contact,
+            disposition=disposition if disposition_changed else None,
+            kind=_kind(facts, status),
+            booking=booking,
         )
-        disposition_changed = disposition is not None and call_store.disposition_differs(before, disposition)
-        call_changed = contact.phone_e164 is not None or call_store.projection_differs(
-            before, columns, contact.contact_id
+    else:
+        await call_store.write_call_outcome(
+            tx, tenant_id=before.tenant_id, call_payload=None, lead_id=before.lead_id, booking=booking
         )
-        booking = booking_for(
-            disposition, at=datetime.fromtimestamp(facts.event_ms / 1000, tz=UTC), changed_by=None
-        )
-        status = projection.status
-        if call_changed or disposition_changed:
-            # One statement: the call, its contact, what that changes for its lead, and the events.
-            await call_store.update_call(
-                tx,
-                call=before,
-                columns=columns,
-                contact=contact,
-                disposition=disposition if disposition_changed else None,
-                kind=_kind(facts, status),
-                booking=booking,
+    if legs:
+        await call_store.write_legs(tx, tenant_id=before.tenant_id, primary=projection.external_id, legs=legs)
+    return status
+
+
+async def _apply_to_customer_call(
+    tx: Transaction,
+    tenant: EventTenant,
+    facts: CallEventFacts,
+    locked: LockedCall,
+    history: list[CallEventFacts],
+    links: list[str],
+    region: str | None,
+) -> CallStatus:
+    """An event of a leg of a customer call of several legs: re-project the customer call on its
+    primary leg's row, and each leg's own record on its row (`domain/call_projection.py`)."""
+    own = locked.call
+    others = await call_store.customer_call_legs(
+        tx,
+        tenant_id=tenant.id,
+        call_id=own.external_id,
+        own_key=own.customer_call_key or own.external_id,
+        links=links,
+    )
+    rows = {own.external_id: own} | {leg.call.external_id: leg.call for leg in others}
+    legs = {own.external_id: history} | {
+        leg.call.external_id: [parse_call_event(raw) for raw in leg.history] for leg in others if leg.history
+    }
+    named = {link for events in legs.values() for fact in events for link in fact.links}
+    primary = primary_leg(legs)
+    customer = project_customer_call(legs, primary=primary, region=region)
+    written = []
+    for call_id in sorted((named | set(rows)) - {primary}):
+        if call_id in legs:
+            leg = project_call(legs[call_id], region=region).as_leg_of(primary)
+            columns = leg.columns()
+            disposition = _decided(leg.dispositions, tenant)
+            columns.update(
+                disposition=disposition.value if disposition else None,
+                disposition_raw=disposition.raw if disposition else None,
+                booked=disposition.booked if disposition else False,
             )
         else:
-            await call_store.write_call_outcome(
-                tx, tenant_id=before.tenant_id, call_payload=None, lead_id=before.lead_id, booking=booking
-            )
-    return CallEventOutcome(duplicate=False, call_id=before.id, status=status)
+            columns = _placeholder(call_id, primary, customer)
+        row = rows.get(call_id)
+        if row is None or call_store.leg_differs(row, columns):
+            written.append({"external_id": call_id, **columns})
+    # The primary row takes the customer call (its newest disposition, from whichever leg); a
+    # primary it replaces becomes a leg again.
+    return await _write_call(
+        tx, tenant, facts, rows[primary], customer, region, event_is_newest=False, legs=written
+    )
+
+
+def _decided(dispositions: tuple[str, ...], tenant: EventTenant) -> Disposition | None:
+    """The disposition a `dispositions` event sets; None when it names none (blank texts included)."""
+    try:
+        return decide_disposition(dispositions, tenant.settings.booked_dispositions) if dispositions else None
+    except BadInput:
+        return None
+
+
+def _placeholder(call_id: str, key: str, customer: CallProjection) -> dict[str, object]:
+    """A named leg without events yet: a row that says which customer call it belongs to, so its
+    first event finds its customer call by its own row."""
+    columns: dict[str, object] = dict.fromkeys(call_store.LEG_COLUMNS)
+    columns.update(
+        direction=customer.direction.value,
+        status=CallStatus.RINGING.value,
+        customer_call_key=key,
+        is_primary_leg=False,
+        linked=True,
+        voicemail=False,
+        booked=False,
+        last_event_at=None,
+    )
+    return columns
+
+
+def _customer_number(facts: CallEventFacts, region: str | None) -> str | None:
+    phone = normalize_phone(facts.external_number, region)
+    return phone.e164 if phone is not None else None
 
 
 def _contact_for(before: CallRow, projection: CallProjection, region: str | None) -> CallContact:

@@ -30,6 +30,10 @@ class CallFilterInput:
     started_from: datetime | None = strawberry.field(default=None, description="Inclusive.")
     started_to: datetime | None = strawberry.field(default=None, description="Exclusive.")
     lead_id: strawberry.ID | None = None
+    legs: bool = strawberry.field(
+        default=False,
+        description="False: customer calls, what metrics count. True: every leg of every customer call.",
+    )
 
 
 def _key(row: CallRow) -> PageKey:
@@ -63,6 +67,7 @@ class CallsQuery:
                 started_from=where.started_from,
                 started_to=where.started_to,
                 lead_id=parse_optional_uuid(where.lead_id, field="filter.leadId"),
+                legs=where.legs,
             ),
             first=page_size(first),
             after=cursor,

@@ -47,7 +47,10 @@ class Call:
     voicemail_url: str | None
     voicemail: bool
     is_primary_leg: bool = strawberry.field(
-        description="Only the primary leg of a transferred call counts in metrics."
+        description=(
+            "True for a customer call: its primary leg's row, which holds the whole customer call "
+            "(every leg linked by master, entry point or operator call ids) and is what metrics count."
+        )
     )
     created_at: datetime
     updated_at: datetime
@@ -91,6 +94,15 @@ class Call:
     def from_snapshot(cls, snapshot: dict[str, Any]) -> Call:
         """From the `call` snapshot of a CALL_UPDATED payload (domain/events.py conventions)."""
         return cls.from_row(CallRow.from_mapping(snapshot))
+
+    @strawberry.field(
+        description=(
+            "The legs of this call's customer call that have events, lowest Dialpad id first; the "
+            "primary leg's entry is the customer call itself."
+        )
+    )
+    async def legs(self, info: Info) -> list[Call]:
+        return [Call.from_row(row) for row in await loaders(info).legs_by_call.load(UUID(str(self.id)))]
 
     @strawberry.field
     async def lead(self, info: Info) -> Annotated[Lead, strawberry.lazy("graph.leads.types")] | None:

@@ -8,7 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from domain.call_projection import call_status, project_call
+from domain.call_projection import (
+    call_status,
+    customer_calls,
+    primary_leg,
+    project_call,
+    project_customer_call,
+)
 from domain.calls import CallDirection, CallStatus
 from domain.dialpad_events import CallEventFacts, parse_call_event
 from tests.dialpad_samples import INBOUND, OUTBOUND, sample
@@ -87,15 +93,63 @@ def test_status_table() -> None:
     assert call_status(direction=inb, connected=False, ended=True, voicemail=True) is CallStatus.VOICEMAIL
     assert call_status(direction=inb, connected=True, ended=False, voicemail=False) is CallStatus.CONNECTED
     assert call_status(direction=inb, connected=False, ended=False, voicemail=False) is CallStatus.RINGING
+    abandoned = call_status(direction=inb, connected=False, ended=True, voicemail=False, rang_agent=False)
+    assert abandoned is CallStatus.ABANDONED
 
 
-def test_legs_of_one_customer_call_share_a_key_and_only_the_root_is_primary() -> None:
-    root = sample("inbound-1-missed") | {"call_id": 111}
-    agent_leg = sample("inbound-1-missed") | {"call_id": 222, "entry_point_call_id": 111}
-    transfer = sample("inbound-1-missed") | {"call_id": 333, "master_call_id": 222}
-    legs = [project_call([parse_call_event(event)]) for event in (root, agent_leg, transfer)]
-    assert [leg.customer_call_key for leg in legs] == ["111", "111", "222"]
-    assert [leg.is_primary_leg for leg in legs] == [True, False, False]
-    # entry_point_call_id wins over master_call_id: both legs of a routed, transferred call share the root.
-    routed_transfer = transfer | {"entry_point_call_id": 111}
-    assert project_call([parse_call_event(routed_transfer)]).customer_call_key == "111"
+def test_the_legs_of_one_customer_call_fold_into_one_record_on_the_lowest_leg() -> None:
+    root = sample("inbound-1-missed") | {"call_id": 333}
+    agent_leg = sample("inbound-1-missed") | {
+        "call_id": 222,
+        "state": "connected",
+        "entry_point_call_id": 333,
+        "date_connected": root["event_timestamp"] + 5000,
+        "date_ended": None,
+        "target": {"id": 7, "name": "Ana", "type": "user"},
+    }
+    legs = {"333": [parse_call_event(root)], "222": [parse_call_event(agent_leg)]}
+    assert primary_leg(legs) == "222"
+    customer = project_customer_call(legs, primary="222")
+    assert (customer.customer_call_key, customer.is_primary_leg, customer.linked) == ("222", True, True)
+    # Answered by a person on the agent's leg; the root leg alone only missed.
+    assert customer.status is CallStatus.CONNECTED
+    assert (customer.agent_id, customer.agent_name) == ("7", "Ana")
+    alone = project_call(legs["333"]).as_leg_of("222")
+    assert (alone.status, alone.is_primary_leg, alone.customer_call_key) == (CallStatus.MISSED, False, "222")
+    # Ids compare as numbers: 1000 is after 999.
+    assert primary_leg(["1000", "999"]) == "999"
+
+
+def test_an_ivr_pickup_is_not_a_connect_and_an_unanswered_inbound_call_is_abandoned() -> None:
+    menu = sample("inbound-1-missed") | {"state": "connected", "date_connected": None, "talk_time": 0}
+    menu["target"] = {"id": 1, "name": "Main line", "type": "department"}
+    hangup = menu | {"state": "hangup", "event_timestamp": menu["event_timestamp"] + 60_000}
+    call = project_call([parse_call_event(menu), parse_call_event(hangup)])
+    assert (call.status, call.connected_at) == (CallStatus.ABANDONED, None)
+
+
+def test_direction_comes_from_the_first_event_that_carries_one() -> None:
+    events = [sample(name) for name in ("outbound-1-calling", "outbound-3-hangup")]
+    late = sample("outbound-4-dispositions")
+    del late["direction"]
+    call = project_call([parse_call_event(event) for event in [*events, late]])
+    assert call.direction is CallDirection.OUTBOUND
+
+
+def test_an_outbound_call_taken_by_voicemail_is_not_a_connect() -> None:
+    events = [sample(name) for name in OUTBOUND]
+    events[-1]["call_dispositions"] = "Left Voicemail"
+    call = project_call([parse_call_event(event) for event in events])
+    assert (call.status, call.connected_at) == (CallStatus.NO_ANSWER, None)
+    silent = [sample(name) for name in OUTBOUND[:3]]
+    silent[2]["talk_time"] = 0
+    assert project_call([parse_call_event(event) for event in silent]).status is CallStatus.NO_ANSWER
+
+
+def test_legs_linked_either_way_directly_or_through_others_are_one_customer_call() -> None:
+    # root <- call center (master) ; agent -> call center (entry point); transfer -> agent (master);
+    # a second, unrelated call; a leg named by another but never arrived (900) still joins.
+    links = {"20": {"10"}, "30": {"20"}, "40": {"30"}, "50": set(), "60": {"900"}}
+    assert customer_calls(links) == [{"10", "20", "30", "40"}, {"50"}, {"60", "900"}]
+    # Whichever leg names which: the call center naming its operator leg links them as well.
+    assert customer_calls({"20": {"30"}, "30": set()}) == [{"20", "30"}]

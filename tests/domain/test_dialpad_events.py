@@ -50,8 +50,9 @@ def test_dispositions_event_and_inbound_voicemail() -> None:
 
 
 def test_state_implies_times_the_event_omits() -> None:
+    # A `connected` event without date_connected is an IVR, menu or queue pick-up: no connect time.
     event = sample("outbound-2-connected") | {"date_connected": None}
-    assert parse_call_event(event).connected_ms == event["event_timestamp"]
+    assert parse_call_event(event).connected_ms is None
     missed = sample("inbound-1-missed") | {"date_ended": None}
     assert parse_call_event(missed).ended_ms == missed["event_timestamp"]
 

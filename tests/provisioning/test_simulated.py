@@ -34,7 +34,8 @@ async def test_a_simulated_tenant_takes_simulated_leads_and_calls(
         calls = (
             await connection.execute(
                 text(
-                    "SELECT count(*) FROM calls JOIN tenants ON tenants.id = calls.tenant_id WHERE slug = 'sim-solar'"
+                    "SELECT count(*) FROM calls JOIN tenants ON tenants.id = calls.tenant_id"
+                    " WHERE slug = 'sim-solar' AND is_primary_leg"
                 )
             )
         ).scalar_one()

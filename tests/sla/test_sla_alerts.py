@@ -192,3 +192,39 @@ async def test_two_server_processes_and_a_restart_alert_each_lead_exactly_once(
         await asyncio.sleep(0.5)
     await _assert_one_event_per_breached_lead(engine, 365)
     assert await scalar(engine, "SELECT sla_breached_at FROM leads WHERE id = :id", id=fresh["id"]) is None
+
+
+async def test_a_lead_spoken_with_within_its_sla_is_never_alerted(make_app, make_tenant, engine) -> None:
+    """The lead phones in a minute after the form and an agent answers (72 s): never dialled, but
+    within the SLA, so no SLA_BREACHED; a lead nobody spoke with is alerted as before."""
+    from tests.dialpad_samples import sign
+    from tests.webhooks import call_shapes
+    from tests.webhooks.test_dialpad import SECRET
+    from tests.webhooks.test_dialpad import insert_lead as insert_lead_for
+
+    clock = MovableClock()
+    tenant = await make_tenant(settings=TenantSettings(sla_seconds=120))
+    created = datetime.now(UTC)
+    _, spoken = await insert_lead_for(engine, tenant.id, call_shapes.PERSON, created)
+    _, silent = await insert_lead_for(engine, tenant.id, call_shapes.OTHER_PERSON, created)
+    events = call_shapes.lead_calls_in(int((created + timedelta(seconds=60)).timestamp() * 1000)).events
+    app = make_app(clock=clock, sla_sweep_seconds=0.05, redis_url=None)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            for event in events:
+                answer = await http.post(
+                    f"/webhooks/dialpad/{tenant.tenant.slug}", content=sign(event, SECRET)
+                )
+                assert answer.status_code == 200
+        clock.offset = timedelta(seconds=121)
+
+        async def alerted() -> bool:
+            return bool(await scalar(engine, "SELECT count(*) FROM events WHERE type = 'SLA_BREACHED'") == 1)
+
+        await eventually(alerted, within=10, interval=0.05)
+        await asyncio.sleep(0.3)  # several more sweeps
+    assert await scalar(engine, "SELECT count(*) FROM events WHERE type = 'SLA_BREACHED'") == 1
+    assert await scalar(engine, "SELECT sla_breached_at FROM leads WHERE id = :id", id=spoken) is None
+    assert await scalar(engine, "SELECT status FROM leads WHERE id = :id", id=spoken) == "contacted"
+    assert await scalar(engine, "SELECT sla_breached_at FROM leads WHERE id = :id", id=silent) is not None
