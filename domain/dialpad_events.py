@@ -300,10 +300,17 @@ def parse_call_event(claims: Mapping[str, Any]) -> CallEventFacts:
 
 
 def _required(claims: Mapping[str, Any], key: str) -> str:
-    value = _id(claims.get(key))
+    value = _key(claims, key)
     if value is None:
         raise MalformedEvent(f"the event has no {key}", fields={key: "required"})
-    if len(value) > MAX_KEY_LENGTH:
+    return value
+
+
+def _key(claims: Mapping[str, Any], key: str) -> str | None:
+    """An id that keys rows (a call id, a linked leg's id, the state): at most MAX_KEY_LENGTH
+    characters, since each is indexed (a linked id becomes a leg row and a customer-call key)."""
+    value = _id(claims.get(key))
+    if value is not None and len(value) > MAX_KEY_LENGTH:
         problem = f"at most {MAX_KEY_LENGTH} characters"
         raise MalformedEvent(f"the event's {key} is over {MAX_KEY_LENGTH} characters", fields={key: problem})
     return value
@@ -344,9 +351,9 @@ def _parse_dialpad(claims: Mapping[str, Any]) -> CallEventFacts:
         agent_name=_text(agent.get("name")),
         agent_email=_text(agent.get("email")),
         contact_name=_text(contact.get("name")),
-        master_call_id=_id(claims.get("master_call_id")),
-        entry_point_call_id=_id(claims.get("entry_point_call_id")),
-        operator_call_id=_id(claims.get("operator_call_id")),
+        master_call_id=_key(claims, "master_call_id"),
+        entry_point_call_id=_key(claims, "entry_point_call_id"),
+        operator_call_id=_key(claims, "operator_call_id"),
         recording_url=recording or _text(claims.get("recording_url")),
         voicemail_url=_text(claims.get("voicemail_link")) or voicemail,
         dispositions=dispositions_in(claims) if state == DISPOSITION_STATE else (),
@@ -404,9 +411,9 @@ def _parse_seed(claims: Mapping[str, Any]) -> CallEventFacts:
         agent_name=_text(claims.get("user_name")),
         agent_email=_text(claims.get("user_email")),
         contact_name=_text(claims.get("contact_name")) or _text(claims.get("name")),
-        master_call_id=_id(claims.get("master_call_id")),
-        entry_point_call_id=_id(claims.get("entry_point_call_id")),
-        operator_call_id=_id(claims.get("operator_call_id")),
+        master_call_id=_key(claims, "master_call_id"),
+        entry_point_call_id=_key(claims, "entry_point_call_id"),
+        operator_call_id=_key(claims, "operator_call_id"),
         recording_url=_text(claims.get("recording_url")),
         voicemail_url=_text(claims.get("voicemail_url")) or _text(claims.get("voicemail_link")),
         dispositions=dispositions_in(claims) if state == DISPOSITION_STATE else (),

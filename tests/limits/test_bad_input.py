@@ -77,7 +77,9 @@ async def test_lead_nesting_past_the_stack_is_refused(http, make_tenant) -> None
     assert response.status_code == 400, response.text
 
 
-@pytest.mark.parametrize("key", ["call_id", "state"])
+@pytest.mark.parametrize(
+    "key", ["call_id", "state", "master_call_id", "entry_point_call_id", "operator_call_id"]
+)
 async def test_dialpad_keys_too_long_for_an_index_are_refused(http, make_tenant, key) -> None:
     tenant = await make_tenant()
     claims = sample("outbound-1-calling")
