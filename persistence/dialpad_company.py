@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -9,13 +10,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.dialpad_routing import RouteReason
+from domain.errors import Unavailable
 from persistence.db import DriverStatement, json_value
 from persistence.lead_stages import OPEN_STATUSES_SQL
+from persistence.tables import Tenant
+from persistence.tenants import TenantRow, _tenant
 from persistence.unit_of_work import read_only
 
 
@@ -77,26 +81,37 @@ async def update_company(connection: AsyncConnection, **values: str | None) -> C
 
 
 # A session-level advisory lock, so two provisionings (or a provisioning and `dialpad setup`) never
-# both create the company webhook. Blocking: the holder only makes a few Dialpad requests.
+# both create the company webhook. Waiters hold no connection: they try again after a pause, since
+# the holder needs pooled connections of its own to store what it made.
 _COMPANY_LOCK = "hashtextextended('calltrax.dialpad_company', 0)"
+_LOCK_PAUSE_SECONDS = 0.05
 
 
 @asynccontextmanager
-async def company_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+async def company_lock(engine: AsyncEngine, *, wait_seconds: float = 60.0) -> AsyncIterator[None]:
     """Hold the company setup lock for the block, on a connection of its own (no open transaction)."""
-    async with read_only(engine) as connection:
-        await connection.execute(text(f"SELECT pg_advisory_lock({_COMPANY_LOCK})"))
-        await connection.commit()
-        try:
-            yield
-        finally:
-            try:
-                await connection.execute(text(f"SELECT pg_advisory_unlock({_COMPANY_LOCK})"))
-                await connection.commit()
-            except Exception:
-                # A pooled connection must never keep the lock: drop it instead.
-                await connection.invalidate()
-                raise
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        async with read_only(engine) as connection:
+            acquired = bool(
+                (await connection.execute(text(f"SELECT pg_try_advisory_lock({_COMPANY_LOCK})"))).scalar()
+            )
+            await connection.commit()
+            if acquired:
+                try:
+                    yield
+                finally:
+                    try:
+                        await connection.execute(text(f"SELECT pg_advisory_unlock({_COMPANY_LOCK})"))
+                        await connection.commit()
+                    except Exception:
+                        # A pooled connection must never keep the lock: drop it instead.
+                        await connection.invalidate()
+                        raise
+                return
+        if asyncio.get_running_loop().time() > deadline:
+            raise Unavailable("the company Dialpad setup is busy; retry shortly")
+        await asyncio.sleep(_LOCK_PAUSE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -254,3 +269,13 @@ async def list_inbox(connection: AsyncConnection, *, waiting_only: bool, limit: 
         {"n": limit},
     )
     return [_inbox(row) for row in rows]
+
+
+async def tenants_with_own_subscription(connection: AsyncConnection) -> list[TenantRow]:
+    """Tenants provisioned before the company subscription: they still hold a webhook or subscription."""
+    rows = await connection.execute(
+        select(Tenant)
+        .where(or_(Tenant.dialpad_subscription_id.is_not(None), Tenant.dialpad_webhook_id.is_not(None)))
+        .order_by(Tenant.created_at, Tenant.id)
+    )
+    return [_tenant(row) for row in rows]

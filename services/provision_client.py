@@ -1,9 +1,9 @@
-"""Provision a client: reserve the tenant, create its Dialpad call center, webhook and call subscription."""
+"""Provision a client: reserve the tenant, create its Dialpad call center (and operators); the company
+subscription covers its calls."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from uuid import UUID
 from domain.errors import BadInput, Conflict, DialpadError, Forbidden, Unavailable
 from domain.events import EventType, NewEvent
 from domain.ports import DialpadGateway
-from domain.provisioning import CALL_STATES, ProvisioningStep, validate_input
+from domain.provisioning import ProvisioningStep, validate_input
 from domain.roles import Principal, can_administer
 from domain.tenants import DialpadMode, TenantSettings, TenantStatus
 from persistence import provisioning as provisioning_store
@@ -21,6 +21,7 @@ from persistence import tenants as tenant_store
 from persistence.snapshots import snapshot
 from persistence.tenants import TenantRow
 from services.deps import Deps
+from services.dialpad_setup import company_events_url, ensure_company_subscription
 
 log = logging.getLogger("calltrax.provisioning")
 
@@ -62,6 +63,14 @@ def dialpad_events_url(deps: Deps, slug: str) -> str:
     return f"{deps.public_base_url}/webhooks/dialpad/{slug}"
 
 
+def events_url_of(deps: Deps, tenant: TenantRow) -> str:
+    """Where the tenant's call events arrive: its own endpoint while it still has its own Dialpad
+    webhook (provisioned before the company subscription), else the company endpoint."""
+    if tenant.dialpad_webhook_id is not None:
+        return dialpad_events_url(deps, tenant.slug)
+    return company_events_url(deps)
+
+
 def tenant_event(tenant: TenantRow) -> NewEvent:
     """TENANT_UPDATED with the tenant's snapshot; the Dialpad webhook secret never leaves the server."""
     payload = snapshot(tenant, exclude={"dialpad_webhook_secret", "settings"})
@@ -85,7 +94,7 @@ async def describe(deps: Deps, tenant: TenantRow) -> ProvisionedClient:
     active = [hook for hook in hooks if hook.active]
     return ProvisionedClient(
         tenant=tenant,
-        dialpad_events_url=dialpad_events_url(deps, tenant.slug),
+        dialpad_events_url=events_url_of(deps, tenant),
         inbound_leads_url=f"{deps.public_base_url}/webhooks/lead/{active[-1].token}" if active else None,
         dialpad_mode=DialpadMode(tenant.dialpad_mode or DialpadMode.LIVE),
     )
@@ -127,25 +136,9 @@ async def run_provisioning(
                 name=tenant.name, office_id=office_id, hours=tenant.settings.business_hours
             )
             tenant = await update_tenant(deps, tenant.id, dialpad_call_center_id=call_center["id"])
-        call_center_id = tenant.dialpad_call_center_id
-        assert call_center_id is not None
-        if tenant.dialpad_webhook_id is None:
-            secret = secrets.token_urlsafe(32)
-            webhook = await gateway.create_webhook(
-                hook_url=dialpad_events_url(deps, tenant.slug), secret=secret
-            )
-            # An adopted webhook (made by an attempt whose answer was lost) may carry another secret.
-            secret = str((webhook.get("signature") or {}).get("secret") or secret)
-            tenant = await update_tenant(
-                deps, tenant.id, dialpad_webhook_id=webhook["id"], dialpad_webhook_secret=secret
-            )
-        webhook_id = tenant.dialpad_webhook_id
-        assert webhook_id is not None
-        if tenant.dialpad_subscription_id is None:
-            subscription = await gateway.create_call_subscription(
-                webhook_id=webhook_id, call_center_id=call_center_id, call_states=list(CALL_STATES)
-            )
-            tenant = await update_tenant(deps, tenant.id, dialpad_subscription_id=subscription["id"])
+        # One company-wide subscription covers every tenant (Dialpad allows 100 per company): made the
+        # first time it is needed, never one per tenant (issue 15).
+        await ensure_company_subscription(deps, gateway, check=False)
         async with deps.unit_of_work() as tx:
             hooks = (await tenant_store.list_lead_webhooks(tx.connection, [tenant.id]))[tenant.id]
             if not hooks:
