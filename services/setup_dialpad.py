@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from domain.errors import DialpadError
+from domain.errors import BadInput, DialpadError
 from domain.ports import DialpadGateway
 from domain.provisioning import ProvisioningStep
 from domain.roles import Principal
@@ -58,3 +58,17 @@ async def dialpad_setup_status(deps: Deps, *, actor: Principal) -> DialpadSetup:
     async with deps.reader() as connection:
         company = await company_store.get_company(connection)
     return answer(deps, company, [])
+
+
+MAX_INBOX_PAGE = 500
+
+
+async def list_dialpad_inbox(
+    deps: Deps, *, actor: Principal, waiting_only: bool, limit: int
+) -> list[company_store.InboxRow]:
+    """Company events not routed to a tenant, newest first, with why (`dialpadInbox`, admins)."""
+    require_admin(actor)
+    if not 1 <= limit <= MAX_INBOX_PAGE:
+        raise BadInput(f"first must be 1-{MAX_INBOX_PAGE}", fields={"first": f"1-{MAX_INBOX_PAGE}"})
+    async with deps.reader() as connection:
+        return await company_store.list_inbox(connection, waiting_only=waiting_only, limit=limit)

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.roles import Role
+from tests.conftest import error_codes, graphql
 from tests.dialpad_samples import sample, sign
 
 COMPANY_SECRET = "company-secret-for-tests-0123456789abcdef"
@@ -229,3 +231,40 @@ async def test_without_a_company_secret_events_are_refused(live_server, engine):
     assert "dialpad setup" in response.json()["error"]["message"]
     bad = await rows(engine, "SELECT count(*) AS n FROM dialpad_inbox")
     assert bad == [{"n": 0}]
+
+
+SETUP = "{ dialpadSetup { endpointUrl secret webhookId subscriptionId } }"
+INBOX = "query I($all: Boolean!) { dialpadInbox(waitingOnly: $all) { callId state reason externalNumber routedTenantId raw } }"
+
+
+async def test_admins_see_the_setup_and_the_inbox_with_the_reason(http, make_tenant, make_user, engine):
+    admin = await make_user(Role.ADMIN)
+    agent = await make_user(Role.AGENT)
+    body = await graphql(http, SETUP, user=admin)
+    assert body["data"]["dialpadSetup"] == {
+        "endpointUrl": "http://testserver/webhooks/dialpad",
+        "secret": COMPANY_SECRET,
+        "webhookId": None,
+        "subscriptionId": None,
+    }
+    assert error_codes(await graphql(http, SETUP, user=agent)) == ["FORBIDDEN"]
+    assert error_codes(await graphql(http, INBOX, {"all": True}, user=agent)) == ["FORBIDDEN"]
+
+    await post_event(http, direct_line("calling"))
+    internal = direct_line("calling", call_id=7002)
+    internal["is_internal"] = True
+    await post_event(http, internal)
+    body = await graphql(http, INBOX, {"all": True}, user=admin)
+    events = body["data"]["dialpadInbox"]
+    assert [(e["callId"], e["reason"], e["externalNumber"]) for e in events] == [
+        ("7002", "INTERNAL", NUMBER),
+        ("7001", "NO_TENANT", NUMBER),
+    ]
+    assert events[1]["raw"]["call_id"] == 7001
+
+    tenant = await make_tenant()
+    await post_lead(http, tenant.lead_url)
+    waiting = (await graphql(http, INBOX, {"all": True}, user=admin))["data"]["dialpadInbox"]
+    assert [e["callId"] for e in waiting] == ["7002"]
+    everything = (await graphql(http, INBOX, {"all": False}, user=admin))["data"]["dialpadInbox"]
+    assert [e["routedTenantId"] for e in everything] == [None, str(tenant.id)]
