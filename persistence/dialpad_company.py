@@ -121,14 +121,20 @@ class Route:
     tenant_id: UUID
     slug: str
     reason: RouteReason
+    # Events of these legs wait in the inbox (they came first, with nothing to route them by).
+    legs_waiting: bool = False
 
 
 # The rules of domain.dialpad_routing, in its order: each branch finds at most one tenant, the lowest
-# rank wins. One round trip per event; each branch is an index lookup.
+# rank wins. One round trip per event; each branch is an index lookup, as is the look for events of
+# the same legs that came earlier and wait in the inbox.
 _ROUTE = DriverStatement(
     text(
         f"""
-    SELECT rank, id, slug FROM (
+    SELECT rank, id, slug, EXISTS (
+        SELECT 1 FROM dialpad_inbox WHERE call_external_id = ANY(CAST(:legs AS text[]))
+            AND routed_at IS NULL AND reason = 'NO_TENANT'
+    ) AS legs_waiting FROM (
         (SELECT 1 AS rank, t.id, t.slug FROM tenants AS t
             WHERE t.dialpad_call_center_id = ANY(CAST(:centers AS text[]))
             ORDER BY array_position(CAST(:centers AS text[]), t.dialpad_call_center_id) LIMIT 1)
@@ -157,7 +163,9 @@ async def route_event(
     row = await _ROUTE.fetchrow(connection, {"centers": centers, "legs": legs, "phone": phone})
     if row is None:
         return None
-    return Route(tenant_id=row["id"], slug=row["slug"], reason=_REASONS[row["rank"]])
+    return Route(
+        tenant_id=row["id"], slug=row["slug"], reason=_REASONS[row["rank"]], legs_waiting=row["legs_waiting"]
+    )
 
 
 _STORE_INBOX = DriverStatement(

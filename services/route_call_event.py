@@ -85,12 +85,16 @@ async def _route(deps: Deps, claims: dict[str, Any], facts: CallEventFacts) -> C
     if route is None:
         return await _keep(deps, claims, facts, phone, RouteReason.NO_TENANT)
     applied = await apply_routed_event(deps, tenant_slug=route.slug, claims=claims, facts=facts)
+    if route.legs_waiting:
+        # Earlier events of this leg arrived with nothing to route them by (out of order): they follow it.
+        await route_waiting_events(deps, phone=None, call_ids=linked_call_ids(claims, facts.call_id))
     return CompanyEventOutcome(applied=applied, routed=route.reason, duplicate=applied.duplicate)
 
 
 async def _keep(
     deps: Deps, claims: dict[str, Any], facts: CallEventFacts, phone: str | None, reason: RouteReason
 ) -> CompanyEventOutcome:
+    # One autocommit statement: atomic without a BEGIN/COMMIT round trip.
     async with request_gate(deps.engine), deps.reader() as connection:
         stored = await company_store.store_in_inbox(
             connection,
@@ -104,12 +108,13 @@ async def _keep(
     return CompanyEventOutcome(applied=None, inbox=reason, duplicate=not stored)
 
 
-async def route_waiting_events(deps: Deps, *, phone: str) -> int:
-    """Route the inbox's events at `phone` (a lead with it has just arrived), then those of the same
-    legs that carried no number; each is applied as if it had arrived in order (the call is a
-    projection of all its events). Returns how many were applied."""
+async def route_waiting_events(deps: Deps, *, phone: str | None, call_ids: list[str] | None = None) -> int:
+    """Route the inbox's events at `phone` (a lead with it has just arrived) or of `call_ids` (a leg that
+    has just found its tenant), then those of the same legs that carried no number; each is applied
+    as if it had arrived in order (the call is a projection of all its events). Returns how many were
+    applied."""
     async with deps.reader() as connection:
-        waiting = await company_store.waiting_for(connection, phone=phone, call_ids=[])
+        waiting = await company_store.waiting_for(connection, phone=phone, call_ids=call_ids or [])
     applied = 0
     done: set[int] = set()
     while waiting:

@@ -268,3 +268,22 @@ async def test_admins_see_the_setup_and_the_inbox_with_the_reason(http, make_ten
     assert [e["callId"] for e in waiting] == ["7002"]
     everything = (await graphql(http, INBOX, {"all": False}, user=admin))["data"]["dialpadInbox"]
     assert [e["routedTenantId"] for e in everything] == [None, str(tenant.id)]
+
+
+async def test_an_earlier_event_of_a_leg_follows_it_once_the_leg_is_routed(http, make_tenant, engine):
+    tenant = await make_tenant()
+    await set_call_center(engine, tenant.id, "4716644561813504")
+    # The leg's end arrives first, with nothing to route it by (no number, no call center).
+    ended = direct_line("hangup", call_id=9001, at=1768492994100)
+    ended.pop("external_number")
+    ended["contact"] = {}
+    assert (await post_event(http, ended)).json()["inbox"] == "NO_TENANT"
+    # Then its start, on the tenant's call center: both are applied, in event order.
+    started = direct_line("calling", call_id=9001)
+    started["proxy_target"] = {"id": 4716644561813504, "type": "callcenter"}
+    assert (await post_event(http, started)).json()["routed"] == "CALL_CENTER"
+    [call] = await rows(engine, "SELECT tenant_id, status FROM calls")
+    assert (call["tenant_id"], call["status"]) == (tenant.id, "completed")
+    assert [
+        r["routed_tenant_id"] for r in await rows(engine, "SELECT routed_tenant_id FROM dialpad_inbox")
+    ] == [tenant.id]
