@@ -50,6 +50,21 @@ async def _company_secret(deps: Deps, *, fresh: bool) -> str:
     return company.secret
 
 
+# Per database: Dialpad call id -> the slug its leg was routed to, so a leg's later events (about 2.5 of
+# 3.5) skip the routing statement. A leg belongs to one tenant once routed; the apply path still
+# checks the tenant is current. Events of a leg that reach another process are routed there by the
+# leg (LINKED_CALL) anyway.
+_LEGS: WeakKeyDictionary[AsyncEngine, dict[str, str]] = WeakKeyDictionary()
+_MAX_LEGS = 100_000
+
+
+def _legs(deps: Deps) -> dict[str, str]:
+    legs = _LEGS.get(deps.engine)
+    if legs is None or len(legs) >= _MAX_LEGS:
+        legs = _LEGS[deps.engine] = {}
+    return legs
+
+
 def _phone(facts: CallEventFacts) -> str | None:
     # Dialpad sends E.164; a national number cannot be read without a tenant, so it routes by call only.
     phone = normalize_phone(facts.external_number, None)
@@ -75,6 +90,13 @@ async def _route(deps: Deps, claims: dict[str, Any], facts: CallEventFacts) -> C
     phone = _phone(facts)
     if is_internal(claims):
         return await _keep(deps, claims, facts, phone, RouteReason.INTERNAL)
+    legs = _legs(deps)
+    known = legs.get(facts.call_id)
+    if known is not None:
+        applied = await apply_routed_event(deps, tenant_slug=known, claims=claims, facts=facts)
+        return CompanyEventOutcome(
+            applied=applied, routed=RouteReason.LINKED_CALL, duplicate=applied.duplicate
+        )
     async with request_gate(deps.engine), deps.reader() as connection:
         route = await company_store.route_event(
             connection,
@@ -85,6 +107,7 @@ async def _route(deps: Deps, claims: dict[str, Any], facts: CallEventFacts) -> C
     if route is None:
         return await _keep(deps, claims, facts, phone, RouteReason.NO_TENANT)
     applied = await apply_routed_event(deps, tenant_slug=route.slug, claims=claims, facts=facts)
+    legs[facts.call_id] = route.slug
     if route.legs_waiting:
         # Earlier events of this leg arrived with nothing to route them by (out of order): they follow it.
         await route_waiting_events(deps, phone=None, call_ids=linked_call_ids(claims, facts.call_id))
