@@ -245,12 +245,17 @@ _INBOX_COLUMNS = (
 async def waiting_for(
     connection: AsyncConnection, *, phone: str | None, call_ids: list[str]
 ) -> list[InboxRow]:
-    """The events waiting for a tenant at this external number or of these legs, oldest first."""
+    """The events waiting for a tenant at this external number or of these legs, oldest first.
+    Two index lookups (the partial index by number, the unique key by call id), not an OR: the
+    inbox keeps every internal call, and a lead's intake must not scan it."""
     rows = await connection.execute(
         text(
-            f"SELECT {_INBOX_COLUMNS} FROM dialpad_inbox"
-            " WHERE (external_number = :phone OR call_external_id = ANY(CAST(:legs AS text[])))"
-            " AND routed_at IS NULL AND reason = 'NO_TENANT' ORDER BY event_timestamp_ms, id"
+            f"SELECT {_INBOX_COLUMNS} FROM dialpad_inbox WHERE id IN ("
+            " SELECT id FROM dialpad_inbox WHERE external_number = :phone"
+            "  AND routed_at IS NULL AND reason = 'NO_TENANT'"
+            " UNION ALL SELECT id FROM dialpad_inbox WHERE call_external_id = ANY(CAST(:legs AS text[]))"
+            "  AND routed_at IS NULL AND reason = 'NO_TENANT'"
+            ") ORDER BY event_timestamp_ms, id"
         ),
         {"phone": phone, "legs": call_ids},
     )
