@@ -8,7 +8,9 @@ routed, in this order, to:
    `entry_point_call_id`, `operator_call_id`), so every event of a call follows its first one;
 3. the active tenant with an open lead at the call's external number, the newest lead when several
    tenants have one;
-4. else the company inbox, until a lead with that number arrives.
+4. else the active tenant with the newest lead of any status at that number (a booked customer's
+   confirmation call is still that tenant's);
+5. else the company inbox, until a lead with that number arrives.
 Internal calls (`is_internal`) go to the inbox as INTERNAL: stored, never applied or counted.
 """
 
@@ -30,6 +32,7 @@ class RouteReason(StrEnum):
     CALL_CENTER = "CALL_CENTER"
     LINKED_CALL = "LINKED_CALL"
     LEAD_NUMBER = "LEAD_NUMBER"
+    CLOSED_LEAD_NUMBER = "CLOSED_LEAD_NUMBER"
     # Kept in the inbox:
     NO_TENANT = "NO_TENANT"
     INTERNAL = "INTERNAL"

@@ -148,12 +148,23 @@ _ROUTE = DriverStatement(
             JOIN tenants AS t ON t.id = l.tenant_id
             WHERE ct.phone = CAST(:phone AS text) AND l.status IN {OPEN_STATUSES_SQL} AND t.status = 'active'
             ORDER BY l.created_at DESC, l.id DESC LIMIT 1)
+        UNION ALL
+        (SELECT 4, t.id, t.slug FROM contacts AS ct
+            JOIN leads AS l ON l.contact_id = ct.id
+            JOIN tenants AS t ON t.id = l.tenant_id
+            WHERE ct.phone = CAST(:phone AS text) AND t.status = 'active'
+            ORDER BY l.created_at DESC, l.id DESC LIMIT 1)
     ) AS found
     ORDER BY rank LIMIT 1
     """
     )
 )
-_REASONS = {1: RouteReason.CALL_CENTER, 2: RouteReason.LINKED_CALL, 3: RouteReason.LEAD_NUMBER}
+_REASONS = {
+    1: RouteReason.CALL_CENTER,
+    2: RouteReason.LINKED_CALL,
+    3: RouteReason.LEAD_NUMBER,
+    4: RouteReason.CLOSED_LEAD_NUMBER,
+}
 
 
 async def route_event(

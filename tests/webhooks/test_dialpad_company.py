@@ -287,3 +287,28 @@ async def test_an_earlier_event_of_a_leg_follows_it_once_the_leg_is_routed(http,
     assert [
         r["routed_tenant_id"] for r in await rows(engine, "SELECT routed_tenant_id FROM dialpad_inbox")
     ] == [tenant.id]
+
+
+async def test_an_open_lead_wins_over_a_newer_closed_one_which_still_beats_the_inbox(
+    http, make_tenant, engine
+):
+    open_lead, closed_lead = await make_tenant(), await make_tenant()
+    await post_lead(http, open_lead.lead_url)
+    await post_lead(http, closed_lead.lead_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE leads SET status = 'booked' WHERE tenant_id = :t"), {"t": closed_lead.id}
+        )
+    assert (await post_event(http, direct_line("calling"))).json()["routed"] == "LEAD_NUMBER"
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE leads SET status = 'closed' WHERE tenant_id = :t"), {"t": open_lead.id}
+        )
+    # No open lead anywhere: the newest lead's tenant, not the inbox.
+    response = await post_event(http, direct_line("calling", call_id=7003))
+    assert response.json()["routed"] == "CLOSED_LEAD_NUMBER"
+    found = await rows(engine, "SELECT tenant_id, external_id FROM calls ORDER BY external_id")
+    assert [(c["tenant_id"], c["external_id"]) for c in found] == [
+        (open_lead.id, "7001"),
+        (closed_lead.id, "7003"),
+    ]
