@@ -2,6 +2,10 @@
 
     DATABASE_URL=postgresql://... python bench/call_events.py --seconds 5 [--url http://host:port]
 
+With --company the events go to the company endpoint `POST /webhooks/dialpad`, signed with the company
+secret, and are routed there: calls to the bench's leads as agents' direct-line calls (routed by the
+lead's number, then by the leg), the others on the bench tenant's call center.
+
 Without --url it starts `uvicorn calltrax.app:app_from_env` itself (--workers N) on a free port.
 It makes a tenant with leads, pre-signs realistic event sequences (calling / connected / hangup /
 dispositions, inbound misses, voicemails, and customer calls of several legs: call center + agent,
@@ -27,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import text
@@ -38,6 +43,7 @@ from bench.server import free_port, start_server, wait_ready
 from calltrax.simulate import phone_number, plan_calls, sign
 from domain.tenants import TenantSettings
 from persistence import calls as call_store
+from persistence import dialpad_company as company_store
 from persistence import tenants as tenant_store
 from persistence.db import create_engine
 from persistence.migrate import upgrade
@@ -46,11 +52,15 @@ TARGET_EVENTS_PER_SECOND = 1000
 TARGET_P99_MS = 50.0
 
 
-async def make_tenant(database_url: str, leads: int, rng: random.Random) -> tuple[str, str, list[str]]:
-    """A fresh tenant with a Dialpad secret and `leads` leads (an hour old) to link calls to."""
+async def make_tenant(
+    database_url: str, leads: int, rng: random.Random, *, company: bool = False
+) -> tuple[str, str, list[str], str | None]:
+    """A fresh tenant with a Dialpad secret and `leads` leads (an hour old) to link calls to; with
+    `company`, a call center too, and the company secret (made if none) in place of the tenant's."""
     engine = create_engine(database_url, pool_size=1)
     slug = f"bench-{secrets.token_hex(4)}"
     secret = secrets.token_urlsafe(32)
+    center = str(rng.randrange(10**15, 10**16)) if company else None
     phones = [phone_number(rng, "AU") for _ in range(leads)]
     async with engine.begin() as connection:
         tenant = await tenant_store.insert_tenant(
@@ -62,6 +72,12 @@ async def make_tenant(database_url: str, leads: int, rng: random.Random) -> tupl
             dialpad_webhook_secret=secret,
         )
         assert tenant is not None
+        if company:
+            await connection.execute(
+                text("UPDATE tenants SET dialpad_call_center_id = :cc WHERE id = :t"),
+                {"cc": center, "t": tenant.id},
+            )
+            secret = (await company_store.ensure_company(connection, secret=secret)).secret
         created = datetime.now(UTC) - timedelta(hours=1)
         for phone in phones:
             contact_id = (
@@ -81,17 +97,40 @@ async def make_tenant(database_url: str, leads: int, rng: random.Random) -> tupl
                 {"t": tenant.id, "c": contact_id, "at": created},
             )
     await engine.dispose()
-    return slug, secret, phones
+    return slug, secret, phones, center
+
+
+def _on_company(claims: dict[str, Any], center: str, leads: set[str]) -> dict[str, Any]:
+    """The event as the company subscription delivers it for the bench tenant."""
+    target = claims.get("target") or {}
+    if target.get("type") == "callcenter":
+        return claims | {"target": target | {"id": int(center)}}
+    if claims.get("external_number") in leads:
+        # An agent's direct line: no call center on the call; the lead's number finds the tenant.
+        return claims | {"proxy_target": {}, "group_id": "Office:5527348325810176"}
+    return claims | {"proxy_target": {"id": int(center), "type": "callcenter"}}
 
 
 def requests(
-    host: str, slug: str, secret: str, phones: list[str], calls: int, rng: random.Random, *, bursts: bool
+    host: str,
+    slug: str,
+    secret: str,
+    phones: list[str],
+    calls: int,
+    rng: random.Random,
+    *,
+    bursts: bool,
+    center: str | None = None,
 ) -> Iterator[tuple[bytes, bool]]:
     """Pre-built HTTP requests, and whether each is a redelivery."""
+    path = "/webhooks/dialpad" if center else f"/webhooks/dialpad/{slug}"
+    leads = set(phones)
     for claims, redelivery in plan_calls(rng, lead_phones=phones, calls=calls, region="AU", bursts=bursts):
+        if center is not None:
+            claims = _on_company(claims, center, leads)
         body = sign(claims, secret)
         head = (
-            f"POST /webhooks/dialpad/{slug} HTTP/1.1\r\nHost: {host}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
             f"Content-Type: application/jwt\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
         yield head + body, redelivery
@@ -151,7 +190,7 @@ async def run(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     # A fresh bench database needs the schema before the tenant is made (the server migrates too).
     await asyncio.to_thread(upgrade, args.database_url)
-    slug, secret, phones = await make_tenant(args.database_url, args.leads, rng)
+    slug, secret, phones, center = await make_tenant(args.database_url, args.leads, rng, company=args.company)
     server = None
     url = args.url
     if url is None:
@@ -162,7 +201,7 @@ async def run(args: argparse.Namespace) -> int:
         await wait_ready(url)
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        queue = list(requests(host, slug, secret, phones, args.calls, rng, bursts=args.bursts))
+        queue = list(requests(host, slug, secret, phones, args.calls, rng, bursts=args.bursts, center=center))
         queue.reverse()  # pop() from the end keeps each call's planned delivery order
         total_planned = len(queue)
         engine = create_engine(args.database_url, pool_size=1)
@@ -206,6 +245,7 @@ async def run(args: argparse.Namespace) -> int:
     print(f"server: {url} ({'started here, ' + str(args.workers) + ' worker(s)' if server else 'given'})")
     print(
         f"deliveries: {'each call back to back (--bursts)' if args.bursts else 'calls interleaved by event time'}"
+        + (", to the company endpoint (routed)" if args.company else "")
     )
     print(
         f"sent {len(sent)} events ({measured_unique} unique, {len(sent) - measured_unique} redeliveries) "
@@ -249,6 +289,9 @@ def main() -> int:
     parser.add_argument("--leads", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the bench tenant and its rows")
+    parser.add_argument(
+        "--company", action="store_true", help="post to the company endpoint POST /webhooks/dialpad (routed)"
+    )
     args = parser.parse_args()
     if not args.database_url:
         parser.error("set DATABASE_URL or --database-url (the tenant is made and counted there)")

@@ -1,4 +1,4 @@
-"""The `calltrax` command: serve, migrate, token, demo, simulate, dialpad send."""
+"""The `calltrax` command: serve, migrate, token, demo, simulate, dialpad setup, dialpad send."""
 
 from __future__ import annotations
 
@@ -299,6 +299,41 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_dialpad_setup(args: argparse.Namespace, settings: Settings) -> int:
+    """Set up or repair the company Dialpad webhook and subscription; --migrate moves older tenants to it."""
+    if not settings.dialpad_api_key:
+        _out("error: DIALPAD_API_KEY is not set: there is no Dialpad to set up (the simulation needs none)")
+        return 2
+    from calltrax.dialpad_client import DialpadClient
+    from domain.errors import DomainError
+    from services.setup_dialpad import setup_dialpad
+
+    with database(settings) as settings:
+        migrate(settings)
+
+        async def work(deps: object) -> object:
+            import httpx
+
+            async with httpx.AsyncClient() as http:
+                gateway = DialpadClient(
+                    http, base_url=settings.dialpad_base_url, api_key=settings.dialpad_api_key or ""
+                )
+                return await setup_dialpad(replace(deps, dialpad=gateway), actor=None, migrate=args.migrate)  # type: ignore[type-var,arg-type]
+
+        try:
+            setup = _with_deps(settings, work)
+        except DomainError as error:
+            _out(f"error: {error.message}")
+            _out("nothing is half-done: run the command again to finish")
+            return 1
+    for action in setup.actions or ["nothing to repair"]:  # type: ignore[attr-defined]
+        _out(action)
+    _out(f"endpoint: {setup.endpoint_url}")  # type: ignore[attr-defined]
+    _out(f"webhook: {setup.webhook_id}  subscription: {setup.subscription_id}")  # type: ignore[attr-defined]
+    _out(f"secret: {setup.secret}")  # type: ignore[attr-defined]
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calltrax", description="CallTrax lead-response analytics backend")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -327,6 +362,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(run=cmd_demo)
 
+    dialpad = commands.add_parser(
+        "dialpad", help="Dialpad tools: the company webhook and call subscription, posting signed events"
+    )
+    dialpad_commands = dialpad.add_subparsers(dest="dialpad_command", required=True)
+    setup = dialpad_commands.add_parser(
+        "setup", help="create or repair the company webhook and call subscription (idempotent)"
+    )
+    setup.add_argument(
+        "--migrate",
+        action="store_true",
+        help="also delete per-tenant subscriptions of tenants provisioned before (rerun after a failure)",
+    )
+    setup.set_defaults(run=cmd_dialpad_setup)
+
     sim = commands.add_parser(
         "simulate", help="post realistic leads and signed Dialpad call events to a running server"
     )
@@ -338,8 +387,6 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=None, help="repeatable runs")
     sim.set_defaults(run=cmd_simulate)
 
-    dialpad = commands.add_parser("dialpad", help="Dialpad tools")
-    dialpad_commands = dialpad.add_subparsers(dest="dialpad_command", required=True)
     send = dialpad_commands.add_parser(
         "send",
         help="sign call events with the tenant's Dialpad secret (read from the database) and post them",

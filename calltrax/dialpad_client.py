@@ -63,12 +63,27 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def dialpad_message(response: httpx.Response) -> str:
-    """Dialpad's error text: the body shape is undocumented, so look for a message and fall back to text."""
+def _error_details(body: Any) -> list[dict[str, Any]]:
+    """Dialpad's `{"error": {"errors": [{"message", "reason", ...}]}}` entries (Google-style), if any."""
+    error = body.get("error") if isinstance(body, dict) else None
+    errors = error.get("errors") if isinstance(error, dict) else None
+    return [item for item in errors if isinstance(item, dict)] if isinstance(errors, list) else []
+
+
+def _json(response: httpx.Response) -> Any:
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
-        body = None
+        return None
+
+
+def dialpad_message(response: httpx.Response) -> str:
+    """Dialpad's error text, never raw JSON: `error.errors[].message` joined, else `error.message` or
+    another message field, else the body's text."""
+    body = _json(response)
+    messages = [str(item["message"]) for item in _error_details(body) if isinstance(item.get("message"), str)]
+    if messages:
+        return "; ".join(dict.fromkeys(messages))[:500]
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
@@ -77,7 +92,18 @@ def dialpad_message(response: httpx.Response) -> str:
             if isinstance(body.get(key), str):
                 return str(body[key])
     text = response.text.strip()
+    if isinstance(body, dict | list):
+        # JSON with no message in it: say so rather than show it.
+        return response.reason_phrase or f"HTTP {response.status_code}"
     return text[:500] if text else response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def is_rate_limited(response: httpx.Response) -> bool:
+    """Dialpad answers some rate limits 403 with reason `rate_limit_exceeded`: retried like a 429."""
+    if response.status_code != 403:
+        return False
+    reasons = {str(item.get("reason", "")).lower() for item in _error_details(_json(response))}
+    return "rate_limit_exceeded" in reasons or "rate_limit_exceeded" in response.text[:2000].lower()
 
 
 def _int_id(value: str) -> int | str:
@@ -86,7 +112,8 @@ def _int_id(value: str) -> int | str:
 
 
 class DialpadClient:
-    """DialpadGateway over httpx: `Authorization: Bearer <key>`, 408/429/5xx/timeouts retried with
+    """DialpadGateway over httpx: `Authorization: Bearer <key>`, 408/429/5xx/timeouts and 403
+    `rate_limit_exceeded` retried with
     capped exponential backoff and jitter (Retry-After honoured), other 4xx raised at once."""
 
     def __init__(
@@ -181,9 +208,10 @@ class DialpadClient:
                 "dialpad answered an error",
                 extra={"method": method, "path": path, "status": status, "attempt": attempt + 1},
             )
-            if not (status in RETRIABLE_STATUSES or status >= 500) or last:
+            retriable = status in RETRIABLE_STATUSES or status >= 500 or is_rate_limited(response)
+            if not retriable or last:
                 raise DialpadError(f"Dialpad answered {status}: {message}", status=status, step=step)
-            # A 5xx may come after the work was done; 408 and 429 say it was not.
+            # A 5xx may come after the work was done; 408, 429 and a rate-limit 403 say it was not.
             maybe_done = maybe_done or status >= 500
             delay = retry_after_seconds(response.headers.get("retry-after"))
             if delay is None:
@@ -222,9 +250,9 @@ class DialpadClient:
             query["cursor"] = page["cursor"]
         return items
 
-    async def _delete(self, path: str, *, step: str) -> None:
+    async def _delete(self, path: str, *, step: str, json: dict[str, Any] | None = None) -> None:
         try:
-            await self._request("DELETE", path, step=step)
+            await self._request("DELETE", path, step=step, json=json)
         except DialpadError as error:
             # Already gone is what a delete wants.
             if error.status != 404:
@@ -283,28 +311,91 @@ class DialpadClient:
         await self._delete(f"/webhooks/{webhook_id}", step=ProvisioningStep.WEBHOOK)
 
     async def create_call_subscription(
-        self, *, webhook_id: str, call_center_id: str, call_states: list[str]
+        self, *, webhook_id: str, call_center_id: str | None, call_states: list[str]
     ) -> dict[str, Any]:
-        body = {
+        body: dict[str, Any] = {
             "endpoint_id": _int_id(webhook_id),
             "call_states": list(call_states),
             "enabled": True,
-            "target_type": "callcenter",
-            "target_id": _int_id(call_center_id),
         }
+        if call_center_id is not None:
+            body["target_type"] = "callcenter"
+            body["target_id"] = _int_id(call_center_id)
         step = ProvisioningStep.SUBSCRIPTION
 
         async def adopt() -> dict[str, Any] | None:
-            # The call center is ours, so a subscription on it to our webhook is ours.
-            items = await self._list(
-                "/subscriptions/call",
-                step=step,
-                params={"target_type": "callcenter", "target_id": body["target_id"]},
-            )
-            found = [item for item in items if str((item.get("webhook") or {}).get("id")) == webhook_id]
+            # A subscription to our webhook with the same target (or none) is the lost attempt's.
+            params = {"target_type": "callcenter", "target_id": body["target_id"]} if call_center_id else {}
+            items = await self._list("/subscriptions/call", step=step, params=params)
+            found = [
+                item
+                for item in items
+                if str((item.get("webhook") or {}).get("id")) == webhook_id
+                and _target(item) == call_center_id
+            ]
             return found[-1] if found else None
 
         return await self._create("/subscriptions/call", body, step=step, adopt=adopt)
 
     async def delete_call_subscription(self, subscription_id: str) -> None:
         await self._delete(f"/subscriptions/call/{subscription_id}", step=ProvisioningStep.SUBSCRIPTION)
+
+    async def list_webhooks(self) -> list[dict[str, Any]]:
+        return await self._list("/webhooks", step=ProvisioningStep.WEBHOOK)
+
+    async def update_webhook(self, webhook_id: str, *, hook_url: str, secret: str) -> dict[str, Any]:
+        answer = await self._request(
+            "PATCH",
+            f"/webhooks/{webhook_id}",
+            json={"hook_url": hook_url, "secret": secret},
+            step=ProvisioningStep.WEBHOOK,
+        )
+        return answer if isinstance(answer, dict) else {"id": webhook_id}
+
+    async def list_call_subscriptions(self) -> list[dict[str, Any]]:
+        return await self._list("/subscriptions/call", step=ProvisioningStep.SUBSCRIPTION)
+
+    async def update_call_subscription(
+        self, subscription_id: str, *, webhook_id: str, call_states: list[str], enabled: bool
+    ) -> dict[str, Any]:
+        answer = await self._request(
+            "PATCH",
+            f"/subscriptions/call/{subscription_id}",
+            json={"endpoint_id": _int_id(webhook_id), "call_states": list(call_states), "enabled": enabled},
+            step=ProvisioningStep.SUBSCRIPTION,
+        )
+        return answer if isinstance(answer, dict) else {"id": subscription_id}
+
+    async def add_operator(self, call_center_id: str, user_id: str) -> None:
+        try:
+            await self._request(
+                "POST",
+                f"/callcenters/{call_center_id}/operators",
+                json={"user_id": _int_id(user_id)},
+                step=ProvisioningStep.OPERATOR,
+            )
+        except DialpadError as error:
+            # Already an operator: what adding wants. (Dialpad documents 409 for "already exists".)
+            if error.status != 409:
+                raise
+
+    async def remove_operator(self, call_center_id: str, user_id: str) -> None:
+        await self._delete(
+            f"/callcenters/{call_center_id}/operators",
+            step=ProvisioningStep.OPERATOR,
+            json={"user_id": _int_id(user_id)},
+        )
+
+    async def update_call_center_hours(self, call_center_id: str, hours: dict[str, list[str]]) -> None:
+        await self._request(
+            "PATCH",
+            f"/callcenters/{call_center_id}",
+            json={"hours_on": True, **call_center_hours(hours)},
+            step=ProvisioningStep.CALL_CENTER,
+        )
+
+
+def _target(subscription: dict[str, Any]) -> str | None:
+    """The call center a subscription is scoped to; None for a company-wide one."""
+    target = subscription.get("target_id")
+    return str(target) if target not in (None, "") else None

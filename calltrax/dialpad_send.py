@@ -1,5 +1,5 @@
 """`calltrax dialpad send`: sign Dialpad call events with a tenant's secret and post them to a server,
-as Dialpad does (one HS256 JWT per request to `/webhooks/dialpad/{slug}`)."""
+as Dialpad does (one HS256 JWT per request to the tenant's Dialpad endpoint)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def send_events(
             label = f"call {event.get('call_id')} {event.get('state') or event.get('event_type') or '?'}"
             try:
                 answer = http.post(
-                    f"/webhooks/dialpad/{credentials.slug}", content=sign(event, credentials.dialpad_secret)
+                    credentials.path, content=sign(_routable(event, credentials), credentials.dialpad_secret)
                 )
             except httpx.HTTPError as error:
                 report(f"{label}: cannot reach {base_url}: {error}")
@@ -87,3 +87,11 @@ def send_events(
             all_ok = all_ok and answer.status_code == 200
             report(f"{label}: {answer.status_code} {answer.text.strip()}")
     return all_ok
+
+
+def _routable(event: dict[str, Any], credentials: Credentials) -> dict[str, Any]:
+    """On the company endpoint an event finds its tenant by call center: name the tenant's, unless
+    the event names a target of its own."""
+    if credentials.call_center_id is None or event.get("proxy_target") or event.get("target"):
+        return event
+    return event | {"proxy_target": {"id": int(credentials.call_center_id), "type": "callcenter"}}

@@ -27,6 +27,7 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from domain.phones import region_for_timezone
+from persistence import dialpad_company as company_store
 from persistence import tenants as tenant_store
 from persistence.db import create_engine
 
@@ -63,6 +64,13 @@ class Credentials:
     lead_token: str | None
     dialpad_secret: str
     region: str | None
+    # Tenants without a secret of their own get the company endpoint, their calls on their call center.
+    events_path: str = ""
+    call_center_id: str | None = None
+
+    @property
+    def path(self) -> str:
+        return self.events_path or f"/webhooks/dialpad/{self.slug}"
 
 
 @dataclass
@@ -84,8 +92,14 @@ async def load_credentials(database_url: str, slug: str) -> Credentials:
             tenant = await tenant_store.get_tenant_by_slug(connection, slug)
             if tenant is None:
                 raise LookupError(f"no tenant with slug {slug!r}")
-            if not tenant.dialpad_webhook_secret:
-                raise LookupError(f"tenant {slug!r} has no Dialpad webhook secret")
+            secret, path = tenant.dialpad_webhook_secret, ""
+            if not secret:
+                company = await company_store.get_company(connection)
+                secret, path = (company.secret if company else None), "/webhooks/dialpad"
+            if not secret:
+                raise LookupError(
+                    f"tenant {slug!r} has no Dialpad webhook secret and no company one is set up"
+                )
             hooks = (await tenant_store.list_lead_webhooks(connection, [tenant.id]))[tenant.id]
     finally:
         await engine.dispose()
@@ -93,8 +107,10 @@ async def load_credentials(database_url: str, slug: str) -> Credentials:
     return Credentials(
         slug=slug,
         lead_token=active[-1].token if active else None,
-        dialpad_secret=tenant.dialpad_webhook_secret,
+        dialpad_secret=secret,
         region=tenant.settings.default_region or region_for_timezone(tenant.timezone),
+        events_path=path,
+        call_center_id=tenant.dialpad_call_center_id if path else None,
     )
 
 
@@ -474,9 +490,12 @@ async def simulate(
             if wait > 0:
                 await asyncio.sleep(wait)
             next_post = time.monotonic() + interval
-            answer = await http.post(
-                f"/webhooks/dialpad/{credentials.slug}", content=sign(claims, credentials.dialpad_secret)
-            )
+            if credentials.call_center_id is not None:
+                # The company endpoint finds the tenant by its call center on the call.
+                claims = claims | {
+                    "proxy_target": {"id": int(credentials.call_center_id), "type": "callcenter"}
+                }
+            answer = await http.post(credentials.path, content=sign(claims, credentials.dialpad_secret))
             report.events_sent += 1
             report.duplicates_sent += int(redelivery)
             report.unique_events += int(not redelivery)

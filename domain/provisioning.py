@@ -41,6 +41,7 @@ class ProvisioningStep:
     CALL_CENTER = "callcenter"
     WEBHOOK = "webhook"
     SUBSCRIPTION = "subscription"
+    OPERATOR = "operator"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from graph.metrics.query import MetricsQuery
 from graph.notifications.mutations import NotificationsMutation
 from graph.notifications.query import NotificationsQuery
 from graph.provisioning.mutations import ProvisioningMutation
+from graph.provisioning.query import ProvisioningQuery
 from graph.public_dashboard.mutations import PublicDashboardMutation
 from graph.public_dashboard.query import PublicDashboardQuery
 from graph.public_dashboard.subscription import PublicDashboardSubscription
@@ -38,7 +39,14 @@ from graph.users.query import UsersQuery
 
 @strawberry.type
 class Query(
-    UsersQuery, TenantsQuery, LeadsQuery, CallsQuery, NotificationsQuery, MetricsQuery, PublicDashboardQuery
+    UsersQuery,
+    TenantsQuery,
+    LeadsQuery,
+    CallsQuery,
+    NotificationsQuery,
+    MetricsQuery,
+    PublicDashboardQuery,
+    ProvisioningQuery,
 ):
     pass
 

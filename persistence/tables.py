@@ -78,7 +78,8 @@ class Tenant(Base):
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=TenantStatus.ACTIVE.value)
     status_reason: Mapped[str | None] = mapped_column(Text)
     dialpad_mode: Mapped[str | None] = mapped_column(Text)
-    dialpad_call_center_id: Mapped[str | None] = mapped_column(Text)
+    # The company endpoint routes an event to the tenant whose call center is on it (migration 0012).
+    dialpad_call_center_id: Mapped[str | None] = mapped_column(Text, index=True)
     dialpad_webhook_id: Mapped[str | None] = mapped_column(Text)
     dialpad_subscription_id: Mapped[str | None] = mapped_column(Text)
     # Signs Dialpad's event JWTs; never leaves the server through the API.
@@ -109,6 +110,8 @@ class Contact(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "phone"),
         Index(None, "tenant_id", "email"),
+        # The company endpoint finds the tenants with a lead at an event's number (migration 0012).
+        Index(None, "phone"),
         # A phoneless contact is unique by email, so racing email-only leads make one contact.
         Index(
             "uq_contacts_tenant_id_email_phoneless",
@@ -229,6 +232,8 @@ class Call(Base):
         Index(None, "tenant_id", text("started_at DESC"), text("id DESC")),
         Index(None, "lead_id", "started_at"),
         Index(None, "contact_id", "started_at"),
+        # The company endpoint sends a leg where its linked legs went (migration 0012).
+        Index(None, "external_id"),
         # Call rates and the trend read primary legs from the index alone (migration 0008).
         Index(
             "ix_calls_metrics",
@@ -306,6 +311,52 @@ class CallEvent(Base):
     received_at: Mapped[datetime] = _created()
 
 
+class DialpadCompany(Base):
+    """The one company-wide Dialpad webhook and call subscription, and the secret events are signed with."""
+
+    __tablename__ = "dialpad_company"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, server_default=text("1"))
+    secret: Mapped[str] = mapped_column(Text, nullable=False)
+    hook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_id: Mapped[str | None] = mapped_column(Text)
+    subscription_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class DialpadInbox(Base):
+    """Company events no tenant could be found for (or internal calls), kept raw; routed later."""
+
+    __tablename__ = "dialpad_inbox"
+    __table_args__ = (
+        # Redeliveries of an event are one row, as in call_events.
+        UniqueConstraint("call_external_id", "state", "event_timestamp_ms"),
+        Index(
+            "ix_dialpad_inbox_waiting",
+            "external_number",
+            postgresql_where=text("routed_at IS NULL AND reason = 'NO_TENANT'"),
+        ),
+        Index(None, "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    call_external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    event_timestamp_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # E.164 when readable: a lead arriving with this number routes the event.
+    external_number: Mapped[str | None] = mapped_column(Text)
+    # Why it was not routed: NO_TENANT (waits for a lead) or INTERNAL (stored, never counted).
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    received_at: Mapped[datetime] = _created()
+    routed_tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="SET NULL")
+    )
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -324,6 +375,8 @@ class User(Base):
         UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
     )
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    # The agent's Dialpad user id: assignAgent makes them an operator of the tenant's call center.
+    dialpad_user_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
 

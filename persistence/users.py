@@ -23,6 +23,8 @@ class UserRow:
     role: Role
     tenant_id: UUID | None
     active: bool
+    # The agent's Dialpad user id, if they take calls in Dialpad (issue 15).
+    dialpad_user_id: str | None = None
 
 
 def _user(row: object) -> UserRow:
@@ -33,6 +35,7 @@ def _user(row: object) -> UserRow:
         role=Role(row.role),  # type: ignore[attr-defined]
         tenant_id=row.tenant_id,  # type: ignore[attr-defined]
         active=row.active,  # type: ignore[attr-defined]
+        dialpad_user_id=getattr(row, "dialpad_user_id", None),
     )
 
 
@@ -103,22 +106,30 @@ async def upsert_user(
     role: Role,
     tenant_id: UUID | None,
     active: bool = True,
+    dialpad_user_id: str | None = None,
+    set_dialpad_user_id: bool = False,
 ) -> UserRow:
-    """Create the user or update it in place (keyed by id)."""
+    """Create the user or update it in place (keyed by id); the Dialpad user id only when `set_dialpad_user_id`."""
     statement = insert(User).values(
-        id=user_id, email=email, name=name, role=role.value, tenant_id=tenant_id, active=active
+        id=user_id,
+        email=email,
+        name=name,
+        role=role.value,
+        tenant_id=tenant_id,
+        active=active,
+        dialpad_user_id=dialpad_user_id,
     )
-    upsert = statement.on_conflict_do_update(
-        index_elements=[User.id],
-        set_={
-            "email": statement.excluded.email,
-            "name": statement.excluded.name,
-            "role": statement.excluded.role,
-            "tenant_id": statement.excluded.tenant_id,
-            "active": statement.excluded.active,
-            "updated_at": text("now()"),
-        },
-    ).returning(User)
+    changes = {
+        "email": statement.excluded.email,
+        "name": statement.excluded.name,
+        "role": statement.excluded.role,
+        "tenant_id": statement.excluded.tenant_id,
+        "active": statement.excluded.active,
+        "updated_at": text("now()"),
+    }
+    if set_dialpad_user_id:
+        changes["dialpad_user_id"] = statement.excluded.dialpad_user_id
+    upsert = statement.on_conflict_do_update(index_elements=[User.id], set_=changes).returning(User)
     return _user((await connection.execute(upsert)).one())
 
 

@@ -105,6 +105,19 @@ async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> Call
     raise Unavailable("the tenant's settings kept changing; retry shortly")
 
 
+async def apply_routed_event(
+    deps: Deps, *, tenant_slug: str, claims: dict[str, Any], facts: CallEventFacts
+) -> CallEventOutcome:
+    """Apply an event already verified elsewhere (the company endpoint) to the tenant it was routed to."""
+    tenant = _TENANTS.get(tenant_slug) or await _fresh_tenant(deps, tenant_slug)
+    for _ in range(_ATTEMPTS):
+        try:
+            return await _apply_once(deps, tenant, facts, claims)
+        except TenantChanged:
+            tenant = await _fresh_tenant(deps, tenant_slug)
+    raise Unavailable("the tenant's settings kept changing; retry shortly")
+
+
 async def _apply_once(
     deps: Deps, tenant: EventTenant, facts: CallEventFacts, claims: dict[str, Any]
 ) -> CallEventOutcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,9 @@ from persistence import tenants as tenant_store
 from persistence.contacts import ContactFields, ContactRaced
 from persistence.leads import RegionCheck
 from services.deps import Deps
+from services.route_call_event import route_waiting_events
+
+log = logging.getLogger("calltrax.leads")
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # Attempts of the write when a race (adopted phone, stale region hint) asks for another go.
@@ -196,6 +200,17 @@ async def _write(
     assert intake.contact_id is not None
     # The statement wrote the LEAD_CREATED row; the relay numbers and publishes it.
     deps.publisher.committed([intake.tenant_id])
+    if point.phone_e164 is not None:
+        await _route_waiting_calls(deps, point.phone_e164)
     return LeadIngested(
         lead_id=intake.lead_id, contact_id=intake.contact_id, tenant_id=intake.tenant_id, duplicate=False
     )
+
+
+async def _route_waiting_calls(deps: Deps, phone: str) -> None:
+    """Calls the company endpoint kept for want of a tenant go to this lead's now (issue 15). The lead
+    is stored whatever happens here: a failure is logged and the events wait for the next lead."""
+    try:
+        await route_waiting_events(deps, phone=phone)
+    except Exception:
+        log.exception("could not route waiting Dialpad events")

@@ -1,26 +1,31 @@
-"""Provision a client: reserve the tenant, create its Dialpad call center, webhook and call subscription."""
+"""Provision a client: reserve the tenant, create its Dialpad call center (and operators); the company
+subscription covers its calls."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
+from domain.call_center_hours import convert_hours
 from domain.errors import BadInput, Conflict, DialpadError, Forbidden, Unavailable
 from domain.events import EventType, NewEvent
 from domain.ports import DialpadGateway
-from domain.provisioning import CALL_STATES, ProvisioningStep, validate_input
-from domain.roles import Principal, can_administer
+from domain.provisioning import ProvisioningStep, is_timezone, validate_input
+from domain.roles import Principal, Role, can_administer
 from domain.tenants import DialpadMode, TenantSettings, TenantStatus
 from persistence import provisioning as provisioning_store
 from persistence import tenants as tenant_store
+from persistence import users as user_store
 from persistence.snapshots import snapshot
 from persistence.tenants import TenantRow
+from persistence.users import UserRow
 from services.deps import Deps
+from services.dialpad_setup import company_events_url, ensure_company_subscription
 
 log = logging.getLogger("calltrax.provisioning")
 
@@ -40,6 +45,8 @@ class ProvisionedClient:
     dialpad_events_url: str
     inbound_leads_url: str | None
     dialpad_mode: DialpadMode
+    # What the admin should know, e.g. business hours Dialpad cannot hold the same all year.
+    notes: tuple[str, ...] = ()
 
 
 def require_admin(actor: Principal | None) -> None:
@@ -62,6 +69,14 @@ def dialpad_events_url(deps: Deps, slug: str) -> str:
     return f"{deps.public_base_url}/webhooks/dialpad/{slug}"
 
 
+def events_url_of(deps: Deps, tenant: TenantRow) -> str:
+    """Where the tenant's call events arrive: its own endpoint while it still has its own Dialpad
+    webhook (provisioned before the company subscription), else the company endpoint."""
+    if tenant.dialpad_webhook_id is not None:
+        return dialpad_events_url(deps, tenant.slug)
+    return company_events_url(deps)
+
+
 def tenant_event(tenant: TenantRow) -> NewEvent:
     """TENANT_UPDATED with the tenant's snapshot; the Dialpad webhook secret never leaves the server."""
     payload = snapshot(tenant, exclude={"dialpad_webhook_secret", "settings"})
@@ -78,16 +93,17 @@ async def update_tenant(deps: Deps, tenant_id: UUID, **values: Any) -> TenantRow
     return tenant
 
 
-async def describe(deps: Deps, tenant: TenantRow) -> ProvisionedClient:
+async def describe(deps: Deps, tenant: TenantRow, notes: tuple[str, ...] = ()) -> ProvisionedClient:
     """The answer for a tenant: its Dialpad events URL and its newest active lead webhook URL."""
     async with deps.reader() as connection:
         hooks = (await tenant_store.list_lead_webhooks(connection, [tenant.id]))[tenant.id]
     active = [hook for hook in hooks if hook.active]
     return ProvisionedClient(
         tenant=tenant,
-        dialpad_events_url=dialpad_events_url(deps, tenant.slug),
+        dialpad_events_url=events_url_of(deps, tenant),
         inbound_leads_url=f"{deps.public_base_url}/webhooks/lead/{active[-1].token}" if active else None,
         dialpad_mode=DialpadMode(tenant.dialpad_mode or DialpadMode.LIVE),
+        notes=notes,
     )
 
 
@@ -114,38 +130,62 @@ async def undo(
     return tenant, left
 
 
+async def _hours_in_call_center_zone(
+    deps: Deps, gateway: DialpadGateway, tenant: TenantRow, call_center: dict[str, Any]
+) -> str | None:
+    """Dialpad applies the hours in the call center's timezone (its office's, in the create answer):
+    send them converted when it is not the tenant's; the note when no one conversion fits the year."""
+    zone = call_center.get("timezone")
+    if not isinstance(zone, str) or zone == tenant.timezone or not is_timezone(zone):
+        return None
+    converted = convert_hours(
+        tenant.settings.business_hours,
+        from_zone=tenant.timezone,
+        to_zone=zone,
+        today=deps.clock.now().astimezone(ZoneInfo(tenant.timezone)).date(),
+    )
+    await gateway.update_call_center_hours(str(call_center["id"]), converted.hours)
+    return converted.note
+
+
+async def _add_operators(
+    deps: Deps, gateway: DialpadGateway, tenant: TenantRow, operators: list[UserRow]
+) -> None:
+    """The given agents with a Dialpad id become operators of the new call center (the call center's
+    deletion on a later failure takes them along)."""
+    call_center = tenant.dialpad_call_center_id
+    assert call_center is not None
+    for agent in operators:
+        if agent.dialpad_user_id is not None:
+            await gateway.add_operator(call_center, agent.dialpad_user_id)
+
+
 async def run_provisioning(
-    deps: Deps, gateway: DialpadGateway, tenant: TenantRow, *, office_id: str | None
+    deps: Deps,
+    gateway: DialpadGateway,
+    tenant: TenantRow,
+    *,
+    office_id: str | None,
+    operators: list[UserRow] | None = None,
 ) -> ProvisionedClient:
     """Create whatever Dialpad resource the tenant lacks (never a second one), store each id at once, then
     mark it active with a lead webhook. On failure undo every Dialpad resource, mark it failed, re-raise.
 
     The caller holds the tenant's provisioning lock and has set its status to provisioning."""
+    notes: list[str] = []
     try:
         if tenant.dialpad_call_center_id is None:
             call_center = await gateway.create_call_center(
                 name=tenant.name, office_id=office_id, hours=tenant.settings.business_hours
             )
             tenant = await update_tenant(deps, tenant.id, dialpad_call_center_id=call_center["id"])
-        call_center_id = tenant.dialpad_call_center_id
-        assert call_center_id is not None
-        if tenant.dialpad_webhook_id is None:
-            secret = secrets.token_urlsafe(32)
-            webhook = await gateway.create_webhook(
-                hook_url=dialpad_events_url(deps, tenant.slug), secret=secret
-            )
-            # An adopted webhook (made by an attempt whose answer was lost) may carry another secret.
-            secret = str((webhook.get("signature") or {}).get("secret") or secret)
-            tenant = await update_tenant(
-                deps, tenant.id, dialpad_webhook_id=webhook["id"], dialpad_webhook_secret=secret
-            )
-        webhook_id = tenant.dialpad_webhook_id
-        assert webhook_id is not None
-        if tenant.dialpad_subscription_id is None:
-            subscription = await gateway.create_call_subscription(
-                webhook_id=webhook_id, call_center_id=call_center_id, call_states=list(CALL_STATES)
-            )
-            tenant = await update_tenant(deps, tenant.id, dialpad_subscription_id=subscription["id"])
+            note = await _hours_in_call_center_zone(deps, gateway, tenant, call_center)
+            if note:
+                notes.append(note)
+        await _add_operators(deps, gateway, tenant, operators or [])
+        # One company-wide subscription covers every tenant (Dialpad allows 100 per company): made the
+        # first time it is needed, never one per tenant (issue 15).
+        await ensure_company_subscription(deps, gateway, check=False)
         async with deps.unit_of_work() as tx:
             hooks = (await tenant_store.list_lead_webhooks(tx.connection, [tenant.id]))[tenant.id]
             if not hooks:
@@ -154,6 +194,8 @@ async def run_provisioning(
                 await provisioning_store.set_lead_webhooks_active(
                     tx.connection, tenant_id=tenant.id, active=True
                 )
+            for agent in operators or []:
+                await user_store.assign_agent(tx.connection, user_id=agent.id, tenant_id=tenant.id)
             active = await tenant_store.update_tenant(
                 tx.connection, tenant.id, status=TenantStatus.ACTIVE, status_reason=None
             )
@@ -163,7 +205,7 @@ async def run_provisioning(
         await _fail(deps, gateway, tenant.id, error)
         raise
     log.info("tenant provisioned", extra={"tenant_id": str(tenant.id), "slug": tenant.slug})
-    return await describe(deps, active)
+    return await describe(deps, active, tuple(notes))
 
 
 async def _fail(deps: Deps, gateway: DialpadGateway, tenant_id: UUID, error: Exception) -> None:
@@ -193,13 +235,16 @@ async def provision_client(
     slug: str | None = None,
     business_hours: Mapping[str, list[str] | None] | None = None,
     office_id: str | None = None,
+    operators: list[str] | None = None,
 ) -> ProvisionedClient:
-    """Create a tenant and its Dialpad call center, webhook and call subscription, or leave nothing half-made."""
+    """Create a tenant and its Dialpad call center (with `operators`, CallTrax agent user ids, assigned and,
+    with a Dialpad id, made operators), or leave nothing half-made."""
     require_admin(actor)
     gateway = require_gateway(deps)
     data = validate_input(
         name=name, timezone=timezone, slug=slug, business_hours=business_hours, office_id=office_id
     )
+    agents = await _operators(deps, operators or [])
     office = data.office_id or deps.dialpad_office_id
     if office is None and not gateway.simulated:
         raise BadInput(
@@ -223,4 +268,20 @@ async def provision_client(
             if tenant is None:
                 raise Conflict(f"the slug {data.slug!r} is taken", fields={"slug": "taken"})
             await tx.record(tenant_event(tenant))
-        return await run_provisioning(deps, gateway, tenant, office_id=office)
+        return await run_provisioning(deps, gateway, tenant, office_id=office, operators=agents)
+
+
+async def _operators(deps: Deps, user_ids: list[str]) -> list[UserRow]:
+    """The agents provisioning should assign; BAD_USER_INPUT naming each id that is not an agent."""
+    errors: dict[str, str] = {}
+    agents: list[UserRow] = []
+    async with deps.reader() as connection:
+        for index, user_id in enumerate(dict.fromkeys(user_ids)):
+            user = await user_store.get_user(connection, user_id)
+            if user is None or user.role is not Role.AGENT:
+                errors[f"operators.{index}"] = "not an agent's user id"
+            else:
+                agents.append(user)
+    if errors:
+        raise BadInput("operators must be agents", fields=errors)
+    return agents

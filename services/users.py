@@ -36,9 +36,15 @@ async def upsert_user(
     tenant_id: UUID | None = None,
     tenant_slug: str | None = None,
     active: bool = True,
+    dialpad_user_id: str | None = None,
 ) -> UserRow:
-    """Create or update a user, keyed by id when given, else by email."""
+    """Create or update a user, keyed by id when given, else by email. `dialpad_user_id`: None keeps it,
+    "" clears it, digits set it (assignAgent then makes the agent an operator in Dialpad)."""
     _require_admin(actor)
+    if dialpad_user_id is not None:
+        dialpad_user_id = dialpad_user_id.strip()
+        if dialpad_user_id and not (dialpad_user_id.isdigit() and len(dialpad_user_id) <= 30):
+            raise BadInput("not a Dialpad user id", fields={"dialpadUserId": "digits (Dialpad's user id)"})
     email = email.strip().lower()
     if len(email) > MAX_EMAIL_LENGTH or not EMAIL.match(email):
         raise BadInput(f"{email[:100]!r} is not an email address", fields={"email": "not an email address"})
@@ -70,6 +76,8 @@ async def upsert_user(
             role=role,
             tenant_id=tenant_id if role is Role.CLIENT else None,
             active=active,
+            dialpad_user_id=dialpad_user_id or None,
+            set_dialpad_user_id=dialpad_user_id is not None,
         )
         if role is Role.AGENT and tenant_id is not None:
             await user_store.assign_agent(tx.connection, user_id=user.id, tenant_id=tenant_id)

@@ -1,4 +1,5 @@
-"""A fake Dialpad API v2 (call centers, webhooks, call subscriptions) that records requests and injects faults."""
+"""A fake Dialpad API v2 (call centers and operators, webhooks, call subscriptions) that records requests and
+injects faults."""
 
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ class Fault:
     times: int = 1
     retry_after: str | None = None
     message: str = "injected failure"
+    # Dialpad's `errors[].reason`, e.g. "rate_limit_exceeded" (sent with a 403).
+    reason: str | None = None
     stall: float | None = None
     # With a stall: do the work first, then answer late (the answer a timed-out client never reads).
     process_first: bool = False
@@ -71,6 +74,10 @@ class FakeDialpad:
     call_centers: dict[str, dict[str, Any]] = field(default_factory=dict)
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # call center id -> the Dialpad user ids of its operators.
+    operators: dict[str, set[str]] = field(default_factory=dict)
+    # The timezone call centers get (their office's); None leaves it out of the answer.
+    office_timezone: str | None = None
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     ids: Any = field(default_factory=lambda: itertools.count(5_100_000_000_000_001))
@@ -127,7 +134,7 @@ class FakeDialpad:
                     return answer
             elif fault is not None and fault.status is not None:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return _error(fault.status, fault.message, headers)
+                return _error(fault.status, fault.message, headers, reason=fault.reason)
             return self._answer(request, body)
 
         return Starlette(
@@ -156,10 +163,16 @@ class FakeDialpad:
                         "items": [
                             sub
                             for sub in self.subscriptions.values()
-                            if query.get("target_id", sub["target_id"]) == sub["target_id"]
+                            if "target_id" not in query or query["target_id"] == sub.get("target_id")
                         ]
                     }
                 )
+            if path.startswith("/api/v2/callcenters/") and path.endswith("/operators"):
+                center = path.split("/")[4]
+                if center not in self.call_centers:
+                    return _error(404, "call center not found")
+                users = [{"id": user} for user in sorted(self.operators.get(center, set()))]
+                return JSONResponse({"users": users, "rooms": []})
         route = (request.method, path)
         if route == ("POST", "/api/v2/callcenters"):
             return self._create_call_center(body)
@@ -167,6 +180,10 @@ class FakeDialpad:
             return self._create_webhook(body)
         if route == ("POST", "/api/v2/subscriptions/call"):
             return self._create_subscription(body)
+        if path.startswith("/api/v2/callcenters/") and path.endswith("/operators"):
+            return self._operators(request.method, path.split("/")[4], body)
+        if request.method == "PATCH":
+            return self._update(path, body)
         if request.method == "DELETE":
             for prefix, store in (
                 ("/api/v2/callcenters/", self.call_centers),
@@ -176,6 +193,60 @@ class FakeDialpad:
                 if path.startswith(prefix):
                     deleted = store.pop(path.removeprefix(prefix), None)
                     return JSONResponse(deleted) if deleted else _error(404, "not found")
+        return _error(404, "no such endpoint")
+
+    def _operators(self, method: str, center: str, body: Any) -> Response:
+        if center not in self.call_centers:
+            return _error(404, "call center not found")
+        user_id = body.get("user_id") if isinstance(body, dict) else None
+        if not isinstance(user_id, int):
+            return _error(400, "user_id is required (int64)")
+        operators = self.operators.setdefault(center, set())
+        if method == "POST":
+            operators.add(str(user_id))
+            return JSONResponse(
+                {"id": str(user_id), "call_center_id": center, "role": body.get("role", "operator")}
+            )
+        if method == "DELETE":
+            if str(user_id) not in operators:
+                return _error(404, "the user is not an operator of this call center")
+            operators.discard(str(user_id))
+            return JSONResponse({"id": str(user_id)})
+        return _error(405, "method not allowed")
+
+    def _update(self, path: str, body: Any) -> Response:
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        for prefix, store in (
+            ("/api/v2/callcenters/", self.call_centers),
+            ("/api/v2/webhooks/", self.webhooks),
+            ("/api/v2/subscriptions/call/", self.subscriptions),
+        ):
+            if path.startswith(prefix):
+                item = store.get(path.removeprefix(prefix))
+                if item is None:
+                    return _error(404, "not found")
+                if prefix == "/api/v2/webhooks/":
+                    item["hook_url"] = body.get("hook_url", item["hook_url"])
+                    if body.get("secret"):
+                        item["signature"] = {"type": "jwt", "algo": "HS256", "secret": body["secret"]}
+                elif prefix == "/api/v2/subscriptions/call/":
+                    if "endpoint_id" in body:
+                        if str(body["endpoint_id"]) not in self.webhooks:
+                            return _error(400, "endpoint_id must be an existing webhook id")
+                        item["webhook"] = self.webhooks[str(body["endpoint_id"])]
+                    for key in ("call_states", "enabled"):
+                        if key in body:
+                            item[key] = body[key]
+                else:
+                    item.update(
+                        {
+                            key: value
+                            for key, value in body.items()
+                            if key.endswith("_hours") or key == "hours_on"
+                        }
+                    )
+                return JSONResponse(item)
         return _error(404, "no such endpoint")
 
     def _create_call_center(self, body: Any) -> Response:
@@ -194,6 +265,8 @@ class FakeDialpad:
             "hours_on": bool(body.get("hours_on", False)),
             **{f"{day}_hours": body.get(f"{day}_hours", []) for day in WEEKDAYS},
         }
+        if self.office_timezone is not None:
+            call_center["timezone"] = self.office_timezone
         self.call_centers[call_center["id"]] = call_center
         return JSONResponse(call_center)
 
@@ -212,9 +285,11 @@ class FakeDialpad:
         endpoint_id, target_id = body.get("endpoint_id"), body.get("target_id")
         if not isinstance(endpoint_id, int) or str(endpoint_id) not in self.webhooks:
             return _error(400, "endpoint_id must be an existing webhook id (int64)")
-        if body.get("target_type") != "callcenter" or not isinstance(target_id, int):
+        # Without a target the subscription covers every call of the company.
+        scoped = "target_type" in body or "target_id" in body
+        if scoped and (body.get("target_type") != "callcenter" or not isinstance(target_id, int)):
             return _error(400, "target_type callcenter needs an int64 target_id")
-        if str(target_id) not in self.call_centers:
+        if scoped and str(target_id) not in self.call_centers:
             return _error(404, "target call center not found")
         states = body.get("call_states")
         if not isinstance(states, list) or not states or not set(states) <= CALL_STATES:
@@ -223,14 +298,19 @@ class FakeDialpad:
             "id": self.new_id(),
             "call_states": states,
             "enabled": bool(body.get("enabled", True)),
-            "target_type": "callcenter",
-            "target_id": str(target_id),
             "webhook": self.webhooks[str(endpoint_id)],
         }
+        if scoped:
+            subscription.update(target_type="callcenter", target_id=str(target_id))
         self.subscriptions[subscription["id"]] = subscription
         return JSONResponse(subscription)
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    # Dialpad's error body is undocumented; this follows the Google-style shape its API is seen to use.
-    return JSONResponse({"error": {"code": status, "message": message}}, status_code=status, headers=headers)
+def _error(
+    status: int, message: str, headers: dict[str, str] | None = None, *, reason: str | None = None
+) -> JSONResponse:
+    # Dialpad's error body is undocumented; this is the Google-style shape its API answers with.
+    detail: dict[str, Any] = {"message": message, "domain": "global"}
+    if reason is not None:
+        detail["reason"] = reason
+    return JSONResponse({"error": {"code": status, "errors": [detail]}}, status_code=status, headers=headers)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from webhooks import dialpad
+from webhooks import dialpad, dialpad_company
 from webhooks.leads import receive_lead
 
 routes: list[BaseRoute] = [
     Route("/webhooks/lead/{token}", receive_lead, methods=["POST"]),
     *dialpad.routes,
+    *dialpad_company.routes,
 ]

@@ -16,8 +16,9 @@ from services.retry_provisioning import retry_provisioning
 @strawberry.type
 class ProvisioningMutation:
     @strawberry.mutation(
-        description="Admins: create a client tenant with its Dialpad call center, webhook and call subscription, "
-        "or leave nothing half-made (DIALPAD_ERROR carries Dialpad's status)."
+        description="Admins: create a client tenant with its Dialpad call center (and operators); the company "
+        "webhook and call subscription are made the first time. Nothing is left half-made (DIALPAD_ERROR "
+        "carries Dialpad's status)."
     )
     async def provision_client(self, info: Info, input: ProvisionClientInput) -> ProvisionClientResult:
         result = await provision_client(
@@ -28,6 +29,7 @@ class ProvisioningMutation:
             slug=input.slug,
             business_hours=input.business_hours.as_dict() if input.business_hours else None,
             office_id=str(input.office_id) if input.office_id is not None else None,
+            operators=[str(user_id) for user_id in input.operators] if input.operators else None,
         )
         return ProvisionClientResult.from_service(result)
 

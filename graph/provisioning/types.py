@@ -48,6 +48,10 @@ class ProvisionClientInput:
     office_id: strawberry.ID | None = strawberry.field(
         default=None, description="Dialpad office for the call center; default DIALPAD_OFFICE_ID."
     )
+    operators: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Agents (user ids) to assign; those with a dialpadUserId become operators of the call center.",
+    )
 
 
 @strawberry.type(description="Where the client's sources post.")
@@ -63,6 +67,10 @@ class ProvisionClientResult:
     tenant: Tenant
     webhooks: TenantWebhooks
     dialpad_mode: DialpadMode
+    notes: list[str] = strawberry.field(
+        description="What to know, e.g. business hours converted into the call center's timezone that will be "
+        "off part of the year (Dialpad holds one set of hours, in the office's timezone)."
+    )
 
     @classmethod
     def from_service(cls, result: ProvisionedClient) -> ProvisionClientResult:
@@ -72,4 +80,5 @@ class ProvisionClientResult:
                 dialpad_events=result.dialpad_events_url, inbound_leads=result.inbound_leads_url
             ),
             dialpad_mode=result.dialpad_mode,
+            notes=list(result.notes),
         )

@@ -26,6 +26,10 @@ class UpsertUserInput:
         default=None, description="A client's own tenant (required), or a tenant to assign an agent to."
     )
     active: bool = True
+    dialpad_user_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The agent's Dialpad user id: assignAgent adds them as an operator of the tenant's call center. Absent keeps it, \"\" clears it.",
+    )
 
 
 async def _user(info: Info, row: UserRow) -> User:
@@ -49,6 +53,7 @@ class UsersMutation:
             name=input.name,
             tenant_id=parse_optional_uuid(input.tenant_id, field="input.tenantId"),
             active=input.active,
+            dialpad_user_id=str(input.dialpad_user_id) if input.dialpad_user_id is not None else None,
         )
         return await _user(info, row)
 

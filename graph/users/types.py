@@ -17,6 +17,9 @@ class User:
     email: str
     role: Role
     tenant_ids: list[strawberry.ID]
+    dialpad_user_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The Dialpad user id, when the user takes calls in Dialpad."
+    )
 
     @classmethod
     def from_principal(cls, principal: Principal) -> User:
@@ -34,4 +37,5 @@ class User:
             email=row.email,
             role=row.role,
             tenant_ids=[strawberry.ID(str(tenant_id)) for tenant_id in sorted(tenant_ids, key=str)],
+            dialpad_user_id=strawberry.ID(row.dialpad_user_id) if row.dialpad_user_id else None,
         )

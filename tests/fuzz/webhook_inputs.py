@@ -292,9 +292,11 @@ def _jwt_of(header: Any, payload: bytes) -> bytes:
 
 
 def dialpad_bodies(world: World) -> st.SearchStrategy[Probe]:
+    # A tenant's own endpoint, or (None) the company endpoint, which routes events to tenants itself.
     slug = st.one_of(
         st.sampled_from(world.slugs),
         st.sampled_from(world.slugs),
+        st.none(),
         short_text.map(lambda text: quote(encode_text(text), safe="")),
     )
     content_type = st.one_of(
@@ -344,6 +346,9 @@ def dialpad_bodies(world: World) -> st.SearchStrategy[Probe]:
     bodies = st.one_of([st.tuples(st.just(name), strategy) for name, strategy in weighted])
     return st.tuples(slug, content_type, bodies).map(
         lambda triple: _probe(
-            f"dialpad {triple[2][0]}", "/webhooks/dialpad/" + triple[0], triple[1], triple[2][1]
+            f"dialpad {triple[2][0]}",
+            "/webhooks/dialpad" if triple[0] is None else "/webhooks/dialpad/" + triple[0],
+            triple[1],
+            triple[2][1],
         )
     )

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.roles import Role
+from persistence.dialpad_company import ensure_company
 from tests.conftest import UserFixture, graphql
 from tests.dialpad_samples import OUTBOUND, sample, sign
 
@@ -36,6 +37,9 @@ async def build_world(
 ) -> World:
     east = await make_tenant(slug="fuzz-east", timezone="Australia/Sydney")
     west = await make_tenant(slug="fuzz-west", timezone="America/Los_Angeles")
+    async with engine.begin() as connection:
+        # The company endpoint (POST /webhooks/dialpad) verifies with this secret.
+        await ensure_company(connection, secret=DIALPAD_SECRET)
     admin = await make_user(Role.ADMIN)
     agent = await make_user(Role.AGENT, tenants=[east])
     client = await make_user(Role.CLIENT, tenant=east)

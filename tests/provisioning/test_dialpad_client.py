@@ -123,3 +123,39 @@ def test_retry_after_reads_seconds_and_dates():
     assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30.0
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+async def test_a_rate_limit_403_is_retried_like_a_429_and_another_403_is_not(
+    dialpad, fake_dialpad: FakeDialpad
+):
+    fake_dialpad.fail(
+        "POST", CC, 403, reason="rate_limit_exceeded", message="Rate limit exceeded", retry_after="0"
+    )
+    await _create(dialpad)
+    assert len(fake_dialpad.calls("POST", CC)) == 2
+    fake_dialpad.fail("POST", CC, 403, reason="forbidden", message="API key lacks the scope")
+    with pytest.raises(DialpadError) as raised:
+        await _create(dialpad)
+    assert len(fake_dialpad.calls("POST", CC)) == 3
+    assert raised.value.status == 403
+
+
+def _answer(status: int, body: object) -> httpx.Response:
+    return httpx.Response(status, json=body, request=httpx.Request("POST", "https://dialpad.test/api/v2/x"))
+
+
+def test_dialpads_messages_are_shown_not_its_json():
+    from calltrax.dialpad_client import dialpad_message, is_rate_limited
+
+    errors = {
+        "error": {
+            "code": 400,
+            "errors": [{"message": "name is too long"}, {"message": "office_id is required"}],
+        }
+    }
+    assert dialpad_message(_answer(400, errors)) == "name is too long; office_id is required"
+    assert dialpad_message(_answer(404, {"error": {"code": 404, "message": "not found"}})) == "not found"
+    # JSON without a message: the status's phrase, never the JSON.
+    assert dialpad_message(_answer(500, {"oops": [1, 2]})) == "Internal Server Error"
+    assert is_rate_limited(_answer(403, {"error": {"errors": [{"reason": "rate_limit_exceeded"}]}}))
+    assert not is_rate_limited(_answer(403, {"error": {"errors": [{"reason": "forbidden"}]}}))

@@ -25,15 +25,22 @@ async def test_the_returned_dialpad_url_records_calls_for_the_tenant(
     result = body["data"]["provisionClient"]
     tenant_id = result["tenant"]["id"]
     path = result["webhooks"]["dialpadEvents"].removeprefix("http://testserver")
-    # Dialpad signs with the secret it was given when the webhook was created.
+    assert path == "/webhooks/dialpad"
+    # Dialpad signs with the secret the company webhook was created with.
     [webhook] = fake_dialpad.webhooks.values()
     assert webhook["hook_url"] == result["webhooks"]["dialpadEvents"]
     secret = webhook["signature"]["secret"]
+    [call_center] = fake_dialpad.call_centers
+
+    def on_our_call_center(name: str) -> dict[str, object]:
+        claims = sample(name)
+        claims["proxy_target"] = {"id": int(call_center), "type": "callcenter", "name": "Acme Solar"}
+        return claims
 
     for name in OUTBOUND:
-        response = await prov_client.post(path, content=sign(sample(name), secret))
+        response = await prov_client.post(path, content=sign(on_our_call_center(name), secret))
         assert response.status_code == 200, response.text
-    forged = await prov_client.post(path, content=sign(sample(OUTBOUND[0]), "not-the-secret"))
+    forged = await prov_client.post(path, content=sign(on_our_call_center(OUTBOUND[0]), "not-the-secret"))
     assert forged.status_code == 401
 
     async with engine.connect() as connection:
@@ -45,12 +52,13 @@ async def test_the_returned_dialpad_url_records_calls_for_the_tenant(
     ]
     assert all(c.tenant_id != other.id for c in calls)
 
-    # Deprovisioned: Dialpad's webhook is gone and so is the secret, so events are refused.
+    # Deprovisioned: its call center is gone, so a new call on it reaches the tenant no more.
     body = await graphql(prov_client, DEPROVISION, {"id": tenant_id}, user=admin)
     assert body["data"]["deprovisionClient"]["status"] == "SUSPENDED", body
-    late = sample(OUTBOUND[0])
+    late = on_our_call_center(OUTBOUND[0])
     late["call_id"] = 1
     response = await prov_client.post(path, content=sign(late, secret))
-    assert 400 <= response.status_code < 500
+    assert response.status_code == 200
+    assert response.json()["inbox"] == "NO_TENANT"
     async with engine.connect() as connection:
         assert (await connection.execute(text("SELECT count(*) FROM calls"))).scalar() == 1

@@ -63,14 +63,18 @@ async def test_happy_path_sends_the_documented_bodies_once_each(
     assert result["tenant"]["slug"] == "acme-solar"
     assert result["tenant"]["status"] == "ACTIVE"
     assert result["dialpadMode"] == "LIVE"
-    assert result["webhooks"]["dialpadEvents"] == "http://testserver/webhooks/dialpad/acme-solar"
+    # Events come to the company endpoint: one webhook and one subscription for every tenant.
+    assert result["webhooks"]["dialpadEvents"] == "http://testserver/webhooks/dialpad"
     assert result["webhooks"]["inboundLeads"].startswith("http://testserver/webhooks/lead/")
 
-    # One look for namesake call centers (to recognise a lost attempt's later), then the three creates.
+    # One look for namesake call centers (to recognise a lost attempt's later), the call center, then
+    # (the first time only) the company webhook and subscription, each looked for before it is made.
     assert [(r.method, r.path) for r in fake_dialpad.requests] == [
         ("GET", CC),
         ("POST", CC),
+        ("GET", WH),
         ("POST", WH),
+        ("GET", SUB),
         ("POST", SUB),
     ]
     assert all(r.headers["authorization"] == f"Bearer {API_KEY}" for r in fake_dialpad.requests)
@@ -84,7 +88,7 @@ async def test_happy_path_sends_the_documented_bodies_once_each(
         "sunday_hours": [],
     }
     assert set(webhook) == {"hook_url", "secret"}
-    assert webhook["hook_url"] == "http://testserver/webhooks/dialpad/acme-solar"
+    assert webhook["hook_url"] == "http://testserver/webhooks/dialpad"
     assert len(webhook["secret"]) >= 32
     [cc_id] = fake_dialpad.call_centers
     [wh_id] = fake_dialpad.webhooks
@@ -104,8 +108,6 @@ async def test_happy_path_sends_the_documented_bodies_once_each(
             "recording",
         ],
         "enabled": True,
-        "target_type": "callcenter",
-        "target_id": int(cc_id),
     }
     assert list(CALL_STATES) == subscription["call_states"]
 
@@ -113,10 +115,13 @@ async def test_happy_path_sends_the_documented_bodies_once_each(
     assert (row.status, row.dialpad_mode) == ("active", "live")
     assert (row.dialpad_call_center_id, row.dialpad_webhook_id, row.dialpad_subscription_id) == (
         cc_id,
-        wh_id,
-        sub_id,
+        None,
+        None,
     )
-    assert row.dialpad_webhook_secret == webhook["secret"]
+    assert row.dialpad_webhook_secret is None
+    async with engine.connect() as connection:
+        company = (await connection.execute(text("SELECT * FROM dialpad_company"))).one()
+    assert (company.webhook_id, company.subscription_id, company.secret) == (wh_id, sub_id, webhook["secret"])
     assert row.timezone == "America/Denver"
     async with engine.connect() as connection:
         tokens = (
@@ -140,6 +145,14 @@ async def test_happy_path_sends_the_documented_bodies_once_each(
     assert events[-1].payload["tenant"]["status"] == "active"
     assert all(webhook["secret"] not in str(event.payload) for event in events)
 
+    # The next client: its call center only.
+    before = len(fake_dialpad.requests)
+    async with app_client(app) as http:
+        body = await _provision(http, admin, name="Beta Roofing")
+    assert body["data"]["provisionClient"]["tenant"]["status"] == "ACTIVE", body
+    assert [(r.method, r.path) for r in fake_dialpad.requests[before:]] == [("GET", CC), ("POST", CC)]
+    assert (len(fake_dialpad.webhooks), len(fake_dialpad.subscriptions)) == (1, 1)
+
 
 async def test_business_hours_and_slug_are_taken_from_the_input(
     prov_client, fake_dialpad: FakeDialpad, make_user
@@ -157,15 +170,16 @@ async def test_business_hours_and_slug_are_taken_from_the_input(
 
 
 @pytest.mark.parametrize(
-    ("step", "status", "undone"),
+    ("step", "status", "undone", "left"),
     [
-        (1, 400, []),
-        (2, 403, [CC]),
-        (3, 500, [WH, CC]),
+        (1, 400, [], 0),
+        (2, 403, [CC], 0),
+        # The company webhook is not the tenant's: it stays for the next provisioning to complete.
+        (3, 500, [CC], 1),
     ],
 )
 async def test_a_failed_step_undoes_the_earlier_ones_and_marks_the_tenant_failed(
-    prov_client, fake_dialpad: FakeDialpad, make_user, engine, step, status, undone
+    prov_client, fake_dialpad: FakeDialpad, make_user, engine, step, status, undone, left
 ):
     admin = await make_user(Role.ADMIN)
     # 500s are retried: fail every attempt so the step really fails.
@@ -178,7 +192,8 @@ async def test_a_failed_step_undoes_the_earlier_ones_and_marks_the_tenant_failed
     assert f"step {step} refused" in error["message"]
     assert body["data"] is None
 
-    assert fake_dialpad.resources() == 0
+    assert fake_dialpad.resources() == left
+    assert fake_dialpad.call_centers == {}
     deletes = [r.path.rsplit("/", 1)[0] for r in fake_dialpad.requests if r.method == "DELETE"]
     assert deletes == undone
     row = await _tenant_row(engine, "acme-solar")
@@ -236,7 +251,7 @@ async def test_retry_resumes_from_stored_progress_never_a_second_call_center(
     assert row.status == "failed"
     assert "cleanup incomplete" in row.status_reason
     assert row.dialpad_call_center_id in fake_dialpad.call_centers
-    assert row.dialpad_webhook_id is None
+    assert fake_dialpad.subscriptions == {}
 
     body = await graphql(prov_client, RETRY, {"id": str(row.id)}, user=admin)
     assert body["data"]["retryProvisioning"]["tenant"]["status"] == "ACTIVE", body
@@ -332,8 +347,11 @@ async def test_without_a_key_the_simulated_dialpad_provisions(make_app, make_use
     row = await _tenant_row(engine, "acme-solar")
     assert row.dialpad_mode == "simulated"
     assert row.dialpad_call_center_id.isdigit()
-    assert row.dialpad_subscription_id.isdigit()
-    assert row.dialpad_webhook_secret
+    # The company secret is stored (events verify with it); simulated Dialpad ids are not.
+    async with engine.connect() as connection:
+        company = (await connection.execute(text("SELECT * FROM dialpad_company"))).one()
+    assert company.secret
+    assert (company.webhook_id, company.subscription_id) == (None, None)
 
 
 async def test_deprovision_deletes_dialpad_resources_and_keeps_the_data(
@@ -345,9 +363,11 @@ async def test_deprovision_deletes_dialpad_resources_and_keeps_the_data(
 
     body = await graphql(prov_client, DEPROVISION, {"id": tenant_id}, user=admin)
     assert body["data"]["deprovisionClient"]["status"] == "SUSPENDED", body
-    assert fake_dialpad.resources() == 0
+    # Only the call center was the tenant's; the company webhook and subscription serve the others.
+    assert fake_dialpad.call_centers == {}
+    assert (len(fake_dialpad.webhooks), len(fake_dialpad.subscriptions)) == (1, 1)
     deletes = [r.path.rsplit("/", 1)[0] for r in fake_dialpad.requests if r.method == "DELETE"]
-    assert deletes == [SUB, WH, CC]
+    assert deletes == [CC]
     row = await _tenant_row(engine, "acme-solar")
     assert row.status == "suspended"
     assert (
@@ -380,18 +400,18 @@ async def test_deprovision_failure_keeps_what_is_left_for_the_next_call(
 ):
     admin = await make_user(Role.ADMIN)
     tenant_id = (await _provision(prov_client, admin))["data"]["provisionClient"]["tenant"]["id"]
-    fake_dialpad.fail("DELETE", WH, 403, message="not yours")
+    fake_dialpad.fail("DELETE", CC, 403, message="not yours")
     body = await graphql(prov_client, DEPROVISION, {"id": tenant_id}, user=admin)
     assert error_codes(body) == ["DIALPAD_ERROR"]
     assert body["errors"][0]["extensions"]["dialpadStatus"] == 403
+    assert "not yours" in body["errors"][0]["message"]
     row = await _tenant_row(engine, "acme-solar")
     assert row.status == "active"
-    assert row.dialpad_subscription_id is None
-    assert row.dialpad_webhook_id is not None
+    assert row.dialpad_call_center_id is not None
 
     body = await graphql(prov_client, DEPROVISION, {"id": tenant_id}, user=admin)
     assert body["data"]["deprovisionClient"]["status"] == "SUSPENDED"
-    assert fake_dialpad.resources() == 0
+    assert fake_dialpad.call_centers == {}
 
 
 async def test_unknown_tenant_is_not_found(prov_client, make_user):
@@ -421,9 +441,11 @@ async def test_a_lost_answer_is_adopted_not_created_twice(
     row = await _tenant_row(engine, "acme-solar")
     assert row.dialpad_call_center_id != "42"
     assert row.dialpad_call_center_id in fake_dialpad.call_centers
-    assert row.dialpad_webhook_id in fake_dialpad.webhooks
-    assert row.dialpad_subscription_id in fake_dialpad.subscriptions
-    assert row.dialpad_webhook_secret == fake_dialpad.webhooks[row.dialpad_webhook_id]["signature"]["secret"]
+    async with engine.connect() as connection:
+        company = (await connection.execute(text("SELECT * FROM dialpad_company"))).one()
+    assert company.webhook_id in fake_dialpad.webhooks
+    assert company.subscription_id in fake_dialpad.subscriptions
+    assert company.secret == fake_dialpad.webhooks[company.webhook_id]["signature"]["secret"]
 
 
 async def test_retry_refuses_while_another_holds_the_tenant_and_resumes_an_abandoned_one(
@@ -453,9 +475,5 @@ async def test_retry_refuses_while_another_holds_the_tenant_and_resumes_an_aband
     body = await graphql(prov_client, RETRY, {"id": str(tenant_id)}, user=admin)
     assert body["data"]["retryProvisioning"]["tenant"]["status"] == "ACTIVE", body
     assert fake_dialpad.calls("POST", CC) == []
-    assert (
-        fake_dialpad.subscriptions[(await _tenant_row(engine, "acme-solar")).dialpad_subscription_id][
-            "target_id"
-        ]
-        == "77"
-    )
+    [subscription] = fake_dialpad.subscriptions.values()
+    assert "target_id" not in subscription

@@ -1,7 +1,7 @@
 """Customer calls: legs linked by operator_call_id too, ABANDONED calls, the legs of a customer call by key
 
-Revision ID: 0013_issue14_customer_calls
-Revises: 0012_calltrax_abort
+Revision ID: 0014_issue14_customer_calls
+Revises: 0013_dialpad_company
 
 `calls.operator_call_id` is the third id Dialpad links legs with; `calls.linked` marks the legs of a
 customer call of several legs; `ix_calls_customer_call` finds a customer call's legs by key. The
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_issue14_customer_calls"
-down_revision: str | None = "0012_calltrax_abort"
+revision: str = "0014_issue14_customer_calls"
+down_revision: str | None = "0013_dialpad_company"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
