@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,15 +21,21 @@ query($id: ID!) { lead(id: $id) { id stage contact { name } timeline { kind at c
 """
 
 
+# Set while the test's request runs: tasks the request starts (DataLoader batches) inherit it, the
+# app's background loops (notifications, access re-checks, the relay), started before, do not.
+_IN_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("in_request", default=False)
+
+
 class StatementCounter:
-    """Counts statements the app's engine sends (every engine but the tests' own fixture engine)."""
+    """Counts the statements the app's engine sends for the request (every engine but the tests' own
+    fixture engine, and none of the app's background work)."""
 
     def __init__(self, test_engine: AsyncEngine) -> None:
         self.test_engine = test_engine.sync_engine
         self.statements: list[str] = []
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if conn.engine is not self.test_engine:
+        if conn.engine is not self.test_engine and _IN_REQUEST.get():
             self.statements.append(statement)
 
 
@@ -67,7 +74,11 @@ async def _count(
     client: httpx.AsyncClient, counter: StatementCounter, user: Any, document: str, variables: Any = None
 ) -> tuple[int, dict[str, Any]]:
     counter.statements.clear()
-    body = await graphql(client, document, variables, user=user)
+    counting = _IN_REQUEST.set(True)
+    try:
+        body = await graphql(client, document, variables, user=user)
+    finally:
+        _IN_REQUEST.reset(counting)
     assert "errors" not in body, body
     return len(counter.statements), body
 
