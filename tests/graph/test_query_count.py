@@ -27,21 +27,22 @@ _IN_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("in_request",
 
 
 class StatementCounter:
-    """Counts the statements the app's engine sends for the request (every engine but the tests' own
-    fixture engine, and none of the app's background work)."""
+    """Counts the statements the app's engines send (every engine but the tests' own fixture engine);
+    with `request_only`, only those of requests made in `_IN_REQUEST` (none of the background work)."""
 
-    def __init__(self, test_engine: AsyncEngine) -> None:
+    def __init__(self, test_engine: AsyncEngine, *, request_only: bool = False) -> None:
         self.test_engine = test_engine.sync_engine
+        self.request_only = request_only
         self.statements: list[str] = []
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if conn.engine is not self.test_engine and _IN_REQUEST.get():
+        if conn.engine is not self.test_engine and (_IN_REQUEST.get() or not self.request_only):
             self.statements.append(statement)
 
 
 @pytest.fixture
 def counter(engine: AsyncEngine) -> Iterator[StatementCounter]:
-    counting = StatementCounter(engine)
+    counting = StatementCounter(engine, request_only=True)
     event.listen(Engine, "before_cursor_execute", counting)
     yield counting
     event.remove(Engine, "before_cursor_execute", counting)
