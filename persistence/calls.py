@@ -208,7 +208,7 @@ async def store_event_and_lock_call(
 # The statuses a connect moves to CONTACTED (the rule is domain.leads.advance_status).
 _CONTACTED_FROM = [status.value for status in advancing_to(LeadStatus.CONTACTED)]
 
-_PROJECTED_COLUMNS = (
+PROJECTED_COLUMNS = (
     "direction",
     "status",
     "from_number",
@@ -237,7 +237,7 @@ _PROJECTED_COLUMNS = (
 
 
 # A leg row's columns: its projection and its own leg's disposition.
-LEG_COLUMNS = (*_PROJECTED_COLUMNS, "disposition", "disposition_raw", "booked")
+LEG_COLUMNS = (*PROJECTED_COLUMNS, "disposition", "disposition_raw", "booked")
 
 
 # Writing leg rows other than a customer call's primary (`legs`: a JSON array of rows with
@@ -260,7 +260,7 @@ def projection_differs(call: CallRow, columns: dict[str, object], contact_id: UU
     """True when writing `columns` and `contact_id` would change the call row."""
     if call.contact_id != contact_id:
         return True
-    return any(getattr(call, name) != columns[name] for name in _PROJECTED_COLUMNS)
+    return any(getattr(call, name) != columns[name] for name in PROJECTED_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -523,7 +523,7 @@ _UPDATE_CALL = DriverStatement(
     ),
     contact AS (SELECT coalesce((SELECT id FROM ensured), CAST(:contact_id AS uuid)) AS id),
     updated AS (
-        UPDATE calls SET {", ".join(f"{name} = :{name}" for name in _PROJECTED_COLUMNS)},
+        UPDATE calls SET {", ".join(f"{name} = :{name}" for name in PROJECTED_COLUMNS)},
             contact_id = (SELECT id FROM contact),
             disposition = coalesce(CAST(:disposition AS text), disposition),
             disposition_raw = coalesce(CAST(:disposition_raw AS text), disposition_raw),
@@ -583,7 +583,7 @@ async def update_call(
     events.
 
     `call` is the row as it was (locked by the caller)."""
-    params: dict[str, Any] = {name: columns[name] for name in _PROJECTED_COLUMNS}
+    params: dict[str, Any] = {name: columns[name] for name in PROJECTED_COLUMNS}
     params.update(
         id=call.id,
         tenant_id=call.tenant_id,

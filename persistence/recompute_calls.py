@@ -38,41 +38,15 @@ from domain.dispositions import Disposition, decide_disposition
 from domain.errors import BadInput
 from domain.phones import region_for_timezone
 from domain.tenants import TenantSettings
-
-_PROJECTED = (
-    "direction",
-    "status",
-    "from_number",
-    "to_number",
-    "external_number",
-    "internal_number",
-    "agent_id",
-    "agent_name",
-    "agent_email",
-    "master_call_id",
-    "entry_point_call_id",
-    "operator_call_id",
-    "customer_call_key",
-    "is_primary_leg",
-    "linked",
-    "started_at",
-    "rang_at",
-    "connected_at",
-    "ended_at",
-    "duration_seconds",
-    "recording_url",
-    "voicemail_url",
-    "voicemail",
-    "last_event_at",
-)
+from persistence.calls import PROJECTED_COLUMNS
 
 _UPSERT = text(
     f"""
-    INSERT INTO calls (tenant_id, external_id, {", ".join(_PROJECTED)}, disposition, disposition_raw, booked)
-    VALUES (:tenant_id, :external_id, {", ".join(f":{name}" for name in _PROJECTED)}, :disposition,
+    INSERT INTO calls (tenant_id, external_id, {", ".join(PROJECTED_COLUMNS)}, disposition, disposition_raw, booked)
+    VALUES (:tenant_id, :external_id, {", ".join(f":{name}" for name in PROJECTED_COLUMNS)}, :disposition,
         :disposition_raw, coalesce(:booked, false))
     ON CONFLICT (tenant_id, external_id) DO UPDATE SET
-        {", ".join(f"{name} = EXCLUDED.{name}" for name in _PROJECTED)},
+        {", ".join(f"{name} = EXCLUDED.{name}" for name in PROJECTED_COLUMNS)},
         disposition = CASE WHEN :has_disposition THEN EXCLUDED.disposition ELSE calls.disposition END,
         disposition_raw = CASE WHEN :has_disposition THEN EXCLUDED.disposition_raw ELSE calls.disposition_raw END,
         booked = CASE WHEN :has_disposition THEN EXCLUDED.booked ELSE calls.booked END,
@@ -145,7 +119,7 @@ def _disposition(dispositions: tuple[str, ...], settings: TenantSettings) -> Dis
 
 
 def _values(tenant_id: Any, projection: CallProjection, settings: TenantSettings) -> dict[str, Any]:
-    values: dict[str, Any] = {name: projection.columns()[name] for name in _PROJECTED}
+    values: dict[str, Any] = {name: projection.columns()[name] for name in PROJECTED_COLUMNS}
     disposition = _disposition(projection.dispositions, settings)
     values.update(
         tenant_id=tenant_id,
@@ -159,7 +133,7 @@ def _values(tenant_id: Any, projection: CallProjection, settings: TenantSettings
 
 
 def _placeholder(tenant_id: Any, call_id: str, customer: CallProjection) -> dict[str, Any]:
-    values: dict[str, Any] = dict.fromkeys(_PROJECTED)
+    values: dict[str, Any] = dict.fromkeys(PROJECTED_COLUMNS)
     values.update(
         tenant_id=tenant_id,
         external_id=call_id,
