@@ -12,6 +12,7 @@ import jwt
 from hypothesis import strategies as st
 from jwt.warnings import InsecureKeyLengthWarning
 
+from domain.provisioning import CALL_STATES
 from tests.dialpad_samples import INBOUND, OUTBOUND, sample
 from tests.fuzz.strategies import (
     RAW_NUMBERS,
@@ -240,17 +241,8 @@ OTHER_FIELDS = [
     "iat",
 ]
 SAMPLES = [sample(name) for name in OUTBOUND + INBOUND]
-# The real call's shape, so events get past the first check and into the call projection.
-REAL_STATES = [
-    "calling",
-    "ringing",
-    "connected",
-    "hangup",
-    "missed",
-    "voicemail",
-    "voicemail_uploaded",
-    "dispositions",
-]
+# The states CallTrax subscribes to, so events get past the first check and into the call projection.
+REAL_STATES = list(CALL_STATES)
 
 
 def _absurd_claims() -> st.SearchStrategy[dict[str, Any]]:
