@@ -112,7 +112,7 @@ def create_app(
             pool_size=settings.db_pool_size,
             idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
         )
-        bus = EventBus(settings.broadcast_url)
+        bus = EventBus(settings.broadcast_url, channel_prefix=settings.redis_channel_prefix)
         await bus.connect()
         relay = EventRelay(engine, bus)
         await relay.start()

@@ -65,7 +65,7 @@ def _with_deps(settings: Settings, work: Callable[..., object]) -> object:
 
         assert settings.database_url
         engine = create_engine(settings.database_url, pool_size=10)
-        bus = EventBus(settings.broadcast_url)
+        bus = EventBus(settings.broadcast_url, channel_prefix=settings.redis_channel_prefix)
         await bus.connect()
         relay = EventRelay(engine, bus)
         try:

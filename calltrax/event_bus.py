@@ -144,10 +144,14 @@ class _Channel:
 class EventBus:
     """Fan-out of published events: in-process (`memory://`) or through Redis (`redis://`)."""
 
-    def __init__(self, url: str, *, inbox_size: int = DEFAULT_INBOX_SIZE) -> None:
+    def __init__(self, url: str, *, inbox_size: int = DEFAULT_INBOX_SIZE, channel_prefix: str = "") -> None:
         self.url = url
         self.inbox_size = inbox_size
-        self._redis = RedisBackend(url) if url.startswith(("redis://", "rediss://")) else None
+        self._redis = (
+            RedisBackend(url, channel_prefix=channel_prefix)
+            if url.startswith(("redis://", "rediss://"))
+            else None
+        )
         self._broadcast = Broadcast(backend=self._redis) if self._redis else Broadcast(url)
         self._channels: dict[str, _Channel] = {}
         # The highest seq seen live per tenant: lets the subscriptions' watchdog spot lost publishes.
