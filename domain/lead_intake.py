@@ -7,13 +7,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.emails import is_email
 from domain.errors import BadInput
 from domain.phones import Phone, normalize_phone
 
 # Both are in unique btree indexes, whose entries must stay well under a page.
 MAX_ID_LENGTH = 255
-MAX_EMAIL_LENGTH = 254
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,7 @@ def contact_point(lead: LeadInput, region: str | None) -> ContactPoint:
     the phone is good (the raw payload still holds both)."""
     phone = normalize_phone(lead.phone, region)
     email = normalize_email(lead.email)
-    email_ok = email is not None and len(email) <= MAX_EMAIL_LENGTH and EMAIL.match(email) is not None
+    email_ok = email is not None and is_email(email)
     if (phone is not None and phone.valid) or email_ok:
         return ContactPoint(phone=phone, email=email if email_ok else None)
     fields: dict[str, str] = {}
