@@ -31,7 +31,7 @@ class RedisBackend(BroadcastBackend):
     """Pub/sub on one dedicated connection, owned by one listener task.
 
     broadcaster 0.3.1's own backend loses its listener on the first connection error and, with
-    redis-py 8's default 5 s socket timeout, never starts listening at all (STYLE.md). Here the
+    redis-py 8's default 5 s socket timeout, never starts listening at all (docs/architecture.md, "Libraries"). Here the
     listener reads with explicit short timeouts (never the socket timeout), and any error closes
     the connection and opens a new one with backoff, resubscribing every channel and emitting
     `RESUBSCRIBED` on each once Redis acknowledges it. redis-py's own silent reconnect is disabled

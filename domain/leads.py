@@ -72,9 +72,7 @@ def stage_for(
     age = (now - created_at).total_seconds()
     # The first column whose age range reaches past the lead's age (the last has no upper bound).
     return next(
-        stage
-        for stage in PipelineStage
-        if (high := stage_age_range(stage, bounds)[1]) is None or age < high
+        stage for stage in PipelineStage if (high := stage_age_range(stage, bounds)[1]) is None or age < high
     )
 
 
