@@ -72,7 +72,6 @@ class Inbox:
         self._queue: asyncio.Queue[PublishedEvent | Resync | Wake] = asyncio.Queue(maxsize=size)
         self._overflowed = False
         self._woken = False
-        self.overflows = 0
 
     def offer(self, item: PublishedEvent | Resync) -> None:
         if self._overflowed:
@@ -81,7 +80,6 @@ class Inbox:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
             self._overflowed = True
-            self.overflows += 1
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(Resync())
