@@ -82,25 +82,35 @@ _CONTACTS = text(
 _LEADS = text(
     """
     INSERT INTO leads (tenant_id, contact_id, created_at, source)
-    SELECT c.tenant_id, c.id, now() - random() * make_interval(days => :days), 'bench'
+    SELECT c.tenant_id, c.id, now() - random() * make_interval(days => :days),
+           (ARRAY['google', 'facebook', 'referral', 'website'])[1 + abs(hashtext(c.id::text)) % 4]
     FROM contacts c WHERE c.tenant_id = :tenant
     """
 )
 # One lead in ten is never called; the rest get calls to reach the target count. A call is
 # outbound 80% of the time, 5% start before the lead (they must not count), 10% are secondary legs,
 # 40% connect, a quarter of those book. The first comes after an exponential delay (mean 15 min).
+# One of 8 agents places or takes each call; an inbound call that did not connect was missed,
+# abandoned or went to voicemail (a third each); a connected call talks for 1 to 10 minutes.
 _CALLS = text(
     """
     INSERT INTO calls (tenant_id, external_id, contact_id, lead_id, direction, status, started_at,
-                       connected_at, booked, disposition, is_primary_leg)
+                       connected_at, ended_at, booked, disposition, is_primary_leg, agent_id,
+                       agent_name, agent_email)
     SELECT l.tenant_id, l.id::text || '-' || g.n, l.contact_id, l.id,
            CASE WHEN x.r_direction < 0.8 THEN 'outbound' ELSE 'inbound' END,
-           CASE WHEN x.r_connect < 0.4 THEN 'completed' ELSE 'no_answer' END,
+           CASE WHEN x.r_connect < 0.4 THEN 'completed' WHEN x.r_direction < 0.8 THEN 'no_answer'
+                ELSE (ARRAY['missed', 'abandoned', 'voicemail'])[1 + floor(x.r_agent * 3)::int] END,
            x.started,
            CASE WHEN x.r_connect < 0.4 THEN x.started + interval '12 seconds' END,
+           x.started + CASE WHEN x.r_connect < 0.4 THEN (72 + x.r_agent * 540) * interval '1 second'
+                            ELSE interval '30 seconds' END,
            x.r_connect < 0.1,
            CASE WHEN x.r_connect < 0.1 THEN 'booked' END,
-           x.r_leg < 0.9
+           x.r_leg < 0.9,
+           'agent-' || floor(x.r_agent * 8)::int,
+           'Agent ' || floor(x.r_agent * 8)::int,
+           'agent' || floor(x.r_agent * 8)::int || '@bench.example'
     FROM leads l
     CROSS JOIN generate_series(1, :per_lead) AS g(n)
     CROSS JOIN LATERAL (
@@ -108,7 +118,8 @@ _CALLS = text(
                    WHEN random() < 0.05 THEN l.created_at - random() * interval '1 day'
                    ELSE l.created_at + (g.n - 1) * random() * interval '2 days'
                         + (-ln(1 - random()) * 900) * interval '1 second' END) AS started,
-               random() AS r_direction, random() AS r_connect, random() AS r_leg, random() AS r_keep
+               random() AS r_direction, random() AS r_connect, random() AS r_leg, random() AS r_keep,
+               random() AS r_agent
         WHERE g.n > 0
     ) AS x
     WHERE l.tenant_id = :tenant AND abs(hashtext(l.id::text)) % 10 <> 0 AND x.r_keep < :keep

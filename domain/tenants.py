@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -30,6 +31,14 @@ DEFAULT_BUSINESS_HOURS: dict[str, list[str]] = {
 DEFAULT_BOOKED_KEYWORDS: tuple[str, ...] = ("book", "appointment")
 
 
+class SlaClock(StrEnum):
+    """How a lead's SLA runs: on the wall clock, or only while the tenant is open (business hours,
+    holidays closed); docs/metrics.md."""
+
+    WALL = "wall"
+    BUSINESS_HOURS = "business_hours"
+
+
 @dataclass(frozen=True)
 class TenantSettings:
     """Per-tenant knobs, stored as JSON on the tenant row; absent keys take these defaults."""
@@ -43,6 +52,12 @@ class TenantSettings:
     default_region: str | None = None
     # Dialpad events without a JWT signature are refused unless this is on.
     allow_unsigned_events: bool = False
+    # Dates closed all day (tenant days): every business-hours figure and the business SLA skip them.
+    holidays: tuple[date, ...] = ()
+    sla_clock: SlaClock = SlaClock.WALL
+    # What one lead of a source cost (in the tenant's currency), by lead source; sources left out
+    # have no cost.
+    source_costs: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> TenantSettings:
@@ -55,6 +70,11 @@ class TenantSettings:
             booked_dispositions=tuple(data.get("booked_dispositions") or DEFAULT_BOOKED_KEYWORDS),
             default_region=data.get("default_region"),
             allow_unsigned_events=bool(data.get("allow_unsigned_events", False)),
+            holidays=tuple(sorted(date.fromisoformat(day) for day in data.get("holidays") or ())),
+            sla_clock=SlaClock(data.get("sla_clock") or SlaClock.WALL.value),
+            source_costs=tuple(
+                sorted((str(k), float(v)) for k, v in (data.get("source_costs") or {}).items())
+            ),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -65,4 +85,7 @@ class TenantSettings:
             "booked_dispositions": list(self.booked_dispositions),
             "default_region": self.default_region,
             "allow_unsigned_events": self.allow_unsigned_events,
+            "holidays": [day.isoformat() for day in self.holidays],
+            "sla_clock": self.sla_clock.value,
+            "source_costs": dict(self.source_costs),
         }
