@@ -7,6 +7,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from domain.business_hours import InvalidHours, WeeklyHours, parse_hours
 from domain.leads import StageBounds
 
 
@@ -76,6 +77,14 @@ class TenantSettings:
                 sorted((str(k), float(v)) for k, v in (data.get("source_costs") or {}).items())
             ),
         )
+
+    def weekly_hours(self) -> WeeklyHours:
+        """The business hours as open intervals; settings written before validation existed fall
+        back to the default rather than fail a dashboard or the SLA sweep."""
+        try:
+            return parse_hours(self.business_hours)
+        except InvalidHours:
+            return parse_hours(DEFAULT_BUSINESS_HOURS)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -7,11 +7,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from domain.business_hours import InvalidHours, WeeklyHours, parse_hours
 from domain.errors import BadInput, DomainError, Forbidden, NotFound
 from domain.metrics import Breakdowns, Metrics, default_range, previous_range, range_problem
 from domain.roles import Principal, can_see_agent_emails, can_see_agent_row, can_see_tenant
-from domain.tenants import DEFAULT_BUSINESS_HOURS, SlaClock
+from domain.tenants import SlaClock
 from persistence import metrics as metric_store
 from persistence import tenants as tenant_store
 from persistence.tenants import TenantRow
@@ -28,14 +27,6 @@ class MetricsKey:
     range_to: datetime | None = None
     details: bool = False
     previous: bool = False
-
-
-def _hours(tenant: TenantRow) -> WeeklyHours:
-    try:
-        return parse_hours(tenant.settings.business_hours)
-    except InvalidHours:
-        # Settings written before validation existed: fall back rather than fail the dashboard.
-        return parse_hours(DEFAULT_BUSINESS_HOURS)
 
 
 def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.MetricsRequest:
@@ -58,7 +49,7 @@ def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.
         range_from=range_from.astimezone(UTC),
         range_to=range_to.astimezone(UTC),
         sla_seconds=settings.sla_seconds,
-        hours=_hours(tenant),
+        hours=settings.weekly_hours(),
         holidays=settings.holidays,
         business_sla=settings.sla_clock is SlaClock.BUSINESS_HOURS,
         details=key.details,
