@@ -71,7 +71,8 @@ async def public_dashboard(deps: Deps, *, token: str) -> PublicDashboard:
     """The figures a public link shows, now (its tenant's last 30 days and its board)."""
     link = await open_public_link(deps, token=token)
     viewer = _viewer(link)
-    # With the breakdowns (missed calls), minus the per-agent rows: a public page names nobody.
+    # With the breakdowns (missed calls), minus the per-agent rows: a public page names nobody
+    # (its GraphQL type cannot reach them either).
     found = await tenant_metrics(deps, actor=viewer, tenant_id=link.tenant_id, details=True)
     breakdowns = replace(found.breakdowns, by_agent=()) if found.breakdowns is not None else None
     metrics = replace(found, breakdowns=breakdowns)

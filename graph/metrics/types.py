@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import strawberry
 
@@ -176,8 +177,8 @@ class BreakdownsNotRead(Exception):
     """A breakdown field resolved without its figures (the query's selection was not seen)."""
 
 
-@strawberry.type(description="A tenant's numbers over the half-open range [from, to).")
-class Metrics:
+@strawberry.type(description="The figures a tenant's metrics and its public dashboard share.")
+class MetricFigures:
     tenant_id: strawberry.ID
     range_from: datetime = strawberry.field(name="from")
     range_to: datetime = strawberry.field(name="to")
@@ -206,6 +207,39 @@ class Metrics:
     contacted_within_sla: Rate = strawberry.field(
         description="Leads reached (a connected call either way) within the SLA, by the tenant's SLA clock / leads."
     )
+
+    @staticmethod
+    def figures(metrics: definitions.Metrics) -> dict[str, Any]:
+        """The shared fields' values."""
+        return {
+            "tenant_id": strawberry.ID(str(metrics.tenant_id)),
+            "range_from": metrics.range_from,
+            "range_to": metrics.range_to,
+            "leads": metrics.leads,
+            "speed_to_lead": SpeedToLead.of(metrics.speed_to_lead),
+            "business_hours": SpeedToLead.of(metrics.business_hours),
+            "connection_rate": Rate.of(metrics.connection_rate),
+            "booking_rate": Rate.of(metrics.booking_rate),
+            "lead_response_rate": Rate.of(metrics.lead_response_rate),
+            "trend": [
+                TrendDay(
+                    day=day.day,
+                    leads=day.leads,
+                    calls=day.calls,
+                    connected=day.connected,
+                    booked=day.booked,
+                    median_speed_seconds=day.median_speed_seconds,
+                )
+                for day in metrics.trend
+            ],
+            "time_to_first_contact": SpeedToLead.of(metrics.time_to_first_contact),
+            "business_hours_to_first_contact": SpeedToLead.of(metrics.business_hours_to_first_contact),
+            "contacted_within_sla": Rate.of(metrics.contacted_within_sla),
+        }
+
+
+@strawberry.type(description="A tenant's numbers over the half-open range [from, to).")
+class Metrics(MetricFigures):
     previous: Metrics | None = strawberry.field(
         description="The same figures for the period of equal length just before (as many tenant days "
         "when the range is whole days); null inside `previous` itself."
@@ -256,29 +290,37 @@ class Metrics:
     @classmethod
     def of(cls, metrics: definitions.Metrics) -> Metrics:
         return cls(
-            tenant_id=strawberry.ID(str(metrics.tenant_id)),
-            range_from=metrics.range_from,
-            range_to=metrics.range_to,
-            leads=metrics.leads,
-            speed_to_lead=SpeedToLead.of(metrics.speed_to_lead),
-            business_hours=SpeedToLead.of(metrics.business_hours),
-            connection_rate=Rate.of(metrics.connection_rate),
-            booking_rate=Rate.of(metrics.booking_rate),
-            lead_response_rate=Rate.of(metrics.lead_response_rate),
-            trend=[
-                TrendDay(
-                    day=day.day,
-                    leads=day.leads,
-                    calls=day.calls,
-                    connected=day.connected,
-                    booked=day.booked,
-                    median_speed_seconds=day.median_speed_seconds,
-                )
-                for day in metrics.trend
-            ],
-            time_to_first_contact=SpeedToLead.of(metrics.time_to_first_contact),
-            business_hours_to_first_contact=SpeedToLead.of(metrics.business_hours_to_first_contact),
-            contacted_within_sla=Rate.of(metrics.contacted_within_sla),
+            **cls.figures(metrics),
             previous=Metrics.of(metrics.previous) if metrics.previous is not None else None,
             breakdowns=metrics.breakdowns,
+        )
+
+
+@strawberry.type(description="Missed inbound calls as a public dashboard shows them: counts only.")
+class MissedCalls:
+    total: int = strawberry.field(
+        description="Inbound customer calls of the range missed, abandoned or sent to voicemail."
+    )
+    called_back: Rate
+    callback_median_seconds: float | None
+    callback_p90_seconds: float | None
+
+
+@strawberry.type(description="A public dashboard's figures: counts and rates, nobody's details.")
+class PublicMetrics(MetricFigures):
+    missed_calls: MissedCalls
+
+    @classmethod
+    def of(cls, metrics: definitions.Metrics) -> PublicMetrics:
+        if metrics.breakdowns is None:
+            raise BreakdownsNotRead("a public dashboard's figures need the breakdowns read")
+        missed = metrics.breakdowns.missed_inbound
+        return cls(
+            **cls.figures(metrics),
+            missed_calls=MissedCalls(
+                total=missed.total,
+                called_back=Rate.of(missed.called_back),
+                callback_median_seconds=missed.callback_median_seconds,
+                callback_p90_seconds=missed.callback_p90_seconds,
+            ),
         )
