@@ -393,7 +393,7 @@ _AGENT_NAMES = text(
         SELECT c.agent_name, c.agent_email
         FROM calls c
         WHERE c.tenant_id = :tenant_id AND c.is_primary_leg AND c.agent_id = a.agent_id
-          AND c.started_at >= :since AND c.started_at < :until
+          AND c.started_at >= :since
         ORDER BY c.started_at DESC
         LIMIT 1
     ) AS n
