@@ -226,7 +226,7 @@ def bands(under_5: int, under_15: int, under_60: int, over_60: int) -> list[dict
     labels = ("0-5 min", "5-15 min", "15-60 min", "over 60 min")
     return [
         {"label": label, "count": count}
-        for label, count in zip(labels, (under_5, under_15, under_60, over_60))
+        for label, count in zip(labels, (under_5, under_15, under_60, over_60), strict=True)
     ]
 
 
