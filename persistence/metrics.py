@@ -252,33 +252,55 @@ call_totals AS (
     FROM call_days
     GROUP BY idx
 ),
--- Breakdowns, for the requests with `details` only. Each tenant's primary calls since the
--- earliest such range's start, read once (calls after a range's end still count for its leads).
-detail_tenants AS (
-    SELECT tenant_id, min(range_from) AS since FROM params WHERE details GROUP BY tenant_id
-),
-call_set AS MATERIALIZED (
-    SELECT t.tenant_id, c.*
-    FROM detail_tenants t
+-- Breakdowns, for the requests with `details` only. Calls are read one index range per day, like
+-- the base figures, so the planner knows their number and aggregates them by hashing.
+range_calls AS MATERIALIZED (
+    SELECT d.idx, d.tenant_id, c.*
+    FROM days d
+    JOIN params p ON p.idx = d.idx AND p.details
     CROSS JOIN LATERAL (
         SELECT c.contact_id, c.direction, c.status, c.started_at, c.connected_at, c.ended_at, c.booked,
                c.agent_id
         FROM calls c
-        WHERE c.tenant_id = t.tenant_id AND c.started_at >= t.since AND c.is_primary_leg
+        WHERE c.tenant_id = d.tenant_id AND c.started_at >= d.day_from AND c.started_at < d.day_to
+            AND c.is_primary_leg
         OFFSET 0
     ) AS c
 ),
-detail_leads AS MATERIALIZED (
-    SELECT r.*, p.tenant_id FROM lead_rows r JOIN params p ON p.idx = r.idx WHERE p.details
+-- Outbound calls since each such tenant's earliest range start: attempts and callbacks count after
+-- the range's end too.
+detail_tenants AS (
+    SELECT tenant_id, min(range_from) AS since FROM params WHERE details GROUP BY tenant_id
 ),
--- Outbound attempts from the lead's creation to its first contact (all of them while never reached).
-lead_attempts AS (
-    SELECT l.idx, l.id, l.contacted, count(c.started_at) AS attempts
+outbound_calls AS MATERIALIZED (
+    SELECT t.tenant_id, c.*
+    FROM detail_tenants t
+    CROSS JOIN LATERAL (
+        SELECT c.contact_id, c.started_at, c.agent_id
+        FROM calls c
+        WHERE c.tenant_id = t.tenant_id AND c.started_at >= t.since AND c.is_primary_leg
+            AND c.direction = 'outbound'
+        OFFSET 0
+    ) AS c
+),
+detail_leads AS (
+    SELECT r.idx, r.id, r.contact_id, r.created_at, r.attempt_at, r.contact_at, r.contacted, r.speed,
+           p.tenant_id
+    FROM lead_rows r
+    JOIN params p ON p.idx = r.idx
+    WHERE p.details
+),
+-- Each lead's outbound calls from its creation: its attempts up to its first contact (all of them
+-- while never reached), and the agent of its first attempt (its call at `attempt_at`; the lowest
+-- agent id if two started at once). One hash join of the range's leads to the calls.
+lead_attempts AS MATERIALIZED (
+    SELECT l.idx, l.id, l.contacted, l.speed,
+           count(c.started_at) FILTER (WHERE c.started_at <= coalesce(l.contact_at, 'infinity')) AS attempts,
+           min(c.agent_id) FILTER (WHERE c.started_at = l.attempt_at) AS first_agent
     FROM detail_leads l
-    LEFT JOIN call_set c ON c.tenant_id = l.tenant_id AND c.contact_id = l.contact_id
-        AND c.direction = 'outbound' AND c.started_at >= l.created_at
-        AND c.started_at <= coalesce(l.contact_at, 'infinity')
-    GROUP BY l.idx, l.id, l.contacted
+    LEFT JOIN outbound_calls c ON c.tenant_id = l.tenant_id AND c.contact_id = l.contact_id
+        AND c.started_at >= l.created_at
+    GROUP BY l.idx, l.id, l.contacted, l.speed
 ),
 attempt_totals AS (
     SELECT idx AS attempt_idx,
@@ -288,59 +310,50 @@ attempt_totals AS (
     FROM lead_attempts
     GROUP BY idx
 ),
--- The agent of each lead's first attempt: its contact's outbound call at that instant.
-first_attempts AS (
-    SELECT DISTINCT ON (l.idx, l.id) l.idx, c.agent_id, l.speed
-    FROM detail_leads l
-    JOIN call_set c ON c.tenant_id = l.tenant_id AND c.contact_id = l.contact_id
-        AND c.started_at = l.attempt_at AND c.direction = 'outbound'
-    WHERE c.agent_id IS NOT NULL
-    ORDER BY l.idx, l.id, c.agent_id
-),
-range_calls AS MATERIALIZED (
-    SELECT p.idx, p.tenant_id, c.contact_id, c.direction, c.status, c.started_at, c.connected_at,
-           c.ended_at, c.booked, c.agent_id
-    FROM params p
-    JOIN call_set c ON c.tenant_id = p.tenant_id AND c.started_at >= p.range_from AND c.started_at < p.range_to
-    WHERE p.details
-),
 agent_calls AS (
     SELECT idx, agent_id,
         count(*) FILTER (WHERE direction = 'outbound') AS attempts,
         count(*) FILTER (WHERE direction = 'outbound' AND connected_at IS NOT NULL) AS connects,
         count(*) FILTER (WHERE connected_at IS NOT NULL) AS connected,
-        count(*) FILTER (WHERE connected_at IS NOT NULL AND booked) AS bookings,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', ended_at - connected_at))
-            FILTER (WHERE connected_at IS NOT NULL AND ended_at >= connected_at) AS talk_median,
-        max(started_at) AS last_call_at
+        count(*) FILTER (WHERE connected_at IS NOT NULL AND booked) AS bookings
     FROM range_calls
     WHERE agent_id IS NOT NULL
     GROUP BY idx, agent_id
 ),
-agent_leads AS (
-    SELECT idx, agent_id, count(*) AS leads, percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median
-    FROM first_attempts
+-- Apart from the counts, which need no sort: only talked calls are sorted.
+agent_talk AS (
+    SELECT idx, agent_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY talk) AS talk_median
+    FROM (
+        SELECT idx, agent_id, date_part('epoch', ended_at - connected_at) AS talk
+        FROM range_calls
+        WHERE agent_id IS NOT NULL AND ended_at >= connected_at
+    ) AS t
     GROUP BY idx, agent_id
 ),
-agent_rows AS (
+agent_leads AS (
+    SELECT idx, first_agent AS agent_id, count(*) AS leads,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median
+    FROM lead_attempts
+    WHERE first_agent IS NOT NULL
+    GROUP BY idx, first_agent
+),
+agent_rows AS MATERIALIZED (
     SELECT coalesce(ac.idx, al.idx) AS idx, coalesce(ac.agent_id, al.agent_id) AS agent_id,
            coalesce(ac.attempts, 0) AS attempts, coalesce(al.leads, 0) AS leads, al.speed_median,
            coalesce(ac.connects, 0) AS connects, coalesce(ac.connected, 0) AS connected,
-           coalesce(ac.bookings, 0) AS bookings, ac.talk_median
+           coalesce(ac.bookings, 0) AS bookings, at.talk_median
     FROM agent_calls ac
     FULL JOIN agent_leads al ON al.idx = ac.idx AND al.agent_id = ac.agent_id
+    LEFT JOIN agent_talk at ON at.idx = ac.idx AND at.agent_id = ac.agent_id
 ),
+-- Inbound calls of the range that were missed, each with the next outbound call to the same
+-- contact (its callback), by a hash join.
 missed_calls AS (
-    SELECT idx, tenant_id, contact_id, status, started_at
-    FROM range_calls
-    WHERE direction = 'inbound' AND status IN ('missed', 'abandoned', 'voicemail')
-),
--- A missed call's callback: the next outbound call to the same contact.
-callbacks AS (
     SELECT m.idx, m.status, date_part('epoch', min(o.started_at) - m.started_at) AS callback_seconds
-    FROM missed_calls m
-    LEFT JOIN call_set o ON o.tenant_id = m.tenant_id AND o.contact_id = m.contact_id
-        AND o.direction = 'outbound' AND o.started_at > m.started_at
+    FROM range_calls m
+    LEFT JOIN outbound_calls o ON o.tenant_id = m.tenant_id AND o.contact_id = m.contact_id
+        AND o.started_at > m.started_at
+    WHERE m.direction = 'inbound' AND m.status IN ('missed', 'abandoned', 'voicemail')
     GROUP BY m.idx, m.contact_id, m.started_at, m.status
 ),
 missed_totals AS (
@@ -350,17 +363,19 @@ missed_totals AS (
         count(*) FILTER (WHERE status = 'voicemail') AS missed_voicemail,
         count(callback_seconds) AS called_back,
         percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY callback_seconds) AS callback_percentiles
-    FROM callbacks
+    FROM missed_calls
     GROUP BY idx
 ),
-source_rows AS (
-    SELECT idx, source, count(*) AS leads,
+source_rows AS MATERIALIZED (
+    SELECT r.idx, r.source, count(*) AS leads,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median,
         count(*) FILTER (WHERE speed_state = 1) AS within_sla,
         count(*) FILTER (WHERE contacted) AS contacted,
         count(*) FILTER (WHERE booked) AS booked
-    FROM detail_leads
-    GROUP BY idx, source
+    FROM lead_rows r
+    JOIN params p ON p.idx = r.idx
+    WHERE p.details
+    GROUP BY r.idx, r.source
 )
 SELECT p.idx, p.details, lt.*, ct.*, at.*, mt.*,
        (SELECT json_agg(json_build_array(cd.day, coalesce(ld.leads, 0), ld.speed_median,

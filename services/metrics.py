@@ -27,6 +27,8 @@ class MetricsKey:
     range_to: datetime | None = None
     details: bool = False
     previous: bool = False
+    # The previous period's breakdowns too.
+    previous_details: bool = False
 
 
 def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.MetricsRequest:
@@ -57,10 +59,13 @@ def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.
     )
 
 
-def _previous(request: metric_store.MetricsRequest) -> metric_store.MetricsRequest:
+def _previous(request: metric_store.MetricsRequest, *, details: bool) -> metric_store.MetricsRequest:
     before = previous_range(request.range_from, request.range_to, request.timezone)
     return replace(
-        request, range_from=before.range_from.astimezone(UTC), range_to=before.range_to.astimezone(UTC)
+        request,
+        range_from=before.range_from.astimezone(UTC),
+        range_to=before.range_to.astimezone(UTC),
+        details=details,
     )
 
 
@@ -106,7 +111,7 @@ async def metrics_batch(
                 if key.previous:
                     # Same statement: the previous period is one more request of the batch.
                     previous_at[position] = len(requests)
-                    requests.append(_previous(request))
+                    requests.append(_previous(request, details=key.previous_details))
             except DomainError as error:
                 answers[position] = error
         found = await metric_store.tenant_metrics(connection, requests, now=now)

@@ -34,16 +34,16 @@ def _field_names(selections: Iterable[Any]) -> Iterable[tuple[str, Any]]:
             yield from _field_names(getattr(selection, "selections", ()))
 
 
-def _wants(selections: Iterable[Any]) -> tuple[bool, bool]:
-    """(breakdowns, previous period) selected, `previous { ... }` included."""
-    details = previous = False
+def _wants(selections: Iterable[Any]) -> tuple[bool, bool, bool]:
+    """(breakdowns, previous period, previous period's breakdowns) selected."""
+    details = previous = previous_details = False
     for name, selection in _field_names(selections):
         if name in _DETAIL_FIELDS:
             details = True
         elif name == _PREVIOUS_FIELD:
             previous = True
-            details = details or _wants(selection.selections)[0]
-    return details, previous
+            previous_details = previous_details or _wants(selection.selections)[0]
+    return details, previous, previous_details
 
 
 def metrics_key(
@@ -51,8 +51,12 @@ def metrics_key(
 ) -> MetricsKey:
     """The key for this `metrics` field: breakdowns and the previous period only when selected
     (an overview of every tenant reads neither)."""
-    details, previous = _wants(selection for field in info.selected_fields for selection in field.selections)
-    return MetricsKey(tenant_id, range_from, range_to, details=details, previous=previous)
+    details, previous, previous_details = _wants(
+        selection for field in info.selected_fields for selection in field.selections
+    )
+    return MetricsKey(
+        tenant_id, range_from, range_to, details=details, previous=previous, previous_details=previous_details
+    )
 
 
 _PAGES_KEY = "pipeline_pages"
