@@ -65,11 +65,16 @@ FIGURES = f"""
     bySource {{ source leads medianSpeedSeconds withinSla contacted booked bookingRate {{ {RATE} }}
                 costPerLead spend costPerBooking }}
 """
-METRICS_QUERY = f"""
-query ($tenantId: ID!) {{
-  metrics(tenantId: $tenantId) {{ {FIGURES} previous {{ {FIGURES} }} }}
-}}
-"""
+# The previous period with every figure (breakdowns too), or only the headline figures a
+# dashboard compares (`--previous headline`).
+HEADLINE = f"leads speedToLead {{ {SPEED} }} contactedWithinSla {{ {RATE} }} connectionRate {{ {RATE} }} bookingRate {{ {RATE} }}"
+
+
+def metrics_query(previous: str) -> str:
+    inner = FIGURES if previous == "full" else HEADLINE
+    return f"query ($tenantId: ID!) {{ metrics(tenantId: $tenantId) {{ {FIGURES} previous {{ {inner} }} }} }}"
+
+
 OVERVIEW_QUERY = f"""
 query {{
   tenants {{ slug metrics {{ leads speedToLead {{ {SPEED} }} connectionRate {{ {RATE} }} bookingRate {{ {RATE} }} }} }}
@@ -308,7 +313,9 @@ async def main(args: argparse.Namespace) -> None:
         details=True,
     )
     before = previous_range(window.range_from, window.range_to, "America/New_York")
-    previous = dataclasses.replace(request, range_from=before.range_from, range_to=before.range_to)
+    previous = dataclasses.replace(
+        request, range_from=before.range_from, range_to=before.range_to, details=args.previous == "full"
+    )
     params = metrics_parameters([request, previous], now)
 
     async def bare_sql() -> None:
@@ -318,6 +325,8 @@ async def main(args: argparse.Namespace) -> None:
             await connection.execute(text("SET LOCAL jit = off"))
             rows = (await connection.execute(METRICS_STATEMENT, params)).all()
             for asked, row in zip((request, previous), rows, strict=True):
+                if not asked.details:
+                    continue
                 agent_ids = [agent[0] for agent in row.agents or ()]
                 await agent_names(connection, tenant_id, agent_ids, since=asked.range_from)
 
@@ -354,7 +363,7 @@ async def main(args: argparse.Namespace) -> None:
             for _ in range(args.rounds):
                 bare.samples += (await repeat(bare.name, args.seconds / args.rounds, bare_sql)).samples
                 graph.samples += (
-                    await repeat(graph.name, args.seconds / args.rounds, post(METRICS_QUERY))
+                    await repeat(graph.name, args.seconds / args.rounds, post(metrics_query(args.previous)))
                 ).samples
             results += [bare, graph]
             if not args.skip_pipeline:
@@ -370,6 +379,7 @@ async def main(args: argparse.Namespace) -> None:
         await engine.dispose()
 
     print(f"range: the last 30 tenant days, {window.range_from.isoformat()} .. {window.range_to.isoformat()}")
+    print(f"previous period: {args.previous} figures")
     for timing in results:
         print(timing.line())
     bare, graph = results[0], results[1]
@@ -414,6 +424,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=180, help="leads spread over this many days before now")
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds of bare SQL and GraphQL")
+    parser.add_argument(
+        "--previous",
+        choices=("full", "headline"),
+        default="full",
+        help="the previous period with every figure, or its headline figures only",
+    )
     parser.add_argument("--port", type=int, default=18808)
     parser.add_argument("--reuse", action="store_true", help="keep the data a previous run generated")
     parser.add_argument(
