@@ -101,7 +101,7 @@ def apply_change(settings: TenantSettings, change: SettingsChange) -> tuple[Tena
         costs = {source.strip(): cost for source, cost in change.source_costs.items()}
         if len(costs) > MAX_SOURCE_COSTS:
             problems["sourceCosts"] = f"at most {MAX_SOURCE_COSTS} sources"
-        elif any(not source or len(source) > MAX_SOURCE_LENGTH for source in costs):
+        elif any(not source or len(source) > MAX_SOURCE_LENGTH or "\x00" in source for source in costs):
             problems["sourceCosts"] = f"each source a name of 1 to {MAX_SOURCE_LENGTH} characters"
         elif any(not (math.isfinite(cost) and 0 <= cost <= MAX_SOURCE_COST) for cost in costs.values()):
             problems["sourceCosts"] = f"each cost a number from 0 to {MAX_SOURCE_COST}"

@@ -32,7 +32,7 @@ import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -648,3 +648,38 @@ async def test_the_public_dashboard_shows_contacted_within_sla_and_missed_calls(
         "contactedWithinSla": rate(6, 9),
         "missedCalls": {"total": 4, "calledBack": rate(3, 4), "callbackMedianSeconds": 3300},
     }
+
+
+async def test_bad_settings_are_named_and_nothing_changes(client, make_tenant, make_user) -> None:
+    tenant = await make_tenant()
+    admin = await make_user(Role.ADMIN)
+    body = await graphql(
+        client,
+        SETTINGS,
+        {
+            "tenantId": str(tenant.id),
+            "input": {
+                "slaClock": "BUSINESS_HOURS",
+                "holidays": [(date(2024, 1, 1) + timedelta(days=day)).isoformat() for day in range(401)],
+                "sourceCosts": [{"source": "google", "costPerLead": -1}],
+            },
+        },
+        user=admin,
+    )
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    fields = body["errors"][0]["extensions"]["fields"]
+    assert set(fields) == {"input.holidays", "input.sourceCosts"}
+    body = await graphql(
+        client,
+        SETTINGS,
+        {"tenantId": str(tenant.id), "input": {"sourceCosts": [{"source": "x" * 101, "costPerLead": 1}]}},
+        user=admin,
+    )
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    body = await graphql(
+        client,
+        "query ($id: ID!) { tenant(id: $id) { settings { slaClock holidays sourceCosts { source } } } }",
+        {"id": str(tenant.id)},
+        user=admin,
+    )
+    assert body["data"]["tenant"]["settings"] == {"slaClock": "WALL", "holidays": [], "sourceCosts": []}
