@@ -141,7 +141,7 @@ WITH params AS MATERIALIZED (
 -- One row per tenant day: rows are read one index range per day, so a row's day is known
 -- without a time zone conversion (or any work) per row.
 days AS MATERIALIZED (
-    SELECT p.idx, p.tenant_id, p.sla, p.business_sla, p.first_day + g.n AS day,
+    SELECT p.idx, p.tenant_id, p.sla, p.business_sla, p.details, p.first_day + g.n AS day,
            p.day_bounds[g.n + 1] AS day_from, p.day_bounds[g.n + 2] AS day_to
     FROM params p
     CROSS JOIN LATERAL generate_series(0, p.days - 1) AS g(n)
@@ -156,7 +156,7 @@ span AS (
 ),
 {business_clock_ctes("span")},
 lead_facts AS (
-    SELECT d.idx, d.sla, d.business_sla, d.day, l.*
+    SELECT d.idx, d.tenant_id, d.sla, d.business_sla, d.details, d.day, l.*
     FROM days d
     CROSS JOIN LATERAL (
         SELECT l.id, l.contact_id, l.source, l.created_at, a.attempt_at, k.contact_at,
@@ -196,7 +196,8 @@ lead_clock AS (
     OFFSET 0
 ),
 lead_rows AS MATERIALIZED (
-    SELECT c.idx, c.day, c.id, c.contact_id, c.source, c.created_at, c.attempt_at, c.contact_at,
+    SELECT c.idx, c.tenant_id, c.details, c.day, c.id, c.contact_id, c.source, c.created_at, c.attempt_at,
+           c.contact_at,
            coalesce(c.booked, false) AS booked, c.attempted, c.contacted,
            CASE WHEN c.attempted THEN c.until_epoch - c.created_epoch END AS speed,
            -- Business seconds to the attempt or, while unattempted, to now.
@@ -257,7 +258,6 @@ call_totals AS (
 range_calls AS MATERIALIZED (
     SELECT d.idx, d.tenant_id, c.*
     FROM days d
-    JOIN params p ON p.idx = d.idx AND p.details
     CROSS JOIN LATERAL (
         SELECT c.contact_id, c.direction, c.status, c.started_at, c.connected_at, c.ended_at, c.booked,
                c.agent_id
@@ -266,6 +266,7 @@ range_calls AS MATERIALIZED (
             AND c.is_primary_leg
         OFFSET 0
     ) AS c
+    WHERE d.details
 ),
 -- Outbound calls since each such tenant's earliest range start: attempts and callbacks count after
 -- the range's end too.
@@ -283,12 +284,11 @@ outbound_calls AS MATERIALIZED (
         OFFSET 0
     ) AS c
 ),
+-- (Filtered here rather than joined to params, so the planner expects as many rows as there are.)
 detail_leads AS (
-    SELECT r.idx, r.id, r.contact_id, r.created_at, r.attempt_at, r.contact_at, r.contacted, r.speed,
-           p.tenant_id
-    FROM lead_rows r
-    JOIN params p ON p.idx = r.idx
-    WHERE p.details
+    SELECT idx, id, contact_id, created_at, attempt_at, contact_at, contacted, speed, tenant_id
+    FROM lead_rows
+    WHERE details
 ),
 -- Each lead's outbound calls from its creation: its attempts up to its first contact (all of them
 -- while never reached), and the agent of its first attempt (its call at `attempt_at`; the lowest
@@ -373,8 +373,7 @@ source_rows AS MATERIALIZED (
         count(*) FILTER (WHERE contacted) AS contacted,
         count(*) FILTER (WHERE booked) AS booked
     FROM lead_rows r
-    JOIN params p ON p.idx = r.idx
-    WHERE p.details
+    WHERE r.details
     GROUP BY r.idx, r.source
 )
 SELECT p.idx, p.details, lt.*, ct.*, at.*, mt.*,
