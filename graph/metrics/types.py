@@ -37,9 +37,12 @@ class SpeedToLead:
     p90_seconds: float | None
     attempted_leads: int
     unattempted_leads: int
-    within_sla: int = strawberry.field(description="First attempt within the SLA.")
+    within_sla: int = strawberry.field(
+        description="Responded (first attempt or conversation; timeToFirstContact: reached) by the SLA "
+        "deadline: by the tenant's SLA clock, or by open hours in businessHours (docs/metrics.md)."
+    )
     breached: int = strawberry.field(
-        description="SLA ran out before any attempt: attempted late, or unattempted and older than the SLA."
+        description="Responded after the deadline, or not yet and the deadline has passed."
     )
     sla_seconds: int
     bands: list[SpeedBand]
