@@ -199,10 +199,12 @@ query ($tenantId: ID!, $from: DateTime, $to: DateTime) {{
   }}
 }}
 """
+# Through a fragment and an inline fragment: the breakdowns are read whichever way they are selected.
 BY_AGENT = """
 query ($tenantId: ID!, $from: DateTime, $to: DateTime) {
-  metrics(tenantId: $tenantId, from: $from, to: $to) { byAgent { agentId name email attempts } }
+  metrics(tenantId: $tenantId, from: $from, to: $to) { ...Agents }
 }
+fragment Agents on Metrics { ... on Metrics { byAgent { agentId name email attempts } } }
 """
 SETTINGS = """
 mutation ($tenantId: ID!, $input: TenantSettingsInput!) {
