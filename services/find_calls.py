@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from domain.calls import agent_id_problem
 from domain.errors import BadInput
 from domain.roles import Principal
 from persistence import call_queries
@@ -23,6 +24,9 @@ async def call_selection(
         raise BadInput(
             "startedFrom must be before startedTo", fields={"filter.startedTo": "not after startedFrom"}
         )
+    problem = agent_id_problem(where.agent_id) if where.agent_id is not None else None
+    if problem:
+        raise BadInput(f"agentId: {problem}", fields={"filter.agentId": problem})
     return await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from domain.calls import agent_id_problem
 from domain.errors import BadInput
 from domain.leads import OPEN_STATUSES, PipelineStage, StageBounds, stage_age_range
 from domain.roles import Principal
@@ -26,6 +28,9 @@ def _check(where: LeadFilter) -> None:
         )
     if where.search is not None and len(where.search) > MAX_SEARCH:
         raise BadInput("search text too long", fields={"filter.search": f"at most {MAX_SEARCH} characters"})
+    problem = agent_id_problem(where.attempted_by) if where.attempted_by is not None else None
+    if problem:
+        raise BadInput(f"attemptedBy: {problem}", fields={"filter.attemptedBy": problem})
 
 
 async def _stage_windows(
@@ -70,14 +75,7 @@ async def lead_selection(
             status for status in (where.statuses or tuple(OPEN_STATUSES)) if status in OPEN_STATUSES
         )
         windows = await _stage_windows(deps, scope, stages) if open_statuses else ()
-        where = LeadFilter(
-            statuses=tuple(sorted(open_statuses)),
-            sources=where.sources,
-            created_from=where.created_from,
-            created_to=where.created_to,
-            search=where.search,
-            created_windows=windows,
-        )
+        where = replace(where, statuses=tuple(sorted(open_statuses)), created_windows=windows)
     return scope, where
 
 

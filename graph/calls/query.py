@@ -30,6 +30,9 @@ class CallFilterInput:
     started_from: datetime | None = strawberry.field(default=None, description="Inclusive.")
     started_to: datetime | None = strawberry.field(default=None, description="Exclusive.")
     lead_id: strawberry.ID | None = None
+    agent_id: str | None = strawberry.field(
+        default=None, description="The customer call's agent (Dialpad user id), as byAgent lists them."
+    )
     legs: bool = strawberry.field(
         default=False,
         description="False: customer calls, what metrics count. True: every leg of every customer call.",
@@ -67,6 +70,7 @@ class CallsQuery:
                 started_from=where.started_from,
                 started_to=where.started_to,
                 lead_id=parse_optional_uuid(where.lead_id, field="filter.leadId"),
+                agent_id=where.agent_id,
                 legs=where.legs,
             ),
             first=page_size(first),

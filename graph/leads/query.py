@@ -32,6 +32,11 @@ class LeadFilterInput:
     search: str | None = strawberry.field(
         default=None, description="Part of the contact's name or email (any case), or digits of its phone."
     )
+    attempted_by: str | None = strawberry.field(
+        default=None,
+        description="An agent (Dialpad user id): leads they placed an outbound customer call to, at or after "
+        "the lead's creation.",
+    )
 
 
 def _key(row: LeadRow) -> PageKey:
@@ -62,6 +67,7 @@ class LeadsQuery:
                 created_from=where.created_from,
                 created_to=where.created_to,
                 search=where.search,
+                attempted_by=where.attempted_by,
             ),
             stages=tuple(where.stage or ()),
             first=page_size(first),
