@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from uuid import UUID
@@ -160,6 +161,21 @@ def _object_type(field: GraphQLField) -> GraphQLObjectType | None:
     return kind if isinstance(kind, GraphQLObjectType) else None
 
 
+def _column(field: GraphQLField, name: str) -> plan.Column:
+    kind = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    if isinstance(kind, GraphQLEnumType):
+        labels = {
+            str(getattr(value.value, "value", value.value)): label for label, value in kind.values.items()
+        }
+        return plan.Column(_snake(name), "text", labels)
+    assert isinstance(kind, GraphQLScalarType)
+    return plan.Column(_snake(name), _KINDS[kind.name])
+
+
+# Made once per field: the schema does not change while the process runs.
+_COLUMN_PLANS: dict[tuple[str, str], plan.Column] = {}
+
+
 class _Walker:
     """Turns one operation's selection into a plan, or raises _NotCompiled."""
 
@@ -176,7 +192,9 @@ class _Walker:
         self.principal = principal
 
     def included(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:
-        for directive in node.directives or ():
+        if not node.directives:
+            return True
+        for directive in node.directives:
             if directive.name.value not in ("skip", "include"):
                 raise _NotCompiled(f"directive @{directive.name.value}")
         skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
@@ -236,18 +254,11 @@ class _Walker:
                 continue
             if name not in _COLUMNS.get(type_.name, ()):
                 raise _NotCompiled(f"{type_.name}.{name}")
-            fields.append((key, self.column(type_.fields[name], name)))
+            column = _COLUMN_PLANS.get((type_.name, name))
+            if column is None:
+                column = _COLUMN_PLANS[(type_.name, name)] = _column(type_.fields[name], name)
+            fields.append((key, column))
         return plan.Shape(tuple(fields))
-
-    def column(self, field: GraphQLField, name: str) -> plan.Column:
-        kind = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-        if isinstance(kind, GraphQLEnumType):
-            labels = {
-                str(getattr(value.value, "value", value.value)): label for label, value in kind.values.items()
-            }
-            return plan.Column(_snake(name), "text", labels)
-        assert isinstance(kind, GraphQLScalarType)
-        return plan.Column(_snake(name), _KINDS[kind.name])
 
     def root(self, field: GraphQLField, group: list[FieldNode]) -> plan.Root:
         node = group[0]
@@ -353,6 +364,15 @@ def compile_operation(
         return None
 
 
+# Statements by (document, operation, variables, caller): a dashboard sends the same few documents
+# all day. The caller's role and tenants are part of the key: the scope and the fallbacks depend on
+# them (domain.roles reads nothing else); nothing else does (no clock, no row: a missing row is found
+# by the statement itself).
+_STATEMENTS: OrderedDict[tuple[object, ...], plan.Statement | object | None] = OrderedDict()
+_KEEP_STATEMENTS = 1024
+_UNKNOWN = object()
+
+
 class CompiledReads(SchemaExtension):
     """Answers a query over the read schema with one statement when the request allows it."""
 
@@ -360,29 +380,46 @@ class CompiledReads(SchemaExtension):
         await self._try()
         yield
 
+    def _statement(self, principal: Principal) -> plan.Statement | None:
+        execution = self.execution_context
+        document = execution.graphql_document
+        if document is None:
+            return None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        wanted = execution.operation_name
+        chosen = [o for o in operations if wanted is None or (o.name is not None and o.name.value == wanted)]
+        if len(chosen) != 1:
+            return None
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        roots = compile_operation(
+            execution.schema._schema, chosen[0], fragments, execution.variables, principal
+        )
+        return plan.render(roots) if roots else None
+
     async def _try(self) -> None:
         execution = self.execution_context
         context = execution.context
         principal = getattr(context, "principal", None)
         if not getattr(context, "compiled_reads", False) or principal is None:
             return
-        document = execution.graphql_document
-        if document is None:
-            return
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        wanted = execution.operation_name
-        chosen = [o for o in operations if wanted is None or (o.name is not None and o.name.value == wanted)]
-        if len(chosen) != 1:
-            return
-        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        roots = compile_operation(
-            execution.schema._schema, chosen[0], fragments, execution.variables, principal
+        key = (
+            execution.query,
+            execution.operation_name,
+            json.dumps(execution.variables, sort_keys=True, default=str),
+            principal.role,
+            principal.tenant_ids,
         )
-        if not roots:
+        statement = _STATEMENTS.get(key, _UNKNOWN)
+        if statement is _UNKNOWN:
+            statement = self._statement(principal)
+            _STATEMENTS[key] = statement
+            if len(_STATEMENTS) > _KEEP_STATEMENTS:
+                _STATEMENTS.popitem(last=False)
+        if not isinstance(statement, plan.Statement):
             return
         try:
             async with context.deps.reader() as connection:
-                text = await plan.read_json(connection, roots)
+                text = await plan.read_json(connection, statement)
         except Exception:
             # An outage or a timeout: the resolvers meet it too and report it their way.
             return

@@ -336,6 +336,15 @@ async def _post(http: httpx.AsyncClient, user: Any, document: str, variables: di
     return response.status_code, response.json()
 
 
+def _same_race(got: tuple[int, Any], expected: tuple[int, Any]) -> bool:
+    """Both answers null `data` with one error at a root field, of the same kind."""
+    answers = (got[1], expected[1])
+    if any(answer.get("data") is not None or len(answer.get("errors", ())) != 1 for answer in answers):
+        return False
+    first, second = (answer["errors"][0] for answer in answers)
+    return len(first["path"]) == len(second["path"]) == 1 and first["extensions"] == second["extensions"]
+
+
 async def test_compiled_and_resolver_paths_answer_identically(
     seeded: Seeded, both: tuple[httpx.AsyncClient, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -356,6 +365,11 @@ async def test_compiled_and_resolver_paths_answer_identically(
         for role, user in seeded.users.items():
             expected = await _post(resolver_client, user, document, variables)
             got = await _post(compiled_client, user, document, variables)
+            if got != expected and _same_race(got, expected):
+                # Two non-null roots failing: graphql-core reports whichever resolver fails first and
+                # nulls `data` there, so the resolvers alone differ between runs (and both apps ran
+                # the resolvers here: a missing row makes the compiled path fall back).
+                got = expected
             if got != expected:
                 mismatches.append(
                     f"as {role}: {document} {json.dumps(variables)}\n  resolvers: {expected}\n  compiled:  {got}"
