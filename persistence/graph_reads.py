@@ -13,15 +13,21 @@ both paths on generated selections.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
+from sqlalchemy import ColumnElement, and_
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from persistence.keyset import PageKey
+from persistence import call_queries, lead_queries
+from persistence.call_queries import CallFilter
+from persistence.keyset import PageKey, after_key
+from persistence.lead_queries import LeadFilter
 
 Kind = Literal["text", "id", "datetime", "float", "int", "bool", "json"]
 
@@ -93,6 +99,8 @@ class Page:
     after: PageKey | None
     # (key, shape of the edge) where the edge shape's fields are `cursor` / `node` / constants.
     fields: tuple[tuple[str, PageField], ...]
+    # The list's filter (lead_queries.LeadFilter for leads, call_queries.CallFilter for calls).
+    where: LeadFilter | CallFilter
 
 
 @dataclass(frozen=True)
@@ -195,8 +203,8 @@ RELATIONS: Mapping[str, _Relation] = {
 
 # Newest first, and the page's sort column (persistence.keyset).
 _SORT: Mapping[str, str] = {"leads": "created_at", "calls": "started_at"}
-# Rows a list shows of each table (persistence.call_queries: customer calls, not their legs).
-_LISTED: Mapping[str, str] = {"leads": "TRUE", "calls": "{a}.is_primary_leg"}
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+_PLACEHOLDER = re.compile(r"\$(\d+)")
 
 # json_build_object takes at most 100 arguments.
 MAX_KEYS = 50
@@ -297,24 +305,44 @@ class _Statement:
         raw = f"'k1|' || coalesce({_iso(sort)}, '') || '|' || {alias}.id::text"
         return f"rtrim(translate(encode(convert_to({raw}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
 
+    def condition(self, conditions: Sequence[ColumnElement[bool]]) -> str:
+        """SQLAlchemy conditions (the list rules of lead_queries/call_queries) as SQL on the table's
+        own name, their parameters appended to this statement's."""
+        if not conditions:
+            return "TRUE"
+        compiled = and_(*conditions).compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
+        processors: Mapping[str, Any] = compiled._bind_processors  # type: ignore[assignment]
+        offset = len(self.params)
+        for name in compiled.positiontup or ():
+            value = compiled.params[name]
+            processor = processors.get(name)
+            self.params.append(processor(value) if processor is not None else value)
+        return _PLACEHOLDER.sub(lambda found: f"${int(found.group(1)) + offset}", str(compiled))
+
     def page(self, root: Page) -> str:
         table, sort = root.table, _SORT[root.table]
-        base = self.alias()
-        conditions = [_LISTED[table].format(a=base), self.scope(base, root.scope)]
+        if isinstance(root.where, LeadFilter):
+            listed = lead_queries.list_conditions(root.scope.tenant_ids, root.where)
+            columns = lead_queries.leads.c
+        else:
+            listed = call_queries.list_conditions(root.scope.tenant_ids, root.where)
+            columns = call_queries.calls.c
         if root.named_tenant is not None:
             self.checks.append(
                 f"EXISTS (SELECT 1 FROM tenants WHERE id = {self.param(root.named_tenant, 'uuid')})"
             )
-        counted = " AND ".join(conditions)
+        # Rendered only when selected: a parameter the statement does not use has no type to infer.
+        counted = self.condition(listed) if any(isinstance(f, TotalCount) for _, f in root.fields) else ""
         if root.after is not None:
-            conditions.append(self.after(base, sort, root.after))
-        where = " AND ".join(conditions)
-        first = self.param(root.first, "int")
+            listed = [*listed, after_key(columns[sort], columns.id, root.after)]
+        where = self.condition(listed)
+        # Literals, not parameters: a parameter no selected field uses has no type PostgreSQL can infer.
+        first = str(int(root.first))
         rows = self.alias()
         page_rows = (
-            f"(SELECT {base}.*, row_number() OVER (ORDER BY {base}.{sort} DESC, {base}.id DESC) AS rn "
-            f"FROM (SELECT * FROM {table} {base} WHERE {where} ORDER BY {base}.{sort} DESC, {base}.id DESC "
-            f"LIMIT {self.param(root.first + 1, 'int')}) {base}) {rows}"
+            f"(SELECT {table}.*, row_number() OVER (ORDER BY {table}.{sort} DESC, {table}.id DESC) AS rn "
+            f"FROM (SELECT * FROM {table} WHERE {where} ORDER BY {table}.{sort} DESC, {table}.id DESC "
+            f"LIMIT {int(root.first) + 1}) {table}) {rows}"
         )
         shown = f"{rows}.rn <= {first}"
         parts: list[str] = []
@@ -323,7 +351,7 @@ class _Statement:
             if isinstance(field, Constant):
                 parts.append(self.constant(field.value))
             elif isinstance(field, TotalCount):
-                parts.append(f"(SELECT count(*) FROM {table} {base} WHERE {counted})")
+                parts.append(f"(SELECT count(*) FROM {table} WHERE {counted})")
             elif isinstance(field, Edges):
                 edge: list[str] = []
                 for edge_key, edge_field in field.fields:
@@ -353,16 +381,8 @@ class _Statement:
                             f"FILTER (WHERE {shown}))[1]"
                         )
                 parts.append(f"json_build_object({', '.join(info)})")
-        return f"(SELECT json_build_object({', '.join(parts)}) FROM {page_rows})"
-
-    def after(self, alias: str, sort: str, key: PageKey) -> str:
-        """Rows after `key` in `sort DESC, id DESC` order (persistence.keyset.after_key, NULLs first)."""
-        column = f"{alias}.{sort}"
-        key_id = self.param(key.id, "uuid")
-        if key.sort is None:
-            return f"({column} IS NOT NULL OR {alias}.id < {key_id})"
-        at = self.param(key.sort, "timestamptz")
-        return f"({column} IS NOT NULL AND ({column} < {at} OR ({column} = {at} AND {alias}.id < {key_id})))"
+        # GROUP BY (): one row, even for an empty page or a selection with no aggregate in it.
+        return f"(SELECT json_build_object({', '.join(parts)}) FROM {page_rows} GROUP BY ())"
 
 
 def _quote(text: str) -> str:

@@ -19,11 +19,16 @@ async def call_selection(
 ) -> frozenset[UUID] | None:
     """The tenants a call list reads (the GraphQL list and the CSV export share it); raises
     BAD_USER_INPUT for a bad filter and FORBIDDEN/NOT_FOUND for a tenant out of reach."""
+    check_call_filter(where)
+    return await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
+
+
+def check_call_filter(where: CallFilter) -> None:
+    """BAD_USER_INPUT for a filter no list may use (an empty or reversed range)."""
     if where.started_from and where.started_to and where.started_from >= where.started_to:
         raise BadInput(
             "startedFrom must be before startedTo", fields={"filter.startedTo": "not after startedFrom"}
         )
-    return await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
 
 
 async def find_calls(

@@ -277,6 +277,39 @@ def _selection(draw_: Callable[..., Any], doc: _Document, type_: GraphQLObjectTy
     return body
 
 
+_INSTANTS = [(BASE_TIME + timedelta(minutes=minutes)).isoformat() for minutes in (-5, 0, 14, 20, 600)]
+
+
+@st.composite
+def _filters(draw_: Callable[..., Any], seeded: Seeded, root: str) -> str:
+    """A filter literal: each field now and then, good values mostly, bad ones sometimes."""
+    if root == "leads":
+        choices = {
+            "status": st.sampled_from(["[NEW]", "[BOOKED, CLOSED]", "[]"]),
+            "source": st.sampled_from(['["webhook"]', '["google", "nowhere"]']),
+            "createdFrom": st.sampled_from(_INSTANTS).map(json.dumps),
+            "createdTo": st.sampled_from(_INSTANTS).map(json.dumps),
+            "search": st.sampled_from(
+                ['"person 1"', '"OWN"', '"555"', '"customer.test"', json.dumps("x" * 201)]
+            ),
+            "stage": st.sampled_from(["[FOLLOW_UP_1]", "[]"]),
+        }
+    else:
+        choices = {
+            "direction": st.sampled_from(["[INBOUND]", "[OUTBOUND, INBOUND]"]),
+            "status": st.sampled_from(["[COMPLETED]", "[NO_ANSWER, VOICEMAIL]"]),
+            "disposition": st.sampled_from(['[" Booked "]', '["none"]']),
+            "startedFrom": st.sampled_from(_INSTANTS).map(json.dumps),
+            "startedTo": st.sampled_from(_INSTANTS).map(json.dumps),
+            "leadId": st.sampled_from(
+                [str(seeded.leads["own"][1]), str(seeded.leads["other"][2]), "not-an-id"]
+            ).map(json.dumps),
+            "legs": st.sampled_from(["true", "false"]),
+        }
+    chosen = draw_(st.lists(st.sampled_from(sorted(choices)), max_size=3, unique=True))
+    return "{" + ", ".join(f"{key}: {draw_(choices[key])}" for key in chosen) + "}"
+
+
 @st.composite
 def documents(draw_: Callable[..., Any], seeded: Seeded) -> tuple[str, dict[str, Any]]:
     doc = _Document()
@@ -318,8 +351,8 @@ def documents(draw_: Callable[..., Any], seeded: Seeded) -> tuple[str, dict[str,
             after = draw_(st.sampled_from([None] * 8 + ["garbage", *seeded.cursors, *seeded.cursors]))
             if after is not None:
                 arguments.append(f'after: "{after}"')
-            if draw_(st.integers(0, 15)) == 0:
-                arguments.append("filter: {}" if name == "calls" else "filter: {status: [NEW]}")
+            if draw_(st.integers(0, 2)) == 0:
+                arguments.append(f"filter: {draw_(_filters(seeded, name))}")
         alias = f"r{index}: " if draw_(st.booleans()) or index else ""
         args = f"({', '.join(arguments)})" if arguments else ""
         roots.append(f"{alias}{name}{args} {{ {draw_(_selection(doc, target, 1))} }}")
@@ -375,6 +408,7 @@ async def test_compiled_and_resolver_paths_answer_identically(
                     f"as {role}: {document} {json.dumps(variables)}\n  resolvers: {expected}\n  compiled:  {got}"
                 )
     assert not mismatches, f"{len(mismatches)} differ; first:\n" + "\n".join(mismatches[:3])
-    # The comparison means something only if most operations did take the compiled path.
+    # The comparison means something only if many operations did take the compiled path (the rest
+    # fall back: fields and filters it leaves to the resolvers, bad input, rows out of reach).
     total = len(generated) * len(seeded.users)
-    assert answered["compiled"] > total // 3, (answered, total)
+    assert answered["compiled"] > total // 4, (answered, total)
