@@ -423,6 +423,9 @@ def compile_operation(
 # by the statement itself).
 _STATEMENTS: OrderedDict[tuple[object, ...], plan.Statement | object | None] = OrderedDict()
 _KEEP_STATEMENTS = 1024
+# Documents and variables longer than this are compiled each time: the cache must not hold 1,024
+# request bodies of a megabyte each.
+_CACHED_TEXT = 16 * 1024
 _UNKNOWN = object()
 
 
@@ -455,19 +458,17 @@ class CompiledReads(SchemaExtension):
         principal = getattr(context, "principal", None)
         if not getattr(context, "compiled_reads", False) or principal is None:
             return
-        key = (
-            execution.query,
-            execution.operation_name,
-            json.dumps(execution.variables, sort_keys=True, default=str),
-            principal.role,
-            principal.tenant_ids,
-        )
+        variables = json.dumps(execution.variables, sort_keys=True, default=str)
+        key = (execution.query, execution.operation_name, variables, principal.role, principal.tenant_ids)
         statement = _STATEMENTS.get(key, _UNKNOWN)
         if statement is _UNKNOWN:
             statement = self._statement(principal)
-            _STATEMENTS[key] = statement
-            if len(_STATEMENTS) > _KEEP_STATEMENTS:
-                _STATEMENTS.popitem(last=False)
+            if len(execution.query or "") + len(variables) <= _CACHED_TEXT:
+                _STATEMENTS[key] = statement
+                if len(_STATEMENTS) > _KEEP_STATEMENTS:
+                    _STATEMENTS.popitem(last=False)
+        else:
+            _STATEMENTS.move_to_end(key)
         if not isinstance(statement, plan.Statement):
             return
         try:
