@@ -180,3 +180,9 @@ async def legs_of_calls(connection: AsyncConnection, call_ids: Sequence[UUID]) -
     for row in rows:
         found[row[0]].append(CallRow.from_db(row[1:]))
     return found
+
+
+def list_conditions(tenant_ids: frozenset[UUID] | None, where: CallFilter) -> list[ColumnElement[bool]]:
+    """The conditions of a call list (customer calls or legs, scope, filter) on `calls`, for statements
+    built elsewhere (persistence/graph_reads.py), so a list means the same rows however it is read."""
+    return _conditions(tenant_ids, where)

@@ -272,3 +272,9 @@ async def lead_event_payload(
     lead = (await connection.execute(select(leads).where(leads.c.id == lead_id))).one()
     contact = (await connection.execute(select(contacts).where(contacts.c.id == lead.contact_id))).one()
     return {"lead": snapshot(lead, exclude=("raw_data",)), "contact": snapshot(contact), "changes": changes}
+
+
+def list_conditions(tenant_ids: frozenset[UUID] | None, where: LeadFilter) -> list[ColumnElement[bool]]:
+    """The conditions of a lead list (scope and filter) on `leads`, for statements built elsewhere
+    (persistence/graph_reads.py), so a list means the same rows however it is read."""
+    return _conditions(tenant_ids, where)

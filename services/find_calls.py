@@ -20,6 +20,12 @@ async def call_selection(
 ) -> frozenset[UUID] | None:
     """The tenants a call list reads (the GraphQL list and the CSV export share it); raises
     BAD_USER_INPUT for a bad filter and FORBIDDEN/NOT_FOUND for a tenant out of reach."""
+    check_call_filter(where)
+    return await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
+
+
+def check_call_filter(where: CallFilter) -> None:
+    """BAD_USER_INPUT for a filter no list may use (an empty or reversed range)."""
     if where.started_from and where.started_to and where.started_from >= where.started_to:
         raise BadInput(
             "startedFrom must be before startedTo", fields={"filter.startedTo": "not after startedFrom"}
@@ -27,7 +33,6 @@ async def call_selection(
     problem = agent_id_problem(where.agent_id) if where.agent_id is not None else None
     if problem:
         raise BadInput(f"agentId: {problem}", fields={"filter.agentId": problem})
-    return await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
 
 
 async def find_calls(

@@ -21,7 +21,8 @@ from services.tenant_scope import Page, tenant_scope
 MAX_SEARCH = 200
 
 
-def _check(where: LeadFilter) -> None:
+def check_lead_filter(where: LeadFilter) -> None:
+    """BAD_USER_INPUT for a filter no list may use (an empty or reversed range, a search too long)."""
     if where.created_from and where.created_to and where.created_from >= where.created_to:
         raise BadInput(
             "createdFrom must be before createdTo", fields={"filter.createdTo": "not after createdFrom"}
@@ -67,7 +68,7 @@ async def lead_selection(
 ) -> tuple[frozenset[UUID] | None, LeadFilter]:
     """The tenants and filter a lead list reads (the GraphQL list and the CSV export share it);
     raises BAD_USER_INPUT for a bad filter and FORBIDDEN/NOT_FOUND for a tenant out of reach."""
-    _check(where)
+    check_lead_filter(where)
     scope = await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
     if stages:
         # Staged leads are open ones; an explicit status filter narrows further.

@@ -39,6 +39,20 @@ class CallFilterInput:
     )
 
 
+def call_filter(where: CallFilterInput) -> CallFilter:
+    """The list filter an input asks for; BAD_USER_INPUT for a malformed leadId."""
+    return CallFilter(
+        directions=tuple(where.direction or ()),
+        statuses=tuple(where.status or ()),
+        dispositions=tuple(d.strip().lower() for d in where.disposition or ()),
+        started_from=where.started_from,
+        started_to=where.started_to,
+        lead_id=parse_optional_uuid(where.lead_id, field="filter.leadId"),
+        agent_id=where.agent_id,
+        legs=where.legs,
+    )
+
+
 def _key(row: CallRow) -> PageKey:
     return PageKey(sort=row.started_at, id=row.id)
 
@@ -63,16 +77,7 @@ class CallsQuery:
             info.context.deps,
             actor=actor,
             tenant_id=parse_optional_uuid(tenant_id, field="tenantId"),
-            where=CallFilter(
-                directions=tuple(where.direction or ()),
-                statuses=tuple(where.status or ()),
-                dispositions=tuple(d.strip().lower() for d in where.disposition or ()),
-                started_from=where.started_from,
-                started_to=where.started_to,
-                lead_id=parse_optional_uuid(where.lead_id, field="filter.leadId"),
-                agent_id=where.agent_id,
-                legs=where.legs,
-            ),
+            where=call_filter(where),
             first=page_size(first),
             after=cursor,
         )

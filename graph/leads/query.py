@@ -39,6 +39,18 @@ class LeadFilterInput:
     )
 
 
+def lead_filter(where: LeadFilterInput) -> LeadFilter:
+    """The list filter an input asks for (its `stage` aside: services.find_leads resolves it)."""
+    return LeadFilter(
+        statuses=tuple(where.status or ()),
+        sources=tuple(where.source or ()),
+        created_from=where.created_from,
+        created_to=where.created_to,
+        search=where.search,
+        attempted_by=where.attempted_by,
+    )
+
+
 def _key(row: LeadRow) -> PageKey:
     return PageKey(sort=row.created_at, id=row.id)
 
@@ -61,14 +73,7 @@ class LeadsQuery:
             info.context.deps,
             actor=actor,
             tenant_id=parse_optional_uuid(tenant_id, field="tenantId"),
-            where=LeadFilter(
-                statuses=tuple(where.status or ()),
-                sources=tuple(where.source or ()),
-                created_from=where.created_from,
-                created_to=where.created_to,
-                search=where.search,
-                attempted_by=where.attempted_by,
-            ),
+            where=lead_filter(where),
             stages=tuple(where.stage or ()),
             first=page_size(first),
             after=cursor,
