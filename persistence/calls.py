@@ -99,7 +99,9 @@ def customer_lock_scope(tenant_id: UUID, external_e164: str | None) -> str:
 # the statement's snapshot, taken before the lock was granted. They are complete when the count of
 # events read is the call's count before this one (every event's write counts itself under the
 # lock); otherwise another transaction committed an event meanwhile, and the caller reads the history
-# again under the lock (`_LOCKED_CALL_AND_HISTORY`). No lookup of the call row by a second index:
+# again under the lock (`_LOCKED_CALL_AND_HISTORY`). A caller that already knows the call's events
+# (this process applied or read them) says so with the row id and count it saw (`known`): when the
+# locked row still has them, nothing is read or sent back. No lookup of the call row by a second index:
 # on a new database without statistics, the planner chose the tenant's call-list index for it and
 # read every call of the tenant per event.
 _STORE_AND_LOCK = DriverStatement(
@@ -112,10 +114,6 @@ _STORE_AND_LOCK = DriverStatement(
             AND settings = CAST(:settings AS jsonb)
             -- Before the call row's lock: the customer's events go one at a time (see _CUSTOMER_LOCK).
             AND pg_advisory_xact_lock({_CUSTOMER_LOCK_CLASS}, hashtext(:lock_scope))::text = ''
-    ),
-    history AS (
-        SELECT coalesce(jsonb_agg(raw ORDER BY event_timestamp_ms, state), '[]') AS payloads, count(*) AS seen
-        FROM call_events WHERE tenant_id = :tenant_id AND call_external_id = :call_id
     ),
     stored AS (
         INSERT INTO call_events (tenant_id, call_external_id, state, event_timestamp_ms, format, raw)
@@ -130,8 +128,22 @@ _STORE_AND_LOCK = DriverStatement(
         RETURNING calls.*
     )
     SELECT EXISTS (SELECT 1 FROM tenant) AS tenant_current, EXISTS (SELECT 1 FROM stored) AS stored,
-        history.payloads AS history, history.seen = locked.event_count - 1 AS history_complete, locked.*
-    FROM history LEFT JOIN locked ON true
+        CASE WHEN known.yes THEN NULL ELSE history.payloads END AS history,
+        known.yes OR history.seen = locked.event_count - 1 AS history_complete,
+        locked.*
+    FROM (SELECT 1) AS one
+    LEFT JOIN locked ON true
+    CROSS JOIN LATERAL (
+        SELECT locked.id = CAST(:known_id AS uuid) AND locked.event_count - 1 = CAST(:known_count AS integer)
+            AS yes
+    ) AS known
+    -- The events the caller does not know already (`known_*`: it knows them when the row and its
+    -- count are still what it saw); not read at all when it does.
+    LEFT JOIN LATERAL (
+        SELECT coalesce(jsonb_agg(raw ORDER BY event_timestamp_ms, state), '[]') AS payloads, count(*) AS seen
+        FROM call_events WHERE tenant_id = :tenant_id AND call_external_id = :call_id
+            AND known.yes IS NOT TRUE AND locked.id IS NOT NULL
+    ) AS history ON true
     """
     ).bindparams(bindparam("raw", type_=JSONB))
 )
@@ -154,14 +166,31 @@ _LOCKED_CALL_AND_HISTORY = DriverStatement(
 class LockedCall:
     """A call row as it was before this event (bar its event count), locked by this transaction.
 
-    `history` holds the raw payloads of the call's other stored events, oldest first."""
+    `history` holds the raw payloads of the call's other stored events, oldest first; None when they
+    are the ones the caller said it knows (`KnownEvents`). `event_count` counts them all (this event
+    included, for the event's own call)."""
 
     call: CallRow
-    history: list[dict[str, Any]]
+    history: list[dict[str, Any]] | None
+    event_count: int
+
+
+@dataclass(frozen=True)
+class KnownEvents:
+    """A call row and its count of stored events, as the caller last saw them with its events."""
+
+    call_id: UUID
+    event_count: int
 
 
 async def store_event_and_lock_call(
-    tx: Transaction, *, tenant: EventTenant, facts: CallEventFacts, raw: dict[str, Any], lock_scope: str
+    tx: Transaction,
+    *,
+    tenant: EventTenant,
+    facts: CallEventFacts,
+    raw: dict[str, Any],
+    lock_scope: str,
+    known: KnownEvents | None = None,
 ) -> LockedCall | None:
     """Store the raw event once; for a new event the call row as it was, now locked; None = duplicate.
 
@@ -183,6 +212,8 @@ async def store_event_and_lock_call(
             "raw": raw,
             "direction": facts.direction.value,
             "lock_scope": lock_scope,
+            "known_id": known.call_id if known else None,
+            "known_count": known.event_count if known else None,
         },
     )
     assert row is not None  # the statement always yields its one row
@@ -202,7 +233,7 @@ async def store_event_and_lock_call(
             },
         )
         assert row is not None  # locked by this transaction, so it exists
-    return LockedCall(call=_call(row), history=json_value(row["history"]))
+    return _locked(row)
 
 
 # The statuses a connect moves to CONTACTED (the rule is domain.leads.advance_status).
@@ -628,11 +659,13 @@ _CUSTOMER_CALL_LEGS = DriverStatement(
         UNION
         SELECT c.id FROM calls AS c WHERE c.tenant_id = :tenant_id AND c.external_id = ANY(:links)
     )
-    SELECT calls.*, (
+    SELECT calls.*, CASE WHEN known.event_count IS DISTINCT FROM calls.event_count THEN (
         SELECT coalesce(jsonb_agg(e.raw ORDER BY e.event_timestamp_ms, e.state), '[]') FROM call_events AS e
         WHERE e.tenant_id = calls.tenant_id AND e.call_external_id = calls.external_id
-    ) AS history
+    ) END AS history
     FROM calls
+    LEFT JOIN unnest(CAST(:known_ids AS uuid[]), CAST(:known_counts AS integer[])) AS known(id, event_count)
+        ON known.id = calls.id
     WHERE calls.id IN (SELECT id FROM found) AND calls.external_id <> :call_id
     ORDER BY calls.external_id
     FOR NO KEY UPDATE OF calls
@@ -642,14 +675,41 @@ _CUSTOMER_CALL_LEGS = DriverStatement(
 
 
 async def customer_call_legs(
-    tx: Transaction, *, tenant_id: UUID, call_id: str, own_key: str, links: Sequence[str]
+    tx: Transaction,
+    *,
+    tenant_id: UUID,
+    call_id: str,
+    own_key: str,
+    links: Sequence[str],
+    known: Sequence[KnownEvents] = (),
 ) -> list[LockedCall]:
-    """The other legs of call `call_id`'s customer call (and of those of the legs it names), locked."""
-    found = await tx.fetch(
-        _CUSTOMER_CALL_LEGS,
-        {"tenant_id": tenant_id, "call_id": call_id, "own_key": own_key, "links": list(links)},
+    """The other legs of call `call_id`'s customer call (and of those of the legs it names), locked;
+    a leg's `history` is None when it is as `known` says (its events are the caller's)."""
+    values = {
+        "tenant_id": tenant_id,
+        "call_id": call_id,
+        "own_key": own_key,
+        "links": list(links),
+        "known_ids": [leg.call_id for leg in known],
+        "known_counts": [leg.event_count for leg in known],
+    }
+    for _ in range(2):
+        found = [_locked(row) for row in await tx.fetch(_CUSTOMER_CALL_LEGS, values)]
+        # The events come from the statement's snapshot, the rows (locked) as they are now: a leg whose
+        # event committed in between (it has another customer lock: an event without a number) is
+        # read again, now that its row is locked here.
+        if all(leg.history is None or len(leg.history) == leg.event_count for leg in found):
+            break
+    return found
+
+
+def _locked(row: Mapping[str, Any]) -> LockedCall:
+    history = row["history"]
+    return LockedCall(
+        call=_call(row),
+        history=None if history is None else json_value(history),
+        event_count=row["event_count"],
     )
-    return [LockedCall(call=_call(row), history=json_value(row["history"])) for row in found]
 
 
 # Legs other than the primary: each row's own leg record (or, for a named leg without events yet, a

@@ -21,7 +21,7 @@ from domain.errors import BadInput, NotFound, Unauthenticated, Unavailable
 from domain.phones import normalize_phone, region_for_timezone
 from domain.provisioning import SLUG
 from persistence import calls as call_store
-from persistence.calls import CallContact, EventTenant, LockedCall, TenantChanged
+from persistence.calls import CallContact, EventTenant, KnownEvents, LockedCall, TenantChanged
 from persistence.db import request_gate
 from persistence.rows import CallRow
 from persistence.unit_of_work import Transaction
@@ -60,6 +60,42 @@ _TENANTS: dict[str, EventTenant] = {}
 _MAX_TENANTS = 10_000
 # Reads of a tenant that keeps changing between its read and the write, before asking for a retry.
 _ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A leg's stored events as this process last read or wrote them, with the row and count they were of."""
+
+    events: KnownEvents
+    facts: tuple[CallEventFacts, ...]
+
+
+# Per process, (tenant id, Dialpad call id) -> the leg's events as committed by the last event this
+# process applied to it, and (tenant id, customer call key) -> its legs then. Only a hint, so an
+# event needs not read and parse again the events it saw: the event write checks the leg's row and
+# count are still those (another process or a redelivery may have added one), and reads them when not.
+_KNOWN: dict[tuple[UUID, str], _Known] = {}
+_GROUPS: dict[tuple[UUID, str], tuple[str, ...]] = {}
+_MAX_KNOWN = 20_000
+
+
+def _learn(tenant_id: UUID, legs: dict[str, _Known], group: tuple[str, ...] | None) -> None:
+    """Remember what a committed event's transaction read and wrote (see `_KNOWN`)."""
+    if len(_KNOWN) >= _MAX_KNOWN:
+        _KNOWN.clear()
+        _GROUPS.clear()
+    for call_id, known in legs.items():
+        _KNOWN[(tenant_id, call_id)] = known
+    if group is not None:
+        _GROUPS[(tenant_id, group[0])] = group[1:]
+
+
+def _history(locked: LockedCall, known: _Known | None) -> list[CallEventFacts]:
+    """A locked leg's stored events: as read, or as this process knew them (the read said so)."""
+    if locked.history is None:
+        assert known is not None  # the statement leaves the events out only when told they are known
+        return list(known.facts)
+    return [parse_call_event(raw) for raw in locked.history]
 
 
 async def _fresh_tenant(deps: Deps, slug: str) -> EventTenant:
@@ -150,22 +186,34 @@ async def _apply(
     """Store the verified event and re-project its call, contact and lead, in one transaction."""
     region = _region(tenant)
     scope = call_store.customer_lock_scope(tenant.id, _customer_number(facts, region))
+    known = _KNOWN.get((tenant.id, facts.call_id))
+    learned: dict[str, _Known] = {}
+    group: list[tuple[str, ...]] = []
     async with request_gate(deps.engine), deps.unit_of_work() as tx:
         locked = await call_store.store_event_and_lock_call(
-            tx, tenant=tenant, facts=facts, raw=claims, lock_scope=scope
+            tx,
+            tenant=tenant,
+            facts=facts,
+            raw=claims,
+            lock_scope=scope,
+            known=known.events if known else None,
         )
         if locked is None:
             return CallEventOutcome(duplicate=True)
         before = locked.call
         # Re-fold every stored event of the call: the row is a projection, whatever the arrival order.
-        history = [parse_call_event(raw) for raw in locked.history]
+        history = _history(locked, known)
         history.append(facts)
+        learned[facts.call_id] = _Known(KnownEvents(before.id, locked.event_count), tuple(history))
         projection = project_call(history, region=region)
         links = sorted({link for fact in history for link in fact.links})
         if links or before.linked:
-            status = await _apply_to_customer_call(tx, tenant, facts, locked, history, links, region)
+            status = await _apply_to_customer_call(
+                tx, tenant, facts, locked, history, links, region, learned=learned, group=group
+            )
         else:
             status = await _write_call(tx, tenant, facts, before, projection, region, event_is_newest=True)
+    _learn(tenant.id, learned, group[0] if group else None)
     return CallEventOutcome(duplicate=False, call_id=before.id, status=status)
 
 
@@ -232,21 +280,36 @@ async def _apply_to_customer_call(
     history: list[CallEventFacts],
     links: list[str],
     region: str | None,
+    *,
+    learned: dict[str, _Known],
+    group: list[tuple[str, ...]],
 ) -> CallStatus:
     """An event of a leg of a customer call of several legs: re-project the customer call on its
-    primary leg's row, and each leg's own record on its row (`domain/call_projection.py`)."""
+    primary leg's row, and each leg's own record on its row (`domain/call_projection.py`).
+
+    Fills `learned` with the legs' events and `group` with (primary, its other legs) for `_learn`."""
     own = locked.call
+    own_key = own.customer_call_key or own.external_id
+    candidates = set(links) | set(_GROUPS.get((tenant.id, own_key), ()))
+    known = {
+        call_id: seen for call_id in candidates if (seen := _KNOWN.get((tenant.id, call_id))) is not None
+    }
     others = await call_store.customer_call_legs(
         tx,
         tenant_id=tenant.id,
         call_id=own.external_id,
-        own_key=own.customer_call_key or own.external_id,
+        own_key=own_key,
         links=links,
+        known=[seen.events for seen in known.values()],
     )
     rows = {own.external_id: own} | {leg.call.external_id: leg.call for leg in others}
-    legs = {own.external_id: history} | {
-        leg.call.external_id: [parse_call_event(raw) for raw in leg.history] for leg in others if leg.history
-    }
+    legs = {own.external_id: history}
+    for other in others:
+        call_id = other.call.external_id
+        events = _history(other, known.get(call_id))
+        learned[call_id] = _Known(KnownEvents(other.call.id, other.event_count), tuple(events))
+        if events:
+            legs[call_id] = events
     named = {link for events in legs.values() for fact in events for link in fact.links}
     primary = primary_leg(legs)
     customer = project_customer_call(legs, primary=primary, region=region)
@@ -266,6 +329,7 @@ async def _apply_to_customer_call(
         row = rows.get(call_id)
         if row is None or call_store.leg_differs(row, columns):
             written.append({"external_id": call_id, **columns})
+    group.append((primary, *sorted((named | set(rows)) - {primary})))
     # The primary row takes the customer call (its newest disposition, from whichever leg); a
     # primary it replaces becomes a leg again.
     return await _write_call(
