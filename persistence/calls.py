@@ -25,6 +25,7 @@ from domain.dispositions import Disposition
 from domain.leads import LeadStatus, advancing_to
 from domain.tenants import TenantSettings
 from persistence.db import DriverStatement, json_value
+from persistence.errors import LOST_RACE, sqlstate
 from persistence.lead_stages import OPEN_STATUSES_SQL
 from persistence.leads import json_snapshot_sql
 from persistence.rows import CallRow
@@ -90,6 +91,18 @@ def customer_lock_scope(tenant_id: UUID, external_e164: str | None) -> str:
     return f"{tenant_id}:{external_e164 or ''}"
 
 
+# The tenant, when it is still as the caller read it (secret, timezone, settings), once the event's
+# customer lock is held: a CTE of the statements that store an event.
+_TENANT_CURRENT = f"""tenant AS (
+        SELECT id FROM tenants
+        WHERE id = :tenant_id AND slug = :slug AND timezone = :timezone
+            AND dialpad_webhook_secret IS NOT DISTINCT FROM CAST(:secret AS text)
+            AND settings = CAST(:settings AS jsonb)
+            -- Before the call row's lock: the customer's events go one at a time (see _CUSTOMER_LOCK).
+            AND pg_advisory_xact_lock({_CUSTOMER_LOCK_CLASS}, hashtext(:lock_scope))::text = ''
+    )"""
+
+
 # Checks the tenant is still as the caller read it (it may come from a per-process cache). Stores
 # the event unless it is a redelivery and, only for a new event, locks (creating if needed) its call
 # row: concurrent events of one call then project one after the other. The DO UPDATE takes the row
@@ -107,14 +120,7 @@ def customer_lock_scope(tenant_id: UUID, external_e164: str | None) -> str:
 _STORE_AND_LOCK = DriverStatement(
     text(
         f"""
-    WITH tenant AS (
-        SELECT id FROM tenants
-        WHERE id = :tenant_id AND slug = :slug AND timezone = :timezone
-            AND dialpad_webhook_secret IS NOT DISTINCT FROM CAST(:secret AS text)
-            AND settings = CAST(:settings AS jsonb)
-            -- Before the call row's lock: the customer's events go one at a time (see _CUSTOMER_LOCK).
-            AND pg_advisory_xact_lock({_CUSTOMER_LOCK_CLASS}, hashtext(:lock_scope))::text = ''
-    ),
+    WITH {_TENANT_CURRENT},
     stored AS (
         INSERT INTO call_events (tenant_id, call_external_id, state, event_timestamp_ms, format, raw)
         SELECT id, :call_id, :state, :event_ms, :format, :raw FROM tenant
@@ -125,7 +131,7 @@ _STORE_AND_LOCK = DriverStatement(
         INSERT INTO calls (tenant_id, external_id, direction, customer_call_key, event_count)
         SELECT :tenant_id, :call_id, :direction, :call_id, 1 FROM stored
         ON CONFLICT (tenant_id, external_id) DO UPDATE SET event_count = calls.event_count + 1
-        RETURNING calls.*
+        RETURNING calls.*, calls.xmin::text AS row_version
     )
     SELECT EXISTS (SELECT 1 FROM tenant) AS tenant_current, EXISTS (SELECT 1 FROM stored) AS stored,
         CASE WHEN known.yes THEN NULL ELSE history.payloads END AS history,
@@ -151,7 +157,7 @@ _STORE_AND_LOCK = DriverStatement(
 _LOCKED_CALL_AND_HISTORY = DriverStatement(
     text(
         """
-    SELECT calls.*, (
+    SELECT calls.*, calls.xmin::text AS row_version, (
         SELECT coalesce(jsonb_agg(raw ORDER BY event_timestamp_ms, state), '[]') FROM call_events
         WHERE call_events.tenant_id = calls.tenant_id AND call_events.call_external_id = calls.external_id
             AND (call_events.state, call_events.event_timestamp_ms) <> (:state, :event_ms)
@@ -173,6 +179,8 @@ class LockedCall:
     call: CallRow
     history: list[dict[str, Any]] | None
     event_count: int
+    # The row's version (its xmin) as locked: given for the event's own call only.
+    row_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -542,10 +550,27 @@ _CONTACT_AS_WRITTEN = """
 # contact created at or before the call) get the first outbound attempt and the connect,
 # and a connect moves it on to CONTACTED (`contacted_from`); a booking (`booked_*`) books it. Then
 # CALL_UPDATED (the call as written, `kind`) and LEAD_UPDATED as in `_outcome_ctes`.
-_UPDATE_CALL = DriverStatement(
-    text(
-        f"""
-    WITH ensured AS (
+# For `apply_known_event`: the call is updated only if its row is the version the caller saw (its
+# xmin: any write since makes a new one) and the tenant is current; the event is stored only then,
+# and counted in the same update; otherwise the statement undoes itself (LOST_RACE).
+_KNOWN_VERSION = " AND xmin::text = CAST(:row_version AS text) AND EXISTS (SELECT 1 FROM tenant)"
+_STORED_AFTER_UPDATE = """
+    stored AS (
+        INSERT INTO call_events (tenant_id, call_external_id, state, event_timestamp_ms, format, raw)
+        SELECT tenant_id, :call_id, :state, :event_ms, :format, :raw FROM updated
+        ON CONFLICT (tenant_id, call_external_id, state, event_timestamp_ms) DO NOTHING
+        RETURNING id
+    ),"""
+_APPLIED_OR_ABORT = f"""SELECT updated.*, CASE WHEN NOT EXISTS (SELECT 1 FROM stored)
+        THEN calltrax_abort('{LOST_RACE}', 'the call changed since its events were read') END AS lost_race
+    FROM (SELECT 1) AS one LEFT JOIN updated ON true"""
+
+
+def _update_call_sql(*, known: bool) -> str:
+    return f"""
+
+    WITH {_TENANT_CURRENT + "," if known else ""}
+    ensured AS (
         INSERT INTO contacts (tenant_id, phone, name)
         SELECT :tenant_id, CAST(:contact_phone AS text), CAST(:contact_name AS text)
         WHERE CAST(:contact_phone AS text) IS NOT NULL
@@ -565,10 +590,10 @@ _UPDATE_CALL = DriverStatement(
                     AND leads.created_at <= CAST(:started_at AS timestamptz)
                 ORDER BY leads.created_at DESC, leads.id DESC LIMIT 1
             ),
-            updated_at = now()
-        WHERE id = :id
-        RETURNING *
-    ),
+            updated_at = now(){", event_count = calls.event_count + 1" if known else ""}
+        WHERE id = :id{_KNOWN_VERSION if known else ""}
+        RETURNING *, xmin::text AS row_version
+    ),{_STORED_AFTER_UPDATE if known else ""}
     inputs AS (
         SELECT u.tenant_id,
             CASE WHEN CAST(:kind AS text) IS NOT NULL THEN jsonb_build_object(
@@ -589,31 +614,26 @@ _UPDATE_CALL = DriverStatement(
         ) AS moved
     ),
     {_outcome_ctes(_CONTACT_AS_WRITTEN)}
-    SELECT count(*) AS written FROM updated
+    {_APPLIED_OR_ABORT if known else "SELECT updated.* FROM updated"}
     """
-    ).bindparams(
-        bindparam("before_started_at", type_=DateTime(timezone=True)),
-        bindparam("before_connected_at", type_=DateTime(timezone=True)),
-        *_BOOKING_PARAMS,
-    )
+
+
+_UPDATE_PARAMS = (
+    bindparam("before_started_at", type_=DateTime(timezone=True)),
+    bindparam("before_connected_at", type_=DateTime(timezone=True)),
+    *_BOOKING_PARAMS,
 )
+_UPDATE_CALL = DriverStatement(text(_update_call_sql(known=False)).bindparams(*_UPDATE_PARAMS))
 
 
-async def update_call(
-    tx: Transaction,
-    *,
+def _update_params(
     call: CallRow,
     columns: dict[str, object],
     contact: CallContact,
     disposition: Disposition | None,
     kind: str,
     booking: Booking | None,
-) -> None:
-    """Write a call's new projection, contact and (when given) disposition, (re)link its lead, apply
-    what that changes for the lead and `booking` (of whichever lead the call now has), and record the
-    events.
-
-    `call` is the row as it was (locked by the caller)."""
+) -> dict[str, Any]:
     params: dict[str, Any] = {name: columns[name] for name in PROJECTED_COLUMNS}
     params.update(
         id=call.id,
@@ -633,9 +653,84 @@ async def update_call(
         before_connected_at=call.connected_at,
         **_booking_values(booking),
     )
-    row = await tx.fetchrow(_UPDATE_CALL, params)
-    assert row is not None  # one row, the count of calls written (1: the caller holds its lock)
+    return params
+
+
+@dataclass(frozen=True)
+class WrittenCall:
+    """A call row as a write left it, and its version (the row's xmin, for `apply_known_event`)."""
+
+    call: CallRow
+    row_version: str
+
+
+async def update_call(
+    tx: Transaction,
+    *,
+    call: CallRow,
+    columns: dict[str, object],
+    contact: CallContact,
+    disposition: Disposition | None,
+    kind: str,
+    booking: Booking | None,
+) -> WrittenCall:
+    """Write a call's new projection, contact and (when given) disposition, (re)link its lead, apply
+    what that changes for the lead and `booking` (of whichever lead the call now has), and record the
+    events; the row as written.
+
+    `call` is the row as it was (locked by the caller)."""
+    row = await tx.fetchrow(_UPDATE_CALL, _update_params(call, columns, contact, disposition, kind, booking))
+    assert row is not None  # the caller holds the call's lock
     tx.event_tenants.add(call.tenant_id)
+    return WrittenCall(call=_call(row), row_version=row["row_version"])
+
+
+_APPLY_KNOWN_EVENT = DriverStatement(
+    text(_update_call_sql(known=True)).bindparams(*_UPDATE_PARAMS, bindparam("raw", type_=JSONB))
+)
+
+
+async def apply_known_event(
+    connection: AsyncConnection,
+    *,
+    tenant: EventTenant,
+    facts: CallEventFacts,
+    raw: dict[str, Any],
+    lock_scope: str,
+    before: WrittenCall,
+    columns: dict[str, object],
+    contact: CallContact,
+    disposition: Disposition | None,
+    kind: str,
+    booking: Booking | None,
+) -> WrittenCall | None:
+    """`store_event_and_lock_call` then `update_call` in one autocommit statement (one round trip, one
+    new row version), for a caller that knows the call's events and its row as `before`: the new
+    projection was made from them. None, having written nothing, when the row is no longer `before`
+    (another event or writer came first), the tenant changed, or the event is stored already: the
+    caller then takes the locking path."""
+    params = _update_params(before.call, columns, contact, disposition, kind, booking)
+    params.update(
+        slug=tenant.slug,
+        timezone=tenant.timezone,
+        secret=tenant.dialpad_webhook_secret,
+        settings=tenant.settings_json,
+        lock_scope=lock_scope,
+        row_version=before.row_version,
+        call_id=facts.call_id,
+        state=facts.state,
+        event_ms=facts.event_ms,
+        format=facts.format,
+        raw=raw,
+    )
+    try:
+        row = await _APPLY_KNOWN_EVENT.fetchrow(connection, params)
+    except Exception as error:
+        if sqlstate(error) == LOST_RACE:
+            return None
+        raise
+    assert row is not None
+    return WrittenCall(call=_call(row), row_version=row["row_version"])
 
 
 # The other legs of a customer call, locked, with their stored events: every row of the caller's
@@ -709,6 +804,7 @@ def _locked(row: Mapping[str, Any]) -> LockedCall:
         call=_call(row),
         history=None if history is None else json_value(history),
         event_count=row["event_count"],
+        row_version=row.get("row_version"),
     )
 
 

@@ -21,7 +21,15 @@ from domain.errors import BadInput, NotFound, Unauthenticated, Unavailable
 from domain.phones import normalize_phone, region_for_timezone
 from domain.provisioning import SLUG
 from persistence import calls as call_store
-from persistence.calls import CallContact, EventTenant, KnownEvents, LockedCall, TenantChanged
+from persistence.calls import (
+    Booking,
+    CallContact,
+    EventTenant,
+    KnownEvents,
+    LockedCall,
+    TenantChanged,
+    WrittenCall,
+)
 from persistence.db import request_gate
 from persistence.rows import CallRow
 from persistence.unit_of_work import Transaction
@@ -68,6 +76,8 @@ class _Known:
 
     events: KnownEvents
     facts: tuple[CallEventFacts, ...]
+    # The row as this process last wrote it (a call of one leg only), for `call_store.apply_known_event`.
+    row: WrittenCall | None = None
 
 
 # Per process, (tenant id, Dialpad call id) -> the leg's events as committed by the last event this
@@ -187,6 +197,10 @@ async def _apply(
     region = _region(tenant)
     scope = call_store.customer_lock_scope(tenant.id, _customer_number(facts, region))
     known = _KNOWN.get((tenant.id, facts.call_id))
+    if known is not None and known.row is not None and _alone(facts, known):
+        applied = await _apply_known(deps, tenant, facts, claims, known, known.row, region, scope)
+        if applied is not None:
+            return applied
     learned: dict[str, _Known] = {}
     group: list[tuple[str, ...]] = []
     async with request_gate(deps.engine), deps.unit_of_work() as tx:
@@ -204,21 +218,91 @@ async def _apply(
         # Re-fold every stored event of the call: the row is a projection, whatever the arrival order.
         history = _history(locked, known)
         history.append(facts)
-        learned[facts.call_id] = _Known(KnownEvents(before.id, locked.event_count), tuple(history))
+        events = KnownEvents(before.id, locked.event_count)
         projection = project_call(history, region=region)
         links = sorted({link for fact in history for link in fact.links})
         if links or before.linked:
+            learned[facts.call_id] = _Known(events, tuple(history))
             status = await _apply_to_customer_call(
                 tx, tenant, facts, locked, history, links, region, learned=learned, group=group
             )
         else:
-            status = await _write_call(tx, tenant, facts, before, projection, region, event_is_newest=True)
+            write = _plan_write(tenant, facts, before, projection, region, event_is_newest=True)
+            written = await _write_call(tx, before, write)
+            status = write.status
+            if written is None and locked.row_version is not None:
+                written = WrittenCall(call=before, row_version=locked.row_version)
+            learned[facts.call_id] = _Known(events, tuple(history), row=written)
     _learn(tenant.id, learned, group[0] if group else None)
     return CallEventOutcome(duplicate=False, call_id=before.id, status=status)
 
 
-async def _write_call(
-    tx: Transaction,
+def _alone(facts: CallEventFacts, known: _Known) -> bool:
+    """True when the event belongs to a call of one leg (so far) and is not one of its stored events."""
+    return (
+        known.row is not None
+        and not known.row.call.linked
+        and not facts.links
+        and all((fact.state, fact.event_ms) != (facts.state, facts.event_ms) for fact in known.facts)
+    )
+
+
+async def _apply_known(
+    deps: Deps,
+    tenant: EventTenant,
+    facts: CallEventFacts,
+    claims: dict[str, Any],
+    known: _Known,
+    before: WrittenCall,
+    region: str | None,
+    scope: str,
+) -> CallEventOutcome | None:
+    """A new event of a call of one leg whose events and row this process knows: re-project it from
+    them and write it all in one statement; None when the row changed meanwhile (nothing written)."""
+    history = (*known.facts, facts)
+    write = _plan_write(
+        tenant, facts, before.call, project_call(history, region=region), region, event_is_newest=True
+    )
+    if not write.changed:
+        return None
+    async with request_gate(deps.engine), deps.reader() as connection:
+        written = await call_store.apply_known_event(
+            connection,
+            tenant=tenant,
+            facts=facts,
+            raw=claims,
+            lock_scope=scope,
+            before=before,
+            columns=write.columns,
+            contact=write.contact,
+            disposition=write.disposition,
+            kind=write.kind,
+            booking=write.booking,
+        )
+    if written is None:
+        return None
+    deps.publisher.committed({tenant.id})
+    events = KnownEvents(written.call.id, known.events.event_count + 1)
+    _learn(tenant.id, {facts.call_id: _Known(events, history, row=written)}, None)
+    return CallEventOutcome(duplicate=False, call_id=written.call.id, status=write.status)
+
+
+@dataclass(frozen=True)
+class _CallWrite:
+    """What an event writes on a customer call's (primary) row, and what follows for its contact and lead."""
+
+    columns: dict[str, object]
+    contact: CallContact
+    # The disposition to write (only when it changes the row).
+    disposition: Disposition | None
+    booking: Booking | None
+    kind: str
+    status: CallStatus
+    # False: the row stays as it is (only `booking` may apply).
+    changed: bool
+
+
+def _plan_write(
     tenant: EventTenant,
     facts: CallEventFacts,
     before: CallRow,
@@ -226,10 +310,8 @@ async def _write_call(
     region: str | None,
     *,
     event_is_newest: bool,
-    legs: list[dict[str, object]] | None = None,
-) -> CallStatus:
-    """Write a customer call's record on its (primary) row, with what follows for its contact and
-    lead, then its other `legs`' rows (`call_store.write_legs`).
+) -> _CallWrite:
+    """What writing a customer call's record on its (primary) row `before` changes.
 
     `event_is_newest`: this event is what the customer call's newest disposition may come from (a
     primary row that changed carries the customer call's disposition whichever event it is)."""
@@ -251,25 +333,47 @@ async def _write_call(
     booking = (
         booking_for(disposition, at=at, changed_by=None) if event_is_newest or disposition_changed else None
     )
-    status = projection.status
-    if call_changed or disposition_changed:
+    return _CallWrite(
+        columns=columns,
+        contact=contact,
+        disposition=disposition if disposition_changed else None,
+        booking=booking,
+        kind=_kind(facts, projection.status),
+        status=projection.status,
+        changed=call_changed or disposition_changed,
+    )
+
+
+async def _write_call(
+    tx: Transaction,
+    before: CallRow,
+    write: _CallWrite,
+    *,
+    primary: str | None = None,
+    legs: list[dict[str, object]] | None = None,
+) -> WrittenCall | None:
+    """Write a customer call's record on its (primary) row, with what follows for its contact and
+    lead, then its other `legs`' rows (`call_store.write_legs`); the row as written, None when it
+    stayed as it was."""
+    written = None
+    if write.changed:
         # One statement: the call, its contact, what that changes for its lead, and the events.
-        await call_store.update_call(
+        written = await call_store.update_call(
             tx,
             call=before,
-            columns=columns,
-            contact=contact,
-            disposition=disposition if disposition_changed else None,
-            kind=_kind(facts, status),
-            booking=booking,
+            columns=write.columns,
+            contact=write.contact,
+            disposition=write.disposition,
+            kind=write.kind,
+            booking=write.booking,
         )
     else:
         await call_store.write_call_outcome(
-            tx, tenant_id=before.tenant_id, call_payload=None, lead_id=before.lead_id, booking=booking
+            tx, tenant_id=before.tenant_id, call_payload=None, lead_id=before.lead_id, booking=write.booking
         )
-    if legs:
-        await call_store.write_legs(tx, tenant_id=before.tenant_id, primary=projection.external_id, legs=legs)
-    return status
+    if legs and primary is not None:
+        await call_store.write_legs(tx, tenant_id=before.tenant_id, primary=primary, legs=legs)
+    return written
 
 
 async def _apply_to_customer_call(
@@ -332,9 +436,9 @@ async def _apply_to_customer_call(
     group.append((primary, *sorted((named | set(rows)) - {primary})))
     # The primary row takes the customer call (its newest disposition, from whichever leg); a
     # primary it replaces becomes a leg again.
-    return await _write_call(
-        tx, tenant, facts, rows[primary], customer, region, event_is_newest=False, legs=written
-    )
+    write = _plan_write(tenant, facts, rows[primary], customer, region, event_is_newest=False)
+    await _write_call(tx, rows[primary], write, primary=customer.external_id, legs=written)
+    return write.status
 
 
 def _decided(dispositions: tuple[str, ...], tenant: EventTenant) -> Disposition | None:
