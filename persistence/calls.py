@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import DateTime, bindparam, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -295,9 +296,9 @@ def _legs_upsert(primary_row: str) -> str:
     """
 
 
-def projection_differs(call: CallRow, columns: dict[str, object], contact_id: UUID | None) -> bool:
-    """True when writing `columns` and `contact_id` would change the call row."""
-    if call.contact_id != contact_id:
+def projection_differs(call: CallRow | None, columns: dict[str, object], contact_id: UUID | None) -> bool:
+    """True when writing `columns` and `contact_id` would change the call row (always for a new row)."""
+    if call is None or call.contact_id != contact_id:
         return True
     return any(getattr(call, name) != columns[name] for name in PROJECTED_COLUMNS)
 
@@ -343,9 +344,10 @@ _SET_DISPOSITION = DriverStatement(
 )
 
 
-def disposition_differs(call: CallRow, disposition: Disposition) -> bool:
-    """True when setting `disposition` would change the call row."""
-    return (call.disposition, call.disposition_raw, call.booked) != (
+def disposition_differs(call: CallRow | None, disposition: Disposition) -> bool:
+    """True when setting `disposition` would change the call row (a new row has none)."""
+    stored = (call.disposition, call.disposition_raw, call.booked) if call else (None, None, False)
+    return stored != (
         disposition.value,
         disposition.raw,
         disposition.booked,
@@ -553,6 +555,29 @@ _CONTACT_AS_WRITTEN = """
 # For `apply_known_event`: the call is updated only if its row is the version the caller saw (its
 # xmin: any write since makes a new one) and the tenant is current; the event is stored only then,
 # and counted in the same update; otherwise the statement undoes itself (LOST_RACE).
+# The call's lead: its contact's latest lead created at or before the call started.
+_LEAD_OF_CALL = """
+                SELECT leads.id FROM leads
+                WHERE leads.contact_id = (SELECT id FROM contact)
+                    AND leads.created_at <= CAST(:started_at AS timestamptz)
+                ORDER BY leads.created_at DESC, leads.id DESC LIMIT 1"""
+
+
+def _typed(name: str) -> str:
+    """A parameter cast to its calls column's type (an INSERT ... SELECT does not infer it)."""
+    kind = Call.__table__.c[name].type.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
+    return f"CAST(:{name} AS {kind})"
+
+
+# For `apply_first_event`: the call's row, made with its projection, unless it exists already.
+_INSERT_CALL = f"""
+        INSERT INTO calls (tenant_id, external_id, {", ".join(PROJECTED_COLUMNS)}, contact_id, disposition,
+            disposition_raw, booked, lead_id, event_count)
+        SELECT tenant.id, :call_id, {", ".join(_typed(name) for name in PROJECTED_COLUMNS)},
+            (SELECT id FROM contact), CAST(:disposition AS text), CAST(:disposition_raw AS text),
+            coalesce(CAST(:booked AS boolean), false), ({_LEAD_OF_CALL}), 1
+        FROM tenant
+        ON CONFLICT (tenant_id, external_id) DO NOTHING"""
 _KNOWN_VERSION = " AND xmin::text = CAST(:row_version AS text) AND EXISTS (SELECT 1 FROM tenant)"
 _STORED_AFTER_UPDATE = """
     stored AS (
@@ -566,10 +591,23 @@ _APPLIED_OR_ABORT = f"""SELECT updated.*, CASE WHEN NOT EXISTS (SELECT 1 FROM st
     FROM (SELECT 1) AS one LEFT JOIN updated ON true"""
 
 
-def _update_call_sql(*, known: bool) -> str:
+def _update_sql(*, known: bool) -> str:
     return f"""
+        UPDATE calls SET {", ".join(f"{name} = :{name}" for name in PROJECTED_COLUMNS)},
+            contact_id = (SELECT id FROM contact),
+            disposition = coalesce(CAST(:disposition AS text), disposition),
+            disposition_raw = coalesce(CAST(:disposition_raw AS text), disposition_raw),
+            booked = coalesce(CAST(:booked AS boolean), booked),
+            lead_id = ({_LEAD_OF_CALL}),
+            updated_at = now(){", event_count = calls.event_count + 1" if known else ""}
+        WHERE id = :id{_KNOWN_VERSION if known else ""}"""
 
-    WITH {_TENANT_CURRENT + "," if known else ""}
+
+def _update_call_sql(*, known: bool = False, new: bool = False) -> str:
+    """`_UPDATE_CALL`; with `known` as `_APPLY_KNOWN_EVENT`, with `new` as `_APPLY_FIRST_EVENT`."""
+    store = known or new
+    return f"""
+    WITH {_TENANT_CURRENT + "," if store else ""}
     ensured AS (
         INSERT INTO contacts (tenant_id, phone, name)
         SELECT :tenant_id, CAST(:contact_phone AS text), CAST(:contact_name AS text)
@@ -578,22 +616,9 @@ def _update_call_sql(*, known: bool) -> str:
         RETURNING contacts.*
     ),
     contact AS (SELECT coalesce((SELECT id FROM ensured), CAST(:contact_id AS uuid)) AS id),
-    updated AS (
-        UPDATE calls SET {", ".join(f"{name} = :{name}" for name in PROJECTED_COLUMNS)},
-            contact_id = (SELECT id FROM contact),
-            disposition = coalesce(CAST(:disposition AS text), disposition),
-            disposition_raw = coalesce(CAST(:disposition_raw AS text), disposition_raw),
-            booked = coalesce(CAST(:booked AS boolean), booked),
-            lead_id = (
-                SELECT leads.id FROM leads
-                WHERE leads.contact_id = (SELECT id FROM contact)
-                    AND leads.created_at <= CAST(:started_at AS timestamptz)
-                ORDER BY leads.created_at DESC, leads.id DESC LIMIT 1
-            ),
-            updated_at = now(){", event_count = calls.event_count + 1" if known else ""}
-        WHERE id = :id{_KNOWN_VERSION if known else ""}
+    updated AS ({_INSERT_CALL if new else _update_sql(known=known)}
         RETURNING *, xmin::text AS row_version
-    ),{_STORED_AFTER_UPDATE if known else ""}
+    ),{_STORED_AFTER_UPDATE if store else ""}
     inputs AS (
         SELECT u.tenant_id,
             CASE WHEN CAST(:kind AS text) IS NOT NULL THEN jsonb_build_object(
@@ -614,7 +639,7 @@ def _update_call_sql(*, known: bool) -> str:
         ) AS moved
     ),
     {_outcome_ctes(_CONTACT_AS_WRITTEN)}
-    {_APPLIED_OR_ABORT if known else "SELECT updated.* FROM updated"}
+    {_APPLIED_OR_ABORT if store else "SELECT updated.* FROM updated"}
     """
 
 
@@ -627,7 +652,7 @@ _UPDATE_CALL = DriverStatement(text(_update_call_sql(known=False)).bindparams(*_
 
 
 def _update_params(
-    call: CallRow,
+    call: CallRow | None,
     columns: dict[str, object],
     contact: CallContact,
     disposition: Disposition | None,
@@ -636,8 +661,7 @@ def _update_params(
 ) -> dict[str, Any]:
     params: dict[str, Any] = {name: columns[name] for name in PROJECTED_COLUMNS}
     params.update(
-        id=call.id,
-        tenant_id=call.tenant_id,
+        id=call.id if call else None,
         contact_id=contact.contact_id,
         contact_phone=contact.phone_e164,
         contact_name=contact.name,
@@ -647,10 +671,10 @@ def _update_params(
         kind=kind,
         outbound=CallDirection.OUTBOUND.value,
         contacted_from=_CONTACTED_FROM,
-        before_lead_id=call.lead_id,
-        before_direction=CallDirection(call.direction).value,
-        before_started_at=call.started_at,
-        before_connected_at=call.connected_at,
+        before_lead_id=call.lead_id if call else None,
+        before_direction=CallDirection(call.direction).value if call else None,
+        before_started_at=call.started_at if call else None,
+        before_connected_at=call.connected_at if call else None,
         **_booking_values(booking),
     )
     return params
@@ -679,7 +703,8 @@ async def update_call(
     events; the row as written.
 
     `call` is the row as it was (locked by the caller)."""
-    row = await tx.fetchrow(_UPDATE_CALL, _update_params(call, columns, contact, disposition, kind, booking))
+    params = _update_params(call, columns, contact, disposition, kind, booking)
+    row = await tx.fetchrow(_UPDATE_CALL, {**params, "tenant_id": call.tenant_id})
     assert row is not None  # the caller holds the call's lock
     tx.event_tenants.add(call.tenant_id)
     return WrittenCall(call=_call(row), row_version=row["row_version"])
@@ -687,6 +712,9 @@ async def update_call(
 
 _APPLY_KNOWN_EVENT = DriverStatement(
     text(_update_call_sql(known=True)).bindparams(*_UPDATE_PARAMS, bindparam("raw", type_=JSONB))
+)
+_APPLY_FIRST_EVENT = DriverStatement(
+    text(_update_call_sql(new=True)).bindparams(*_UPDATE_PARAMS, bindparam("raw", type_=JSONB))
 )
 
 
@@ -697,7 +725,7 @@ async def apply_known_event(
     facts: CallEventFacts,
     raw: dict[str, Any],
     lock_scope: str,
-    before: WrittenCall,
+    before: WrittenCall | None,
     columns: dict[str, object],
     contact: CallContact,
     disposition: Disposition | None,
@@ -705,18 +733,27 @@ async def apply_known_event(
     booking: Booking | None,
 ) -> WrittenCall | None:
     """`store_event_and_lock_call` then `update_call` in one autocommit statement (one round trip, one
-    new row version), for a caller that knows the call's events and its row as `before`: the new
-    projection was made from them. None, having written nothing, when the row is no longer `before`
-    (another event or writer came first), the tenant changed, or the event is stored already: the
-    caller then takes the locking path."""
-    params = _update_params(before.call, columns, contact, disposition, kind, booking)
+    new row version), for a caller that knows the call's events and its row as `before` (the new
+    projection was made from them), or, with `before` None, that takes the event for its call's first.
+    None, having written nothing, when the row is no longer `before` (another event or writer came
+    first) or exists already, the tenant changed, or the event is stored already: the caller then
+    takes the locking path."""
+    if before is None:
+        # As the locking path's first statement leaves a new call's row: nothing known but its direction.
+        statement = _APPLY_FIRST_EVENT
+        params = _update_params(None, columns, contact, disposition, kind, booking)
+        params.update(before_direction=facts.direction.value)
+    else:
+        statement = _APPLY_KNOWN_EVENT
+        params = _update_params(before.call, columns, contact, disposition, kind, booking)
+        params.update(row_version=before.row_version)
     params.update(
+        tenant_id=tenant.id,
         slug=tenant.slug,
         timezone=tenant.timezone,
         secret=tenant.dialpad_webhook_secret,
         settings=tenant.settings_json,
         lock_scope=lock_scope,
-        row_version=before.row_version,
         call_id=facts.call_id,
         state=facts.state,
         event_ms=facts.event_ms,
@@ -724,7 +761,7 @@ async def apply_known_event(
         raw=raw,
     )
     try:
-        row = await _APPLY_KNOWN_EVENT.fetchrow(connection, params)
+        row = await statement.fetchrow(connection, params)
     except Exception as error:
         if sqlstate(error) == LOST_RACE:
             return None

@@ -197,8 +197,8 @@ async def _apply(
     region = _region(tenant)
     scope = call_store.customer_lock_scope(tenant.id, _customer_number(facts, region))
     known = _KNOWN.get((tenant.id, facts.call_id))
-    if known is not None and known.row is not None and _alone(facts, known):
-        applied = await _apply_known(deps, tenant, facts, claims, known, known.row, region, scope)
+    if _alone(facts, known):
+        applied = await _apply_known(deps, tenant, facts, claims, known, region, scope)
         if applied is not None:
             return applied
     learned: dict[str, _Known] = {}
@@ -237,8 +237,12 @@ async def _apply(
     return CallEventOutcome(duplicate=False, call_id=before.id, status=status)
 
 
-def _alone(facts: CallEventFacts, known: _Known) -> bool:
-    """True when the event belongs to a call of one leg (so far) and is not one of its stored events."""
+def _alone(facts: CallEventFacts, known: _Known | None) -> bool:
+    """True when the event is of a call of one leg (so far) whose events and row this process knows,
+    and not one of its stored events; or, knowing nothing of its call, it names no other leg (it is
+    then taken for its call's first: `call_store.apply_known_event` checks)."""
+    if known is None:
+        return not facts.links
     return (
         known.row is not None
         and not known.row.call.linked
@@ -252,16 +256,18 @@ async def _apply_known(
     tenant: EventTenant,
     facts: CallEventFacts,
     claims: dict[str, Any],
-    known: _Known,
-    before: WrittenCall,
+    known: _Known | None,
     region: str | None,
     scope: str,
 ) -> CallEventOutcome | None:
-    """A new event of a call of one leg whose events and row this process knows: re-project it from
-    them and write it all in one statement; None when the row changed meanwhile (nothing written)."""
-    history = (*known.facts, facts)
+    """A new event of a call of one leg whose events and row this process knows (or of a call new to
+    it): re-project the call from them and write it all in one statement; None when the row changed
+    meanwhile, or exists though this process knows nothing of it (nothing is written then)."""
+    before = known.row if known else None
+    history = (*known.facts, facts) if known else (facts,)
+    projection = project_call(history, region=region)
     write = _plan_write(
-        tenant, facts, before.call, project_call(history, region=region), region, event_is_newest=True
+        tenant, facts, before.call if before else None, projection, region, event_is_newest=True
     )
     if not write.changed:
         return None
@@ -282,7 +288,7 @@ async def _apply_known(
     if written is None:
         return None
     deps.publisher.committed({tenant.id})
-    events = KnownEvents(written.call.id, known.events.event_count + 1)
+    events = KnownEvents(written.call.id, len(history))
     _learn(tenant.id, {facts.call_id: _Known(events, history, row=written)}, None)
     return CallEventOutcome(duplicate=False, call_id=written.call.id, status=write.status)
 
@@ -305,13 +311,14 @@ class _CallWrite:
 def _plan_write(
     tenant: EventTenant,
     facts: CallEventFacts,
-    before: CallRow,
+    before: CallRow | None,
     projection: CallProjection,
     region: str | None,
     *,
     event_is_newest: bool,
 ) -> _CallWrite:
-    """What writing a customer call's record on its (primary) row `before` changes.
+    """What writing a customer call's record on its (primary) row `before` changes (None: a row
+    about to be made for the call's first event).
 
     `event_is_newest`: this event is what the customer call's newest disposition may come from (a
     primary row that changed carries the customer call's disposition whichever event it is)."""
@@ -471,9 +478,13 @@ def _customer_number(facts: CallEventFacts, region: str | None) -> str | None:
     return phone.e164 if phone is not None else None
 
 
-def _contact_for(before: CallRow, projection: CallProjection, region: str | None) -> CallContact:
+def _contact_for(before: CallRow | None, projection: CallProjection, region: str | None) -> CallContact:
     """The tenant's contact with the call's external number, found or made by the call update (kept once linked)."""
-    if before.contact_id is not None and before.external_number == projection.external_number:
+    if (
+        before is not None
+        and before.contact_id is not None
+        and before.external_number == projection.external_number
+    ):
         return CallContact(contact_id=before.contact_id)
     phone = normalize_phone(projection.external_number, region)
     if phone is None or phone.e164 is None:
