@@ -603,10 +603,22 @@ def _update_sql(*, known: bool) -> str:
         WHERE id = :id{_KNOWN_VERSION if known else ""}"""
 
 
+# The driver keeps a statement prepared (parsed and planned once per connection) only up to this
+# many characters (asyncpg's `max_cacheable_statement_size`, 15 KiB); a longer one is parsed and
+# planned again on every execution, which for these statements costs more than running them.
+DRIVER_CACHEABLE_CHARS = 15 * 1024
+
+
+def _compact(sql: str) -> str:
+    """`sql` without its comments and runs of whitespace (none of these statements has either in a literal)."""
+    lines = (line.split("--", 1)[0] for line in sql.splitlines())
+    return " ".join(" ".join(lines).split())
+
+
 def _update_call_sql(*, known: bool = False, new: bool = False) -> str:
     """`_UPDATE_CALL`; with `known` as `_APPLY_KNOWN_EVENT`, with `new` as `_APPLY_FIRST_EVENT`."""
     store = known or new
-    return f"""
+    return _compact(f"""
     WITH {_TENANT_CURRENT + "," if store else ""}
     ensured AS (
         INSERT INTO contacts (tenant_id, phone, name)
@@ -640,7 +652,7 @@ def _update_call_sql(*, known: bool = False, new: bool = False) -> str:
     ),
     {_outcome_ctes(_CONTACT_AS_WRITTEN)}
     {_APPLIED_OR_ABORT if store else "SELECT updated.* FROM updated"}
-    """
+    """)
 
 
 _UPDATE_PARAMS = (
