@@ -795,10 +795,12 @@ _CUSTOMER_CALL_LEGS = DriverStatement(
         SELECT customer_call_key FROM calls WHERE tenant_id = :tenant_id AND external_id = ANY(:links)
     ),
     -- Two index lookups, not one scan: an OR of the two conditions was planned as a scan of every
-    -- call of the tenant.
+    -- call of the tenant. OFFSET 0 keeps the lookup per key: without fresh statistics the planner
+    -- flattened it into a hash join over every call of the tenant.
     found AS (
         SELECT leg.id FROM keys CROSS JOIN LATERAL (
             SELECT c.id FROM calls AS c WHERE c.tenant_id = :tenant_id AND c.customer_call_key = keys.k
+            OFFSET 0
         ) AS leg
         UNION
         SELECT c.id FROM calls AS c WHERE c.tenant_id = :tenant_id AND c.external_id = ANY(:links)
