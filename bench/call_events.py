@@ -29,6 +29,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,14 @@ from persistence.migrate import upgrade
 
 TARGET_EVENTS_PER_SECOND = 1000
 TARGET_P99_MS = 50.0
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a planned request is: a redelivery of an event sent before, an event of a multi-leg call."""
+
+    redelivery: bool
+    multi_leg: bool
 
 
 async def make_tenant(
@@ -121,11 +130,20 @@ def requests(
     *,
     bursts: bool,
     center: str | None = None,
-) -> Iterator[tuple[bytes, bool]]:
-    """Pre-built HTTP requests, and whether each is a redelivery."""
+) -> Iterator[tuple[bytes, Sent]]:
+    """Pre-built HTTP requests, and whether each is a redelivery and an event of a customer call of
+    several legs (one of its legs names another, or is named)."""
     path = "/webhooks/dialpad" if center else f"/webhooks/dialpad/{slug}"
     leads = set(phones)
-    for claims, redelivery in plan_calls(rng, lead_phones=phones, calls=calls, region="AU", bursts=bursts):
+    planned = list(plan_calls(rng, lead_phones=phones, calls=calls, region="AU", bursts=bursts))
+    linked = {
+        str(leg)
+        for claims, _ in planned
+        for field in ("master_call_id", "entry_point_call_id", "operator_call_id")
+        if claims.get(field)
+        for leg in (claims["call_id"], claims[field])
+    }
+    for claims, redelivery in planned:
         if center is not None:
             claims = _on_company(claims, center, leads)
         body = sign(claims, secret)
@@ -133,22 +151,22 @@ def requests(
             f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
             f"Content-Type: application/jwt\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
-        yield head + body, redelivery
+        yield head + body, Sent(redelivery=redelivery, multi_leg=str(claims["call_id"]) in linked)
 
 
 async def worker(
     host: str,
     port: int,
-    queue: list[tuple[bytes, bool]],
+    queue: list[tuple[bytes, Sent]],
     deadline: float,
     latencies: list[float],
     statuses: Counter[int],
-    sent: list[bool],
+    sent: list[Sent],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while queue and time.perf_counter() < deadline:
-            request, redelivery = queue.pop()
+            request, what = queue.pop()
             began = time.perf_counter()
             writer.write(request)
             status_line = await reader.readline()
@@ -163,7 +181,7 @@ async def worker(
             await reader.readexactly(length)
             latencies.append(time.perf_counter() - began)
             statuses[int(status_line.split()[1])] += 1
-            sent.append(redelivery)
+            sent.append(what)
     finally:
         writer.close()
 
@@ -208,7 +226,7 @@ async def run(args: argparse.Namespace) -> int:
         server_pids = [server.pid] if server else []
         # A short warm-up opens the server's pooled connections and prepares its statements on each;
         # its events count for the loss check, not for the figures.
-        warm_sent: list[bool] = []
+        warm_sent: list[Sent] = []
         warm_statuses: Counter[int] = Counter()
         warm_until = time.perf_counter() + args.warmup
         await asyncio.gather(
@@ -220,7 +238,7 @@ async def run(args: argparse.Namespace) -> int:
         cpu_before = (cpu_seconds(server_pids), cpu_seconds(await backend_pids(engine)))
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
-        sent: list[bool] = []
+        sent: list[Sent] = []
         client_cpu = time.process_time()
         began = time.perf_counter()
         deadline = began + args.seconds
@@ -237,8 +255,9 @@ async def run(args: argparse.Namespace) -> int:
             server.terminate()
             server.wait(timeout=15)
     stored = await count_stored(args.database_url, slug, drop=not args.keep)
-    unique = sum(1 for redelivery in sent + warm_sent if not redelivery)
-    measured_unique = sum(1 for redelivery in sent if not redelivery)
+    unique = sum(1 for what in sent + warm_sent if not what.redelivery)
+    measured_unique = sum(1 for what in sent if not what.redelivery)
+    multi_leg = sum(1 for what in sent if what.multi_leg)
     rate = len(sent) / elapsed
     ms = sorted(value * 1000 for value in latencies)
     p50, p95, p99 = (percentile(ms, share) for share in (0.5, 0.95, 0.99))
@@ -251,6 +270,11 @@ async def run(args: argparse.Namespace) -> int:
         f"sent {len(sent)} events ({measured_unique} unique, {len(sent) - measured_unique} redeliveries) "
         f"after {len(warm_sent)} in a {args.warmup:g} s warm-up, of {total_planned} planned "
         f"in {elapsed:.2f} s from {args.concurrency} connections"
+    )
+    print(
+        f"shapes: {multi_leg / max(len(sent), 1):.0%} of the events are of customer calls of several legs "
+        "(call center + agent, transfer, queue abandon), the others of one-leg calls; "
+        "some calls' events arrive out of order"
     )
     print(f"throughput: {rate:,.0f} events/s")
     print(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {ms[-1] if ms else 0:.1f}")

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import DateTime, bindparam, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,6 +26,7 @@ from domain.dispositions import Disposition
 from domain.leads import LeadStatus, advancing_to
 from domain.tenants import TenantSettings
 from persistence.db import DriverStatement, json_value
+from persistence.errors import LOST_RACE, sqlstate
 from persistence.lead_stages import OPEN_STATUSES_SQL
 from persistence.leads import json_snapshot_sql
 from persistence.rows import CallRow
@@ -90,6 +92,18 @@ def customer_lock_scope(tenant_id: UUID, external_e164: str | None) -> str:
     return f"{tenant_id}:{external_e164 or ''}"
 
 
+# The tenant, when it is still as the caller read it (secret, timezone, settings), once the event's
+# customer lock is held: a CTE of the statements that store an event.
+_TENANT_CURRENT = f"""tenant AS (
+        SELECT id FROM tenants
+        WHERE id = :tenant_id AND slug = :slug AND timezone = :timezone
+            AND dialpad_webhook_secret IS NOT DISTINCT FROM CAST(:secret AS text)
+            AND settings = CAST(:settings AS jsonb)
+            -- Before the call row's lock: the customer's events go one at a time (see _CUSTOMER_LOCK).
+            AND pg_advisory_xact_lock({_CUSTOMER_LOCK_CLASS}, hashtext(:lock_scope))::text = ''
+    )"""
+
+
 # Checks the tenant is still as the caller read it (it may come from a per-process cache). Stores
 # the event unless it is a redelivery and, only for a new event, locks (creating if needed) its call
 # row: concurrent events of one call then project one after the other. The DO UPDATE takes the row
@@ -99,24 +113,15 @@ def customer_lock_scope(tenant_id: UUID, external_e164: str | None) -> str:
 # the statement's snapshot, taken before the lock was granted. They are complete when the count of
 # events read is the call's count before this one (every event's write counts itself under the
 # lock); otherwise another transaction committed an event meanwhile, and the caller reads the history
-# again under the lock (`_LOCKED_CALL_AND_HISTORY`). No lookup of the call row by a second index:
+# again under the lock (`_LOCKED_CALL_AND_HISTORY`). A caller that already knows the call's events
+# (this process applied or read them) says so with the row id and count it saw (`known`): when the
+# locked row still has them, nothing is read or sent back. No lookup of the call row by a second index:
 # on a new database without statistics, the planner chose the tenant's call-list index for it and
 # read every call of the tenant per event.
 _STORE_AND_LOCK = DriverStatement(
     text(
         f"""
-    WITH tenant AS (
-        SELECT id FROM tenants
-        WHERE id = :tenant_id AND slug = :slug AND timezone = :timezone
-            AND dialpad_webhook_secret IS NOT DISTINCT FROM CAST(:secret AS text)
-            AND settings = CAST(:settings AS jsonb)
-            -- Before the call row's lock: the customer's events go one at a time (see _CUSTOMER_LOCK).
-            AND pg_advisory_xact_lock({_CUSTOMER_LOCK_CLASS}, hashtext(:lock_scope))::text = ''
-    ),
-    history AS (
-        SELECT coalesce(jsonb_agg(raw ORDER BY event_timestamp_ms, state), '[]') AS payloads, count(*) AS seen
-        FROM call_events WHERE tenant_id = :tenant_id AND call_external_id = :call_id
-    ),
+    WITH {_TENANT_CURRENT},
     stored AS (
         INSERT INTO call_events (tenant_id, call_external_id, state, event_timestamp_ms, format, raw)
         SELECT id, :call_id, :state, :event_ms, :format, :raw FROM tenant
@@ -127,11 +132,25 @@ _STORE_AND_LOCK = DriverStatement(
         INSERT INTO calls (tenant_id, external_id, direction, customer_call_key, event_count)
         SELECT :tenant_id, :call_id, :direction, :call_id, 1 FROM stored
         ON CONFLICT (tenant_id, external_id) DO UPDATE SET event_count = calls.event_count + 1
-        RETURNING calls.*
+        RETURNING calls.*, calls.xmin::text AS row_version
     )
     SELECT EXISTS (SELECT 1 FROM tenant) AS tenant_current, EXISTS (SELECT 1 FROM stored) AS stored,
-        history.payloads AS history, history.seen = locked.event_count - 1 AS history_complete, locked.*
-    FROM history LEFT JOIN locked ON true
+        CASE WHEN known.yes THEN NULL ELSE history.payloads END AS history,
+        known.yes OR history.seen = locked.event_count - 1 AS history_complete,
+        locked.*
+    FROM (SELECT 1) AS one
+    LEFT JOIN locked ON true
+    CROSS JOIN LATERAL (
+        SELECT locked.id = CAST(:known_id AS uuid) AND locked.event_count - 1 = CAST(:known_count AS integer)
+            AS yes
+    ) AS known
+    -- The events the caller does not know already (`known_*`: it knows them when the row and its
+    -- count are still what it saw); not read at all when it does.
+    LEFT JOIN LATERAL (
+        SELECT coalesce(jsonb_agg(raw ORDER BY event_timestamp_ms, state), '[]') AS payloads, count(*) AS seen
+        FROM call_events WHERE tenant_id = :tenant_id AND call_external_id = :call_id
+            AND known.yes IS NOT TRUE AND locked.id IS NOT NULL
+    ) AS history ON true
     """
     ).bindparams(bindparam("raw", type_=JSONB))
 )
@@ -139,7 +158,7 @@ _STORE_AND_LOCK = DriverStatement(
 _LOCKED_CALL_AND_HISTORY = DriverStatement(
     text(
         """
-    SELECT calls.*, (
+    SELECT calls.*, calls.xmin::text AS row_version, (
         SELECT coalesce(jsonb_agg(raw ORDER BY event_timestamp_ms, state), '[]') FROM call_events
         WHERE call_events.tenant_id = calls.tenant_id AND call_events.call_external_id = calls.external_id
             AND (call_events.state, call_events.event_timestamp_ms) <> (:state, :event_ms)
@@ -154,14 +173,33 @@ _LOCKED_CALL_AND_HISTORY = DriverStatement(
 class LockedCall:
     """A call row as it was before this event (bar its event count), locked by this transaction.
 
-    `history` holds the raw payloads of the call's other stored events, oldest first."""
+    `history` holds the raw payloads of the call's other stored events, oldest first; None when they
+    are the ones the caller said it knows (`KnownEvents`). `event_count` counts them all (this event
+    included, for the event's own call)."""
 
     call: CallRow
-    history: list[dict[str, Any]]
+    history: list[dict[str, Any]] | None
+    event_count: int
+    # The row's version (its xmin) as locked: given for the event's own call only.
+    row_version: str | None = None
+
+
+@dataclass(frozen=True)
+class KnownEvents:
+    """A call row and its count of stored events, as the caller last saw them with its events."""
+
+    call_id: UUID
+    event_count: int
 
 
 async def store_event_and_lock_call(
-    tx: Transaction, *, tenant: EventTenant, facts: CallEventFacts, raw: dict[str, Any], lock_scope: str
+    tx: Transaction,
+    *,
+    tenant: EventTenant,
+    facts: CallEventFacts,
+    raw: dict[str, Any],
+    lock_scope: str,
+    known: KnownEvents | None = None,
 ) -> LockedCall | None:
     """Store the raw event once; for a new event the call row as it was, now locked; None = duplicate.
 
@@ -183,6 +221,8 @@ async def store_event_and_lock_call(
             "raw": raw,
             "direction": facts.direction.value,
             "lock_scope": lock_scope,
+            "known_id": known.call_id if known else None,
+            "known_count": known.event_count if known else None,
         },
     )
     assert row is not None  # the statement always yields its one row
@@ -202,7 +242,7 @@ async def store_event_and_lock_call(
             },
         )
         assert row is not None  # locked by this transaction, so it exists
-    return LockedCall(call=_call(row), history=json_value(row["history"]))
+    return _locked(row)
 
 
 # The statuses a connect moves to CONTACTED (the rule is domain.leads.advance_status).
@@ -256,9 +296,9 @@ def _legs_upsert(primary_row: str) -> str:
     """
 
 
-def projection_differs(call: CallRow, columns: dict[str, object], contact_id: UUID | None) -> bool:
-    """True when writing `columns` and `contact_id` would change the call row."""
-    if call.contact_id != contact_id:
+def projection_differs(call: CallRow | None, columns: dict[str, object], contact_id: UUID | None) -> bool:
+    """True when writing `columns` and `contact_id` would change the call row (always for a new row)."""
+    if call is None or call.contact_id != contact_id:
         return True
     return any(getattr(call, name) != columns[name] for name in PROJECTED_COLUMNS)
 
@@ -304,9 +344,10 @@ _SET_DISPOSITION = DriverStatement(
 )
 
 
-def disposition_differs(call: CallRow, disposition: Disposition) -> bool:
-    """True when setting `disposition` would change the call row."""
-    return (call.disposition, call.disposition_raw, call.booked) != (
+def disposition_differs(call: CallRow | None, disposition: Disposition) -> bool:
+    """True when setting `disposition` would change the call row (a new row has none)."""
+    stored = (call.disposition, call.disposition_raw, call.booked) if call else (None, None, False)
+    return stored != (
         disposition.value,
         disposition.raw,
         disposition.booked,
@@ -511,10 +552,75 @@ _CONTACT_AS_WRITTEN = """
 # contact created at or before the call) get the first outbound attempt and the connect,
 # and a connect moves it on to CONTACTED (`contacted_from`); a booking (`booked_*`) books it. Then
 # CALL_UPDATED (the call as written, `kind`) and LEAD_UPDATED as in `_outcome_ctes`.
-_UPDATE_CALL = DriverStatement(
-    text(
-        f"""
-    WITH ensured AS (
+# For `apply_known_event`: the call is updated only if its row is the version the caller saw (its
+# xmin: any write since makes a new one) and the tenant is current; the event is stored only then,
+# and counted in the same update; otherwise the statement undoes itself (LOST_RACE).
+# The call's lead: its contact's latest lead created at or before the call started.
+_LEAD_OF_CALL = """
+                SELECT leads.id FROM leads
+                WHERE leads.contact_id = (SELECT id FROM contact)
+                    AND leads.created_at <= CAST(:started_at AS timestamptz)
+                ORDER BY leads.created_at DESC, leads.id DESC LIMIT 1"""
+
+
+def _typed(name: str) -> str:
+    """A parameter cast to its calls column's type (an INSERT ... SELECT does not infer it)."""
+    kind = Call.__table__.c[name].type.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
+    return f"CAST(:{name} AS {kind})"
+
+
+# For `apply_first_event`: the call's row, made with its projection, unless it exists already.
+_INSERT_CALL = f"""
+        INSERT INTO calls (tenant_id, external_id, {", ".join(PROJECTED_COLUMNS)}, contact_id, disposition,
+            disposition_raw, booked, lead_id, event_count)
+        SELECT tenant.id, :call_id, {", ".join(_typed(name) for name in PROJECTED_COLUMNS)},
+            (SELECT id FROM contact), CAST(:disposition AS text), CAST(:disposition_raw AS text),
+            coalesce(CAST(:booked AS boolean), false), ({_LEAD_OF_CALL}), 1
+        FROM tenant
+        ON CONFLICT (tenant_id, external_id) DO NOTHING"""
+_KNOWN_VERSION = " AND xmin::text = CAST(:row_version AS text) AND EXISTS (SELECT 1 FROM tenant)"
+_STORED_AFTER_UPDATE = """
+    stored AS (
+        INSERT INTO call_events (tenant_id, call_external_id, state, event_timestamp_ms, format, raw)
+        SELECT tenant_id, :call_id, :state, :event_ms, :format, :raw FROM updated
+        ON CONFLICT (tenant_id, call_external_id, state, event_timestamp_ms) DO NOTHING
+        RETURNING id
+    ),"""
+_APPLIED_OR_ABORT = f"""SELECT updated.*, CASE WHEN NOT EXISTS (SELECT 1 FROM stored)
+        THEN calltrax_abort('{LOST_RACE}', 'the call changed since its events were read') END AS lost_race
+    FROM (SELECT 1) AS one LEFT JOIN updated ON true"""
+
+
+def _update_sql(*, known: bool) -> str:
+    return f"""
+        UPDATE calls SET {", ".join(f"{name} = :{name}" for name in PROJECTED_COLUMNS)},
+            contact_id = (SELECT id FROM contact),
+            disposition = coalesce(CAST(:disposition AS text), disposition),
+            disposition_raw = coalesce(CAST(:disposition_raw AS text), disposition_raw),
+            booked = coalesce(CAST(:booked AS boolean), booked),
+            lead_id = ({_LEAD_OF_CALL}),
+            updated_at = now(){", event_count = calls.event_count + 1" if known else ""}
+        WHERE id = :id{_KNOWN_VERSION if known else ""}"""
+
+
+# The driver keeps a statement prepared (parsed and planned once per connection) only up to this
+# many characters (asyncpg's `max_cacheable_statement_size`, 15 KiB); a longer one is parsed and
+# planned again on every execution, which for these statements costs more than running them.
+DRIVER_CACHEABLE_CHARS = 15 * 1024
+
+
+def _compact(sql: str) -> str:
+    """`sql` without its comments and runs of whitespace (none of these statements has either in a literal)."""
+    lines = (line.split("--", 1)[0] for line in sql.splitlines())
+    return " ".join(" ".join(lines).split())
+
+
+def _update_call_sql(*, known: bool = False, new: bool = False) -> str:
+    """`_UPDATE_CALL`; with `known` as `_APPLY_KNOWN_EVENT`, with `new` as `_APPLY_FIRST_EVENT`."""
+    store = known or new
+    return _compact(f"""
+    WITH {_TENANT_CURRENT + "," if store else ""}
+    ensured AS (
         INSERT INTO contacts (tenant_id, phone, name)
         SELECT :tenant_id, CAST(:contact_phone AS text), CAST(:contact_name AS text)
         WHERE CAST(:contact_phone AS text) IS NOT NULL
@@ -522,22 +628,9 @@ _UPDATE_CALL = DriverStatement(
         RETURNING contacts.*
     ),
     contact AS (SELECT coalesce((SELECT id FROM ensured), CAST(:contact_id AS uuid)) AS id),
-    updated AS (
-        UPDATE calls SET {", ".join(f"{name} = :{name}" for name in PROJECTED_COLUMNS)},
-            contact_id = (SELECT id FROM contact),
-            disposition = coalesce(CAST(:disposition AS text), disposition),
-            disposition_raw = coalesce(CAST(:disposition_raw AS text), disposition_raw),
-            booked = coalesce(CAST(:booked AS boolean), booked),
-            lead_id = (
-                SELECT leads.id FROM leads
-                WHERE leads.contact_id = (SELECT id FROM contact)
-                    AND leads.created_at <= CAST(:started_at AS timestamptz)
-                ORDER BY leads.created_at DESC, leads.id DESC LIMIT 1
-            ),
-            updated_at = now()
-        WHERE id = :id
-        RETURNING *
-    ),
+    updated AS ({_INSERT_CALL if new else _update_sql(known=known)}
+        RETURNING *, xmin::text AS row_version
+    ),{_STORED_AFTER_UPDATE if store else ""}
     inputs AS (
         SELECT u.tenant_id,
             CASE WHEN CAST(:kind AS text) IS NOT NULL THEN jsonb_build_object(
@@ -558,14 +651,53 @@ _UPDATE_CALL = DriverStatement(
         ) AS moved
     ),
     {_outcome_ctes(_CONTACT_AS_WRITTEN)}
-    SELECT count(*) AS written FROM updated
-    """
-    ).bindparams(
-        bindparam("before_started_at", type_=DateTime(timezone=True)),
-        bindparam("before_connected_at", type_=DateTime(timezone=True)),
-        *_BOOKING_PARAMS,
-    )
+    {_APPLIED_OR_ABORT if store else "SELECT updated.* FROM updated"}
+    """)
+
+
+_UPDATE_PARAMS = (
+    bindparam("before_started_at", type_=DateTime(timezone=True)),
+    bindparam("before_connected_at", type_=DateTime(timezone=True)),
+    *_BOOKING_PARAMS,
 )
+_UPDATE_CALL = DriverStatement(text(_update_call_sql(known=False)).bindparams(*_UPDATE_PARAMS))
+
+
+def _update_params(
+    call: CallRow | None,
+    columns: dict[str, object],
+    contact: CallContact,
+    disposition: Disposition | None,
+    kind: str,
+    booking: Booking | None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {name: columns[name] for name in PROJECTED_COLUMNS}
+    params.update(
+        id=call.id if call else None,
+        contact_id=contact.contact_id,
+        contact_phone=contact.phone_e164,
+        contact_name=contact.name,
+        disposition=disposition.value if disposition else None,
+        disposition_raw=disposition.raw if disposition else None,
+        booked=disposition.booked if disposition else None,
+        kind=kind,
+        outbound=CallDirection.OUTBOUND.value,
+        contacted_from=_CONTACTED_FROM,
+        before_lead_id=call.lead_id if call else None,
+        before_direction=CallDirection(call.direction).value if call else None,
+        before_started_at=call.started_at if call else None,
+        before_connected_at=call.connected_at if call else None,
+        **_booking_values(booking),
+    )
+    return params
+
+
+@dataclass(frozen=True)
+class WrittenCall:
+    """A call row as a write left it, and its version (the row's xmin, for `apply_known_event`)."""
+
+    call: CallRow
+    row_version: str
 
 
 async def update_call(
@@ -577,34 +709,77 @@ async def update_call(
     disposition: Disposition | None,
     kind: str,
     booking: Booking | None,
-) -> None:
+) -> WrittenCall:
     """Write a call's new projection, contact and (when given) disposition, (re)link its lead, apply
     what that changes for the lead and `booking` (of whichever lead the call now has), and record the
-    events.
+    events; the row as written.
 
     `call` is the row as it was (locked by the caller)."""
-    params: dict[str, Any] = {name: columns[name] for name in PROJECTED_COLUMNS}
-    params.update(
-        id=call.id,
-        tenant_id=call.tenant_id,
-        contact_id=contact.contact_id,
-        contact_phone=contact.phone_e164,
-        contact_name=contact.name,
-        disposition=disposition.value if disposition else None,
-        disposition_raw=disposition.raw if disposition else None,
-        booked=disposition.booked if disposition else None,
-        kind=kind,
-        outbound=CallDirection.OUTBOUND.value,
-        contacted_from=_CONTACTED_FROM,
-        before_lead_id=call.lead_id,
-        before_direction=CallDirection(call.direction).value,
-        before_started_at=call.started_at,
-        before_connected_at=call.connected_at,
-        **_booking_values(booking),
-    )
-    row = await tx.fetchrow(_UPDATE_CALL, params)
-    assert row is not None  # one row, the count of calls written (1: the caller holds its lock)
+    params = _update_params(call, columns, contact, disposition, kind, booking)
+    row = await tx.fetchrow(_UPDATE_CALL, {**params, "tenant_id": call.tenant_id})
+    assert row is not None  # the caller holds the call's lock
     tx.event_tenants.add(call.tenant_id)
+    return WrittenCall(call=_call(row), row_version=row["row_version"])
+
+
+_APPLY_KNOWN_EVENT = DriverStatement(
+    text(_update_call_sql(known=True)).bindparams(*_UPDATE_PARAMS, bindparam("raw", type_=JSONB))
+)
+_APPLY_FIRST_EVENT = DriverStatement(
+    text(_update_call_sql(new=True)).bindparams(*_UPDATE_PARAMS, bindparam("raw", type_=JSONB))
+)
+
+
+async def apply_known_event(
+    connection: AsyncConnection,
+    *,
+    tenant: EventTenant,
+    facts: CallEventFacts,
+    raw: dict[str, Any],
+    lock_scope: str,
+    before: WrittenCall | None,
+    columns: dict[str, object],
+    contact: CallContact,
+    disposition: Disposition | None,
+    kind: str,
+    booking: Booking | None,
+) -> WrittenCall | None:
+    """`store_event_and_lock_call` then `update_call` in one autocommit statement (one round trip, one
+    new row version), for a caller that knows the call's events and its row as `before` (the new
+    projection was made from them), or, with `before` None, that takes the event for its call's first.
+    None, having written nothing, when the row is no longer `before` (another event or writer came
+    first) or exists already, the tenant changed, or the event is stored already: the caller then
+    takes the locking path."""
+    if before is None:
+        # As the locking path's first statement leaves a new call's row: nothing known but its direction.
+        statement = _APPLY_FIRST_EVENT
+        params = _update_params(None, columns, contact, disposition, kind, booking)
+        params.update(before_direction=facts.direction.value)
+    else:
+        statement = _APPLY_KNOWN_EVENT
+        params = _update_params(before.call, columns, contact, disposition, kind, booking)
+        params.update(row_version=before.row_version)
+    params.update(
+        tenant_id=tenant.id,
+        slug=tenant.slug,
+        timezone=tenant.timezone,
+        secret=tenant.dialpad_webhook_secret,
+        settings=tenant.settings_json,
+        lock_scope=lock_scope,
+        call_id=facts.call_id,
+        state=facts.state,
+        event_ms=facts.event_ms,
+        format=facts.format,
+        raw=raw,
+    )
+    try:
+        row = await statement.fetchrow(connection, params)
+    except Exception as error:
+        if sqlstate(error) == LOST_RACE:
+            return None
+        raise
+    assert row is not None
+    return WrittenCall(call=_call(row), row_version=row["row_version"])
 
 
 # The other legs of a customer call, locked, with their stored events: every row of the caller's
@@ -620,19 +795,23 @@ _CUSTOMER_CALL_LEGS = DriverStatement(
         SELECT customer_call_key FROM calls WHERE tenant_id = :tenant_id AND external_id = ANY(:links)
     ),
     -- Two index lookups, not one scan: an OR of the two conditions was planned as a scan of every
-    -- call of the tenant.
+    -- call of the tenant. OFFSET 0 keeps the lookup per key: without fresh statistics the planner
+    -- flattened it into a hash join over every call of the tenant.
     found AS (
         SELECT leg.id FROM keys CROSS JOIN LATERAL (
             SELECT c.id FROM calls AS c WHERE c.tenant_id = :tenant_id AND c.customer_call_key = keys.k
+            OFFSET 0
         ) AS leg
         UNION
         SELECT c.id FROM calls AS c WHERE c.tenant_id = :tenant_id AND c.external_id = ANY(:links)
     )
-    SELECT calls.*, (
+    SELECT calls.*, CASE WHEN known.event_count IS DISTINCT FROM calls.event_count THEN (
         SELECT coalesce(jsonb_agg(e.raw ORDER BY e.event_timestamp_ms, e.state), '[]') FROM call_events AS e
         WHERE e.tenant_id = calls.tenant_id AND e.call_external_id = calls.external_id
-    ) AS history
+    ) END AS history
     FROM calls
+    LEFT JOIN unnest(CAST(:known_ids AS uuid[]), CAST(:known_counts AS integer[])) AS known(id, event_count)
+        ON known.id = calls.id
     WHERE calls.id IN (SELECT id FROM found) AND calls.external_id <> :call_id
     ORDER BY calls.external_id
     FOR NO KEY UPDATE OF calls
@@ -642,14 +821,42 @@ _CUSTOMER_CALL_LEGS = DriverStatement(
 
 
 async def customer_call_legs(
-    tx: Transaction, *, tenant_id: UUID, call_id: str, own_key: str, links: Sequence[str]
+    tx: Transaction,
+    *,
+    tenant_id: UUID,
+    call_id: str,
+    own_key: str,
+    links: Sequence[str],
+    known: Sequence[KnownEvents] = (),
 ) -> list[LockedCall]:
-    """The other legs of call `call_id`'s customer call (and of those of the legs it names), locked."""
-    found = await tx.fetch(
-        _CUSTOMER_CALL_LEGS,
-        {"tenant_id": tenant_id, "call_id": call_id, "own_key": own_key, "links": list(links)},
+    """The other legs of call `call_id`'s customer call (and of those of the legs it names), locked;
+    a leg's `history` is None when it is as `known` says (its events are the caller's)."""
+    values = {
+        "tenant_id": tenant_id,
+        "call_id": call_id,
+        "own_key": own_key,
+        "links": list(links),
+        "known_ids": [leg.call_id for leg in known],
+        "known_counts": [leg.event_count for leg in known],
+    }
+    for _ in range(2):
+        found = [_locked(row) for row in await tx.fetch(_CUSTOMER_CALL_LEGS, values)]
+        # The events come from the statement's snapshot, the rows (locked) as they are now: a leg whose
+        # event committed in between (it has another customer lock: an event without a number) is
+        # read again, now that its row is locked here.
+        if all(leg.history is None or len(leg.history) == leg.event_count for leg in found):
+            break
+    return found
+
+
+def _locked(row: Mapping[str, Any]) -> LockedCall:
+    history = row["history"]
+    return LockedCall(
+        call=_call(row),
+        history=None if history is None else json_value(history),
+        event_count=row["event_count"],
+        row_version=row.get("row_version"),
     )
-    return [LockedCall(call=_call(row), history=json_value(row["history"])) for row in found]
 
 
 # Legs other than the primary: each row's own leg record (or, for a named leg without events yet, a

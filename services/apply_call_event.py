@@ -21,7 +21,15 @@ from domain.errors import BadInput, NotFound, Unauthenticated, Unavailable
 from domain.phones import normalize_phone, region_for_timezone
 from domain.provisioning import SLUG
 from persistence import calls as call_store
-from persistence.calls import CallContact, EventTenant, LockedCall, TenantChanged
+from persistence.calls import (
+    Booking,
+    CallContact,
+    EventTenant,
+    KnownEvents,
+    LockedCall,
+    TenantChanged,
+    WrittenCall,
+)
 from persistence.db import request_gate
 from persistence.rows import CallRow
 from persistence.unit_of_work import Transaction
@@ -60,6 +68,44 @@ _TENANTS: dict[str, EventTenant] = {}
 _MAX_TENANTS = 10_000
 # Reads of a tenant that keeps changing between its read and the write, before asking for a retry.
 _ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A leg's stored events as this process last read or wrote them, with the row and count they were of."""
+
+    events: KnownEvents
+    facts: tuple[CallEventFacts, ...]
+    # The row as this process last wrote it (a call of one leg only), for `call_store.apply_known_event`.
+    row: WrittenCall | None = None
+
+
+# Per process, (tenant id, Dialpad call id) -> the leg's events as committed by the last event this
+# process applied to it, and (tenant id, customer call key) -> its legs then. Only a hint, so an
+# event needs not read and parse again the events it saw: the event write checks the leg's row and
+# count are still those (another process or a redelivery may have added one), and reads them when not.
+_KNOWN: dict[tuple[UUID, str], _Known] = {}
+_GROUPS: dict[tuple[UUID, str], tuple[str, ...]] = {}
+_MAX_KNOWN = 20_000
+
+
+def _learn(tenant_id: UUID, legs: dict[str, _Known], group: tuple[str, ...] | None) -> None:
+    """Remember what a committed event's transaction read and wrote (see `_KNOWN`)."""
+    if len(_KNOWN) >= _MAX_KNOWN:
+        _KNOWN.clear()
+        _GROUPS.clear()
+    for call_id, known in legs.items():
+        _KNOWN[(tenant_id, call_id)] = known
+    if group is not None:
+        _GROUPS[(tenant_id, group[0])] = group[1:]
+
+
+def _history(locked: LockedCall, known: _Known | None) -> list[CallEventFacts]:
+    """A locked leg's stored events: as read, or as this process knew them (the read said so)."""
+    if locked.history is None:
+        assert known is not None  # the statement leaves the events out only when told they are known
+        return list(known.facts)
+    return [parse_call_event(raw) for raw in locked.history]
 
 
 async def _fresh_tenant(deps: Deps, slug: str) -> EventTenant:
@@ -150,38 +196,129 @@ async def _apply(
     """Store the verified event and re-project its call, contact and lead, in one transaction."""
     region = _region(tenant)
     scope = call_store.customer_lock_scope(tenant.id, _customer_number(facts, region))
+    known = _KNOWN.get((tenant.id, facts.call_id))
+    if _alone(facts, known):
+        applied = await _apply_known(deps, tenant, facts, claims, known, region, scope)
+        if applied is not None:
+            return applied
+    learned: dict[str, _Known] = {}
+    group: list[tuple[str, ...]] = []
     async with request_gate(deps.engine), deps.unit_of_work() as tx:
         locked = await call_store.store_event_and_lock_call(
-            tx, tenant=tenant, facts=facts, raw=claims, lock_scope=scope
+            tx,
+            tenant=tenant,
+            facts=facts,
+            raw=claims,
+            lock_scope=scope,
+            known=known.events if known else None,
         )
         if locked is None:
             return CallEventOutcome(duplicate=True)
         before = locked.call
         # Re-fold every stored event of the call: the row is a projection, whatever the arrival order.
-        history = [parse_call_event(raw) for raw in locked.history]
+        history = _history(locked, known)
         history.append(facts)
+        events = KnownEvents(before.id, locked.event_count)
         projection = project_call(history, region=region)
         links = sorted({link for fact in history for link in fact.links})
         if links or before.linked:
-            status = await _apply_to_customer_call(tx, tenant, facts, locked, history, links, region)
+            learned[facts.call_id] = _Known(events, tuple(history))
+            status = await _apply_to_customer_call(
+                tx, tenant, facts, locked, history, links, region, learned=learned, group=group
+            )
         else:
-            status = await _write_call(tx, tenant, facts, before, projection, region, event_is_newest=True)
+            write = _plan_write(tenant, facts, before, projection, region, event_is_newest=True)
+            written = await _write_call(tx, before, write)
+            status = write.status
+            if written is None and locked.row_version is not None:
+                written = WrittenCall(call=before, row_version=locked.row_version)
+            learned[facts.call_id] = _Known(events, tuple(history), row=written)
+    _learn(tenant.id, learned, group[0] if group else None)
     return CallEventOutcome(duplicate=False, call_id=before.id, status=status)
 
 
-async def _write_call(
-    tx: Transaction,
+def _alone(facts: CallEventFacts, known: _Known | None) -> bool:
+    """True when the event is of a call of one leg (so far) whose events and row this process knows,
+    and not one of its stored events; or, knowing nothing of its call, it names no other leg (it is
+    then taken for its call's first: `call_store.apply_known_event` checks)."""
+    if known is None:
+        return not facts.links
+    return (
+        known.row is not None
+        and not known.row.call.linked
+        and not facts.links
+        and all((fact.state, fact.event_ms) != (facts.state, facts.event_ms) for fact in known.facts)
+    )
+
+
+async def _apply_known(
+    deps: Deps,
     tenant: EventTenant,
     facts: CallEventFacts,
-    before: CallRow,
+    claims: dict[str, Any],
+    known: _Known | None,
+    region: str | None,
+    scope: str,
+) -> CallEventOutcome | None:
+    """A new event of a call of one leg whose events and row this process knows (or of a call new to
+    it): re-project the call from them and write it all in one statement; None when the row changed
+    meanwhile, or exists though this process knows nothing of it (nothing is written then)."""
+    before = known.row if known else None
+    history = (*known.facts, facts) if known else (facts,)
+    projection = project_call(history, region=region)
+    write = _plan_write(
+        tenant, facts, before.call if before else None, projection, region, event_is_newest=True
+    )
+    if not write.changed:
+        return None
+    async with request_gate(deps.engine), deps.reader() as connection:
+        written = await call_store.apply_known_event(
+            connection,
+            tenant=tenant,
+            facts=facts,
+            raw=claims,
+            lock_scope=scope,
+            before=before,
+            columns=write.columns,
+            contact=write.contact,
+            disposition=write.disposition,
+            kind=write.kind,
+            booking=write.booking,
+        )
+    if written is None:
+        return None
+    deps.publisher.committed({tenant.id})
+    events = KnownEvents(written.call.id, len(history))
+    _learn(tenant.id, {facts.call_id: _Known(events, history, row=written)}, None)
+    return CallEventOutcome(duplicate=False, call_id=written.call.id, status=write.status)
+
+
+@dataclass(frozen=True)
+class _CallWrite:
+    """What an event writes on a customer call's (primary) row, and what follows for its contact and lead."""
+
+    columns: dict[str, object]
+    contact: CallContact
+    # The disposition to write (only when it changes the row).
+    disposition: Disposition | None
+    booking: Booking | None
+    kind: str
+    status: CallStatus
+    # False: the row stays as it is (only `booking` may apply).
+    changed: bool
+
+
+def _plan_write(
+    tenant: EventTenant,
+    facts: CallEventFacts,
+    before: CallRow | None,
     projection: CallProjection,
     region: str | None,
     *,
     event_is_newest: bool,
-    legs: list[dict[str, object]] | None = None,
-) -> CallStatus:
-    """Write a customer call's record on its (primary) row, with what follows for its contact and
-    lead, then its other `legs`' rows (`call_store.write_legs`).
+) -> _CallWrite:
+    """What writing a customer call's record on its (primary) row `before` changes (None: a row
+    about to be made for the call's first event).
 
     `event_is_newest`: this event is what the customer call's newest disposition may come from (a
     primary row that changed carries the customer call's disposition whichever event it is)."""
@@ -203,25 +340,47 @@ async def _write_call(
     booking = (
         booking_for(disposition, at=at, changed_by=None) if event_is_newest or disposition_changed else None
     )
-    status = projection.status
-    if call_changed or disposition_changed:
+    return _CallWrite(
+        columns=columns,
+        contact=contact,
+        disposition=disposition if disposition_changed else None,
+        booking=booking,
+        kind=_kind(facts, projection.status),
+        status=projection.status,
+        changed=call_changed or disposition_changed,
+    )
+
+
+async def _write_call(
+    tx: Transaction,
+    before: CallRow,
+    write: _CallWrite,
+    *,
+    primary: str | None = None,
+    legs: list[dict[str, object]] | None = None,
+) -> WrittenCall | None:
+    """Write a customer call's record on its (primary) row, with what follows for its contact and
+    lead, then its other `legs`' rows (`call_store.write_legs`); the row as written, None when it
+    stayed as it was."""
+    written = None
+    if write.changed:
         # One statement: the call, its contact, what that changes for its lead, and the events.
-        await call_store.update_call(
+        written = await call_store.update_call(
             tx,
             call=before,
-            columns=columns,
-            contact=contact,
-            disposition=disposition if disposition_changed else None,
-            kind=_kind(facts, status),
-            booking=booking,
+            columns=write.columns,
+            contact=write.contact,
+            disposition=write.disposition,
+            kind=write.kind,
+            booking=write.booking,
         )
     else:
         await call_store.write_call_outcome(
-            tx, tenant_id=before.tenant_id, call_payload=None, lead_id=before.lead_id, booking=booking
+            tx, tenant_id=before.tenant_id, call_payload=None, lead_id=before.lead_id, booking=write.booking
         )
-    if legs:
-        await call_store.write_legs(tx, tenant_id=before.tenant_id, primary=projection.external_id, legs=legs)
-    return status
+    if legs and primary is not None:
+        await call_store.write_legs(tx, tenant_id=before.tenant_id, primary=primary, legs=legs)
+    return written
 
 
 async def _apply_to_customer_call(
@@ -232,21 +391,36 @@ async def _apply_to_customer_call(
     history: list[CallEventFacts],
     links: list[str],
     region: str | None,
+    *,
+    learned: dict[str, _Known],
+    group: list[tuple[str, ...]],
 ) -> CallStatus:
     """An event of a leg of a customer call of several legs: re-project the customer call on its
-    primary leg's row, and each leg's own record on its row (`domain/call_projection.py`)."""
+    primary leg's row, and each leg's own record on its row (`domain/call_projection.py`).
+
+    Fills `learned` with the legs' events and `group` with (primary, its other legs) for `_learn`."""
     own = locked.call
+    own_key = own.customer_call_key or own.external_id
+    candidates = set(links) | set(_GROUPS.get((tenant.id, own_key), ()))
+    known = {
+        call_id: seen for call_id in candidates if (seen := _KNOWN.get((tenant.id, call_id))) is not None
+    }
     others = await call_store.customer_call_legs(
         tx,
         tenant_id=tenant.id,
         call_id=own.external_id,
-        own_key=own.customer_call_key or own.external_id,
+        own_key=own_key,
         links=links,
+        known=[seen.events for seen in known.values()],
     )
     rows = {own.external_id: own} | {leg.call.external_id: leg.call for leg in others}
-    legs = {own.external_id: history} | {
-        leg.call.external_id: [parse_call_event(raw) for raw in leg.history] for leg in others if leg.history
-    }
+    legs = {own.external_id: history}
+    for other in others:
+        call_id = other.call.external_id
+        events = _history(other, known.get(call_id))
+        learned[call_id] = _Known(KnownEvents(other.call.id, other.event_count), tuple(events))
+        if events:
+            legs[call_id] = events
     named = {link for events in legs.values() for fact in events for link in fact.links}
     primary = primary_leg(legs)
     customer = project_customer_call(legs, primary=primary, region=region)
@@ -266,11 +440,12 @@ async def _apply_to_customer_call(
         row = rows.get(call_id)
         if row is None or call_store.leg_differs(row, columns):
             written.append({"external_id": call_id, **columns})
+    group.append((primary, *sorted((named | set(rows)) - {primary})))
     # The primary row takes the customer call (its newest disposition, from whichever leg); a
     # primary it replaces becomes a leg again.
-    return await _write_call(
-        tx, tenant, facts, rows[primary], customer, region, event_is_newest=False, legs=written
-    )
+    write = _plan_write(tenant, facts, rows[primary], customer, region, event_is_newest=False)
+    await _write_call(tx, rows[primary], write, primary=customer.external_id, legs=written)
+    return write.status
 
 
 def _decided(dispositions: tuple[str, ...], tenant: EventTenant) -> Disposition | None:
@@ -303,9 +478,13 @@ def _customer_number(facts: CallEventFacts, region: str | None) -> str | None:
     return phone.e164 if phone is not None else None
 
 
-def _contact_for(before: CallRow, projection: CallProjection, region: str | None) -> CallContact:
+def _contact_for(before: CallRow | None, projection: CallProjection, region: str | None) -> CallContact:
     """The tenant's contact with the call's external number, found or made by the call update (kept once linked)."""
-    if before.contact_id is not None and before.external_number == projection.external_number:
+    if (
+        before is not None
+        and before.contact_id is not None
+        and before.external_number == projection.external_number
+    ):
         return CallContact(contact_id=before.contact_id)
     phone = normalize_phone(projection.external_number, region)
     if phone is None or phone.e164 is None:
