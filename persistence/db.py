@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import Pool, QueuePool
 from sqlalchemy.sql.elements import TextClause
 
+from persistence.bind_processors import bind_processors
 from persistence.errors import is_outage
 
 
@@ -110,7 +111,7 @@ class DriverStatement:
         compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
         self.sql = str(compiled)
         self._names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors  # type: ignore[assignment]
+        processors = bind_processors(compiled)
         self._processors = tuple(processors.get(name) for name in self._names)
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_
@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persistence import call_queries, lead_queries
+from persistence.bind_processors import bind_processors
 from persistence.call_queries import CallFilter
 from persistence.keyset import PageKey, after_key
 from persistence.lead_queries import LeadFilter
@@ -311,7 +312,7 @@ class _Statement:
         if not conditions:
             return "TRUE"
         compiled = and_(*conditions).compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
-        processors: Mapping[str, Any] = compiled._bind_processors  # type: ignore[assignment]
+        processors = bind_processors(compiled)
         offset = len(self.params)
         for name in compiled.positiontup or ():
             value = compiled.params[name]

@@ -1,8 +1,8 @@
 """Metric aggregates, computed in PostgreSQL (never rows in Python).
 
 Where lead facts come from: the derived columns on `leads` (`first_attempt_at`,
-`first_connected_at`), which call processing maintains as calls arrive (DESIGN section 3:
-"maintained by call processing so the metrics read one table"). Reading them is an index-only
+`first_connected_at`), which call processing maintains as calls arrive (docs/data-model.md:
+maintained by call processing so the metrics read one table). Reading them is an index-only
 range scan (ix_leads_metrics); recomputing from `calls` would join every lead to its contact's
 calls since `from` (calls after `to` count too), several times the work. The two rules are still
 enforced here, defensively: an attempt or connection stamped before the lead's `created_at` is

@@ -14,7 +14,6 @@ from domain.dialpad_events import (
     DISPOSITION_STATE,
     CallEventFacts,
     parse_call_event,
-    read_event_body,
 )
 from domain.dispositions import Disposition, decide_disposition
 from domain.errors import BadInput, NotFound, Unauthenticated, Unavailable
@@ -35,6 +34,7 @@ from persistence.rows import CallRow
 from persistence.unit_of_work import Transaction
 from services.add_disposition import booking_for
 from services.deps import Deps
+from services.dialpad_event_body import read_event_body
 
 _ENDED = {CallStatus.COMPLETED, CallStatus.MISSED, CallStatus.NO_ANSWER, CallStatus.VOICEMAIL}
 

@@ -10,7 +10,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.dialpad_events import CallEventFacts, parse_call_event, read_event_body
+from domain.dialpad_events import CallEventFacts, parse_call_event
 from domain.dialpad_routing import RouteReason, call_center_ids, is_internal, linked_call_ids
 from domain.errors import Unauthenticated
 from domain.phones import normalize_phone
@@ -18,6 +18,7 @@ from persistence import dialpad_company as company_store
 from persistence.db import request_gate
 from services.apply_call_event import CallEventOutcome, apply_routed_event
 from services.deps import Deps
+from services.dialpad_event_body import read_event_body
 
 log = logging.getLogger("calltrax.dialpad.routing")
 

@@ -9,8 +9,9 @@ import jwt
 import pytest
 
 from domain.calls import CallDirection
-from domain.dialpad_events import MalformedEvent, parse_call_event, read_event_body
+from domain.dialpad_events import MalformedEvent, parse_call_event
 from domain.errors import Unauthenticated
+from services.dialpad_event_body import read_event_body
 from tests.dialpad_samples import sample, sign
 
 SECRET = "dialpad-secret"
