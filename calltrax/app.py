@@ -24,7 +24,7 @@ from calltrax.dialpad_client import DialpadClient
 from calltrax.event_bus import EventBus
 from calltrax.home import home
 from calltrax.notifier import Notifier
-from calltrax.observability import RequestObservability, metrics_endpoint
+from calltrax.observability import RequestObservability, configure_logging, metrics_endpoint, worker_stopped
 from calltrax.outbound import Resolver, system_resolver
 from calltrax.relay import EventRelay
 from calltrax.retention import RetentionTask
@@ -173,6 +173,7 @@ def create_app(
             await http.aclose()
             await bus.disconnect()
             await engine.dispose()
+            worker_stopped()
 
     graphql = CallTraxGraphQL(
         read_body=functools.partial(
@@ -204,4 +205,6 @@ def create_app(
 def app_from_env() -> Starlette:
     """Uvicorn factory for worker processes: settings from the environment (the CLI fills it)."""
     settings = Settings.from_env().with_saved_secret(create=False)
+    # A worker process of `serve --workers N` starts fresh: it logs as the CLI does.
+    configure_logging(settings.log_level)
     return create_app(settings)
