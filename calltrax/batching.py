@@ -57,10 +57,13 @@ class Coalescer(Generic[K, V]):
             if future is None:
                 future = self._pending[key] = asyncio.get_running_loop().create_future()
             futures.append(future)
-        if wanted:
-            self._schedule()
-        values = await asyncio.shield(asyncio.gather(*futures))
-        return dict(zip(wanted, values, strict=True))
+        if not wanted:
+            return {}
+        self._schedule()
+        # `wait` neither cancels the shared futures when this caller is cancelled nor leaves an
+        # exception behind unretrieved (as a gather nobody awaits any more would).
+        await asyncio.wait(futures)
+        return {key: future.result() for key, future in zip(wanted, futures, strict=True)}
 
     def _schedule(self) -> None:
         if self._scheduled:
