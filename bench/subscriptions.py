@@ -128,8 +128,8 @@ class Poster:
     def __init__(self, base_urls: list[str], webhook_token: str) -> None:
         self.base_urls = base_urls
         self.path = f"/webhooks/lead/{webhook_token}"
-        self.turn = 0
         self.counter = 0
+        self.errors: list[str] = []
 
     def next_number(self) -> int:
         self.counter += 1
@@ -141,10 +141,16 @@ class Poster:
         started = time.monotonic()
         try:
             status, body = await client.post(self.path, lead_body(n))
-        except HttpError:
-            return None, time.monotonic() - started, time.monotonic()
+        except HttpError as error:
+            # The server may close a keep-alive connection just as a post starts: one retry, new connection.
+            try:
+                status, body = await client.post(self.path, lead_body(n))
+            except HttpError:
+                self.errors.append(str(error))
+                return None, time.monotonic() - started, time.monotonic()
         answered = time.monotonic()
         if status not in (200, 201):
+            self.errors.append(f"HTTP {status}")
             return None, answered - started, answered
         match = re.search(rb'"lead_id":\s*"([^"]+)"', body)
         return (match.group(1).decode() if match else None), answered - started, answered
@@ -390,7 +396,10 @@ async def main() -> None:
                 f" max {max(storm_latencies) * 1000:.1f} ms, {sum(t > 0.1 for t in storm_latencies)} over 100 ms"
                 " (target p99 < 100 ms)"
             )
-        print(f"events:              {len(sent)} of {args.events} answered, at {args.interval}s intervals")
+        print(
+            f"events:              {len(sent)} of {args.events} answered, at {args.interval}s intervals"
+            + (f"; failed: {poster.errors}" if poster.errors else "")
+        )
         print(
             f"deliveries:          {len(latencies)} / {expected}"
             f" ({'every subscriber got every event' if latencies and len(latencies) == expected else 'MISSING DELIVERIES'})"
