@@ -245,10 +245,6 @@ class AccessRegistry:
             self._dropped_at.clear()
         return principals
 
-    def cached(self) -> int:
-        """How many principals are cached (tests, metrics)."""
-        return len(self._cache)
-
     def _announced(self, user_ids: Iterable[str]) -> None:
         """Hold the users' deliveries at once (synchronously) and re-read them in the background."""
         user_ids = list(user_ids)

@@ -44,7 +44,7 @@ from webhooks.bodies import read_body
 from webhooks.routes import routes as webhook_routes
 
 READINESS_TIMEOUT_SECONDS = 2.0
-# The collector's thresholds while serving (Python's defaults: 700, 10, 10); see the lifespan.
+# The collector's thresholds of a server process (Python's defaults: 700, 10, 10); see app_from_env.
 GC_THRESHOLDS = (10_000, 20, 100)
 
 
@@ -153,12 +153,6 @@ def create_app(
         # Everything made so far lives as long as the process: keep it out of the collector's scans,
         # whose full passes over it showed up as tail latency.
         gc.freeze()
-        # Thousands of sockets are millions of long-lived objects: with the default thresholds a
-        # reconnect storm of 5,000 ran several full collections, each stopping the event loop for
-        # seconds (2.7 s measured) while the heap grew. Fewer, larger young collections let far
-        # fewer of them run (bench/subscriptions.py --storm: every subscription open in 18 s, not 39).
-        thresholds = gc.get_threshold()
-        gc.set_threshold(*GC_THRESHOLDS)
         try:
             yield State(
                 settings=settings,
@@ -182,7 +176,6 @@ def create_app(
             await bus.disconnect()
             await engine.dispose()
             worker_stopped()
-            gc.set_threshold(*thresholds)
 
     graphql = CallTraxGraphQL(
         read_body=functools.partial(
@@ -216,4 +209,10 @@ def app_from_env() -> Starlette:
     settings = Settings.from_env().with_saved_secret(create=False)
     # A worker process of `serve --workers N` starts fresh: it logs as the CLI does.
     configure_logging(settings.log_level)
+    # Thousands of sockets are millions of long-lived objects: with the default thresholds a
+    # reconnect storm of 5,000 ran several full collections, each stopping the event loop for
+    # seconds (2.7 s measured) while the heap grew. Fewer, larger young collections let far fewer of
+    # them run (bench/subscriptions.py --storm: every subscription open in 18 s, not 39). Set for
+    # the whole process, so here (a server process) and not in create_app, which tests also run.
+    gc.set_threshold(*GC_THRESHOLDS)
     return create_app(settings)
