@@ -30,9 +30,12 @@ def start_server(
     jwt_secret: str | None = None,
     redis_url: str | None = None,
     workers: int = 1,
+    root: Path = ROOT,
+    profile: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """`calltrax serve` on 127.0.0.1:`port`, logging at CALLTRAX_LOG_LEVEL (WARNING unless set);
-    in-process broadcast unless `redis_url`."""
+    in-process broadcast unless `redis_url`. `root`: another checkout to run (its own .venv), for
+    side-by-side runs against a baseline. `profile`: write the server's cProfile there at its exit."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -43,9 +46,11 @@ def start_server(
         env["REDIS_URL"] = redis_url
     else:
         env.pop("REDIS_URL", None)
-    command = [sys.executable, "-m", "calltrax", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    python = sys.executable if root == ROOT else str(root / ".venv" / "bin" / "python")
+    command = [python, *(["-m", "cProfile", "-o", str(profile)] if profile else [])]
+    command += ["-m", "calltrax", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers)]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
 
 
 async def wait_ready(base_url: str, patience: float = 60.0) -> None:

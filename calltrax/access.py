@@ -6,6 +6,12 @@ A process re-reads the announced users it watches in one query and hands each ha
 subscriptions then check every event against that in-memory principal (no query per event). An
 announcement can be lost (broker down while it was published, or while a process was reconnecting),
 so every watched user is also re-read every `recheck_seconds` and right after the broker reconnects.
+
+New sockets authenticate from a short-lived cache of principals (no query per socket when a
+thousand dashboards of a few users reconnect at once): an entry lives `recheck_seconds` at most, and
+an announcement (from any process) drops its users at once, as a broker reconnect drops them all,
+so a cached principal is never staler than what open sockets already hold. Misses are read in
+batches (`WHERE id = ANY(...)`, one statement for every socket that asked meanwhile).
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from calltrax.batching import Coalescer
 from calltrax.event_bus import EventBus
 from domain.roles import Principal
 from persistence.unit_of_work import read_only
@@ -59,8 +67,7 @@ class _Live:
         return self._principal
 
     async def reload(self) -> Principal | None:
-        principal = await self._registry.read(self.user_id)
-        return principal
+        return await self._registry.current(self)
 
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
         self._callbacks.append(callback)
@@ -111,6 +118,16 @@ class AccessRegistry:
         self._tasks: list[asyncio.Task[None]] = []
         self._reads: set[asyncio.Task[None]] = set()
         self.rechecks = 0
+        # Principals read lately, with when (monotonic); only active users (a refusal is not kept).
+        self._cache: dict[str, tuple[Principal, float]] = {}
+        # Drops counted: a read begun before a user's drop must not put the old principal back.
+        self._drops = 0
+        self._dropped_at: dict[str, int] = {}
+        self._all_dropped_at = 0
+        self._reads_in_flight = 0
+        self._principals: Coalescer[str, Principal | None] = Coalescer(
+            self._load, name="calltrax-access-load"
+        )
 
     async def start(self) -> None:
         listening = asyncio.get_running_loop().create_future()
@@ -128,11 +145,41 @@ class AccessRegistry:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        await self._principals.close()
+
+    async def principal(self, user_id: str) -> Principal | None:
+        """The active user `user_id` (None: missing or inactive), cached or read with others' misses."""
+        entry = self._cache.get(user_id)
+        if entry is not None and time.monotonic() - entry[1] < self._recheck_seconds:
+            return entry[0]
+        return await self._principals.get(user_id)
 
     def open(self, principal: Principal) -> _Live:
         live = _Live(self, principal)
         self._by_user.setdefault(live.user_id, set()).add(live)
+        if not self._is_current(principal):
+            # Read before a change that has been announced since (this socket's user was dropped
+            # meanwhile): hold its deliveries until the user is read again.
+            self._announced([live.user_id])
         return live
+
+    def _is_current(self, principal: Principal | None) -> bool:
+        """Whether `principal` is what the cache holds now, fresh (no change announced since)."""
+        if principal is None:
+            return False
+        entry = self._cache.get(principal.user_id)
+        return (
+            entry is not None
+            and entry[0] == principal
+            and time.monotonic() - entry[1] < self._recheck_seconds
+        )
+
+    async def current(self, live: _Live) -> Principal | None:
+        """The handle's user as of now: its principal when the cache agrees, else read again."""
+        principal = await live.settle()
+        if self._is_current(principal):
+            return principal
+        return await self.read(live.user_id)
 
     def forget(self, live: _Live) -> None:
         handles = self._by_user.get(live.user_id)
@@ -163,8 +210,45 @@ class AccessRegistry:
                 exc_info=True,
             )
 
+    def _drop(self, user_ids: Iterable[str] | None) -> None:
+        """Forget cached principals (None: all), and keep reads in flight from putting them back."""
+        self._drops += 1
+        if user_ids is None:
+            self._cache.clear()
+            self._all_dropped_at = self._drops
+            return
+        for user_id in user_ids:
+            self._cache.pop(user_id, None)
+            if self._reads_in_flight:
+                self._dropped_at[user_id] = self._drops
+
+    async def _load(self, user_ids: list[str]) -> dict[str, Principal | None]:
+        """One statement for a batch of users; results are cached unless dropped meanwhile."""
+        began = self._drops
+        self._reads_in_flight += 1
+        try:
+            async with read_only(self._engine) as connection:
+                principals = await load_principals(connection, user_ids)
+        finally:
+            self._reads_in_flight -= 1
+        if began >= self._all_dropped_at:
+            now = time.monotonic()
+            for user_id, principal in principals.items():
+                if self._dropped_at.get(user_id, 0) > began:
+                    continue
+                if principal is None:
+                    self._cache.pop(user_id, None)
+                else:
+                    self._cache[user_id] = (principal, now)
+        if not self._reads_in_flight:
+            # Every read still to come begins after these drops.
+            self._dropped_at.clear()
+        return principals
+
     def _announced(self, user_ids: Iterable[str]) -> None:
         """Hold the users' deliveries at once (synchronously) and re-read them in the background."""
+        user_ids = list(user_ids)
+        self._drop(user_ids)
         watched = [user_id for user_id in user_ids if user_id in self._by_user]
         if not watched:
             return
@@ -188,14 +272,16 @@ class AccessRegistry:
     async def _read(self, user_ids: Iterable[str]) -> dict[str, Principal | None]:
         wanted = list(user_ids)
         began = {live: live.generation for user_id in wanted for live in self._by_user.get(user_id, ())}
-        async with read_only(self._engine) as connection:
-            principals = await load_principals(connection, wanted)
+        principals = await self._principals.get_many(wanted)
         for live, generation in began.items():
             live.apply(principals[live.user_id], generation)
         return principals
 
     async def recheck(self) -> None:
-        """Re-read every watched user (one query)."""
+        """Re-read every watched user (one statement per thousand), and forget stale cache entries."""
+        stale = time.monotonic() - self._recheck_seconds
+        for user_id in [user for user, (_, read_at) in self._cache.items() if read_at < stale]:
+            del self._cache[user_id]
         if self._by_user:
             await self._read(list(self._by_user))
         self.rechecks += 1
@@ -217,6 +303,7 @@ class AccessRegistry:
                     async for notice in notices:
                         if notice is None:
                             # Reconnected: announcements made meanwhile are lost; re-read everyone.
+                            self._drop(None)
                             self._announced(list(self._by_user))
                             continue
                         self._on_notice(notice)

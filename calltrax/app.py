@@ -22,7 +22,7 @@ from calltrax.access import AccessRegistry
 from calltrax.background import BackgroundTasks
 from calltrax.event_bus import EventBus
 from calltrax.home import home
-from calltrax.observability import RequestObservability, metrics_endpoint
+from calltrax.observability import RequestObservability, configure_logging, metrics_endpoint, worker_stopped
 from calltrax.outbound import Resolver, system_resolver
 from calltrax.relay import EventRelay
 from calltrax.runtime import server_runtime
@@ -38,6 +38,8 @@ from webhooks.bodies import read_body
 from webhooks.routes import routes as webhook_routes
 
 READINESS_TIMEOUT_SECONDS = 2.0
+# The collector's thresholds of a server process (Python's defaults: 700, 10, 10); see app_from_env.
+GC_THRESHOLDS = (10_000, 20, 100)
 
 
 class State(TypedDict):
@@ -93,21 +95,24 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        async with server_runtime(settings, clock=clock, dialpad=dialpad, resolver=resolver) as runtime:
-            # Everything made so far lives as long as the process: keep it out of the collector's
-            # scans, whose full passes over it showed up as tail latency.
-            gc.freeze()
-            yield State(
-                settings=settings,
-                engine=runtime.engine,
-                bus=runtime.bus,
-                relay=runtime.relay,
-                http=runtime.http,
-                deps=runtime.deps,
-                subscriber=runtime.subscriptions,
-                access=runtime.access,
-                background=runtime.background,
-            )
+        try:
+            async with server_runtime(settings, clock=clock, dialpad=dialpad, resolver=resolver) as runtime:
+                # Everything made so far lives as long as the process: keep it out of the collector's
+                # scans, whose full passes over it showed up as tail latency.
+                gc.freeze()
+                yield State(
+                    settings=settings,
+                    engine=runtime.engine,
+                    bus=runtime.bus,
+                    relay=runtime.relay,
+                    http=runtime.http,
+                    deps=runtime.deps,
+                    subscriber=runtime.subscriptions,
+                    access=runtime.access,
+                    background=runtime.background,
+                )
+        finally:
+            worker_stopped()
 
     graphql = CallTraxGraphQL(
         read_body=functools.partial(
@@ -140,4 +145,12 @@ def create_app(
 def app_from_env() -> Starlette:
     """Uvicorn factory for worker processes: settings from the environment (the CLI fills it)."""
     settings = Settings.from_env().with_saved_secret(create=False)
+    # A worker process of `serve --workers N` starts fresh: it logs as the CLI does.
+    configure_logging(settings.log_level)
+    # Thousands of sockets are millions of long-lived objects: with the default thresholds a
+    # reconnect storm of 5,000 ran several full collections, each stopping the event loop for
+    # seconds (2.7 s measured) while the heap grew. Fewer, larger young collections let far fewer of
+    # them run (bench/subscriptions.py --storm: every subscription open in 18 s, not 39). Set for
+    # the whole process, so here (a server process) and not in create_app, which tests also run.
+    gc.set_threshold(*GC_THRESHOLDS)
     return create_app(settings)

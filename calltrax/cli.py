@@ -7,15 +7,17 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from calltrax.embedded_db import EmbeddedPostgres
-from calltrax.observability import configure_logging
+from calltrax.observability import MULTIPROCESS_DIR_ENV, configure_logging
 from calltrax.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -78,19 +80,21 @@ def _make_token(settings: Settings, *, email: str, role: str, tenant: str | None
     return issue_token(settings.jwt_secret, subject=user.id, email=user.email, role=role)  # type: ignore[attr-defined]
 
 
-SINGLE_WORKER = (
-    "error: --workers must be 1. Each worker process keeps its own /metrics counters, and a scrape "
-    "reaches one worker at random, so the figures would be wrong. To use more cores, run several "
-    "`calltrax serve` replicas (one per container or port) behind a load balancer, sharing "
-    "DATABASE_URL and REDIS_URL, and scrape each replica's /metrics."
+WORKERS_NEED_REDIS = (
+    "error: --workers above 1 needs REDIS_URL (redis://...): subscriptions, and the revocations that end "
+    "them, reach the other worker processes through Redis; with the in-process broadcast an event "
+    "written through one worker would never reach a subscriber on another."
 )
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    if args.workers != 1:
-        _out(SINGLE_WORKER)
+    if args.workers < 1:
+        _out("error: --workers must be 1 or more")
+        return 2
+    if args.workers > 1 and not settings.broadcast_url.startswith(("redis://", "rediss://")):
+        _out(WORKERS_NEED_REDIS)
         return 2
     first_run = not settings.jwt_secret and not settings.jwks_url
     settings = settings.with_saved_secret(create=True)
@@ -107,18 +111,37 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             _out(f"CallTrax is starting. GraphiQL: {base}/graphql")
             _out(f"Admin token for {FIRST_RUN_ADMIN_EMAIL} (valid 24 h; `calltrax token` makes more):")
             _out(token)
-        uvicorn.run(
-            "calltrax.app:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-            **server_limits(settings),
-        )
+        with shared_metrics(args.workers):
+            uvicorn.run(
+                "calltrax.app:app_from_env",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=10,
+                **server_limits(settings),
+            )
     return 0
+
+
+@contextlib.contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, each writes its metrics into one folder and `/metrics` sums them all
+    (prometheus_client's multiprocess mode), whichever worker answers the scrape. The folder is
+    new for each `serve` (counts of an earlier run must not be added) and removed at its end."""
+    if workers == 1 or os.environ.get(MULTIPROCESS_DIR_ENV):
+        # An operator's own folder is theirs to empty between runs.
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="calltrax-metrics-")
+    os.environ[MULTIPROCESS_DIR_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_DIR_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def server_limits(settings: Settings) -> dict[str, Any]:
@@ -320,7 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
-        "--workers", type=int, default=1, help="must be 1: run replicas instead (see README, Scaling out)"
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on this port (more than 1 needs REDIS_URL; see README, Scaling out)",
     )
     serve.set_defaults(run=cmd_serve)
 

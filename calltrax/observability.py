@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -11,7 +12,15 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
@@ -29,7 +38,10 @@ LATENCY = Histogram(
 WEBHOOK_OUTCOMES = Counter(
     "calltrax_webhook_outcomes_total", "Webhook deliveries by kind and outcome", ["kind", "outcome"]
 )
-OPEN_SUBSCRIPTIONS = Gauge("calltrax_open_subscriptions", "GraphQL subscriptions currently open")
+# With several workers: the sum over the workers alive (a worker that stopped leaves it).
+OPEN_SUBSCRIPTIONS = Gauge(
+    "calltrax_open_subscriptions", "GraphQL subscriptions currently open", multiprocess_mode="livesum"
+)
 EVENTS_PUBLISHED = Counter("calltrax_events_published_total", "Events numbered and published by the relay")
 
 WEBHOOK_KINDS = {"/webhooks/lead/{token}": "lead", "/webhooks/dialpad/{tenant_slug}": "dialpad"}
@@ -207,5 +219,21 @@ class RequestObservability:
                 access_log.info("request", extra={"json_line": line})
 
 
+# Set (by `calltrax serve --workers N`) before any worker starts: every worker writes its metrics
+# into this folder, and a scrape of any one of them sums every worker's (prometheus_client's
+# multiprocess mode, chosen when prometheus_client is imported).
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
 async def metrics_endpoint(request: Request) -> Response:
+    if os.environ.get(MULTIPROCESS_DIR_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def worker_stopped() -> None:
+    """This worker's live gauges stop counting (its counters and histograms stay in the sums)."""
+    if os.environ.get(MULTIPROCESS_DIR_ENV):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -10,11 +10,12 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from calltrax.batching import Coalescer
 from calltrax.event_bus import EventBus, Resync, Wake
 from calltrax.observability import OPEN_SUBSCRIPTIONS
 from domain.events import PublishedEvent
 from domain.ports import SubscriptionGuard
-from persistence.events import all_latest_seqs, latest_seqs, read_after
+from persistence.events import ReplayRange, all_latest_seqs, latest_seqs, read_after_many
 from persistence.unit_of_work import read_only
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,11 @@ class Subscriptions:
     tenant, so a published seq implies every lower seq is committed). After a Redis reconnect, an
     inbox overflow, or the watchdog seeing the table ahead of what arrived live, the subscription
     re-reads its tenants from its cursors. Database connections are held per read, never between
-    events."""
+    events.
+
+    Where subscriptions start and what they replay is read in batches: every subscription asking
+    meanwhile shares one statement (a reconnect storm of 10,000 dashboards costs a few dozen reads,
+    on at most one connection per kind), and the ones replaying the same range share its rows."""
 
     def __init__(
         self, engine: AsyncEngine, bus: EventBus, *, watchdog_seconds: float = 3.0, batch: int = REPLAY_BATCH
@@ -44,6 +49,13 @@ class Subscriptions:
         self._task: asyncio.Task[None] | None = None
         # Subscriptions past their starting point (live from here on): for metrics and tests.
         self.active = 0
+        self._latest: Coalescer[UUID, int] = Coalescer(self._load_latest, name="calltrax-latest-seqs")
+        self._all_latest: Coalescer[None, dict[UUID, int]] = Coalescer(
+            self._load_all_latest, name="calltrax-all-latest-seqs"
+        )
+        self._replays: Coalescer[ReplayRange, list[PublishedEvent]] = Coalescer(
+            self._load_replays, max_batch=200, name="calltrax-replays"
+        )
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._watchdog(), name="calltrax-subscriptions-watchdog")
@@ -54,6 +66,20 @@ class Subscriptions:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for coalescer in (self._latest, self._all_latest, self._replays):
+            await coalescer.close()
+
+    async def _load_latest(self, tenant_ids: list[UUID]) -> dict[UUID, int]:
+        async with read_only(self._engine) as connection:
+            return await latest_seqs(connection, tenant_ids)
+
+    async def _load_all_latest(self, keys: list[None]) -> dict[None, dict[UUID, int]]:
+        async with read_only(self._engine) as connection:
+            return {None: await all_latest_seqs(connection)}
+
+    async def _load_replays(self, ranges: list[ReplayRange]) -> dict[ReplayRange, list[PublishedEvent]]:
+        async with read_only(self._engine) as connection:
+            return await read_after_many(connection, ranges, limit=self._batch)
 
     async def subscribe(
         self,
@@ -133,10 +159,11 @@ class Subscriptions:
                 OPEN_SUBSCRIPTIONS.dec()
 
     async def _starting_cursors(self, tenant_ids: frozenset[UUID] | None) -> dict[UUID, int]:
-        async with read_only(self._engine) as connection:
-            if tenant_ids is None:
-                return await all_latest_seqs(connection)
-            return await latest_seqs(connection, sorted(tenant_ids, key=str))
+        """Where each tenant's history ends now: read after this call began (with the other
+        subscriptions starting meanwhile), so nothing published after the join is skipped."""
+        if tenant_ids is None:
+            return dict(await self._all_latest.get(None))
+        return await self._latest.get_many(sorted(tenant_ids, key=str))
 
     async def _resync_targets(
         self, cursors: dict[UUID, int], tenant_ids: frozenset[UUID] | None, resync: Resync
@@ -156,8 +183,7 @@ class Subscriptions:
         while True:
             cursor = cursors.setdefault(tenant_id, 0)
             before = None if until is None else until + 1
-            async with read_only(self._engine) as connection:
-                events = await read_after(connection, tenant_id, cursor, before=before, limit=self._batch)
+            events = await self._replays.get((tenant_id, cursor, before))
             for event in events:
                 cursors[tenant_id] = event.seq
                 yield event

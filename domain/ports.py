@@ -79,7 +79,9 @@ class LiveAccess(Protocol):
         ...
 
     async def reload(self) -> Principal | None:
-        """Read the caller from the database now (new subscriptions are authorised on this)."""
+        """The caller as of now (new subscriptions are authorised on this): the held principal when
+        no change was announced since it was read and it is younger than the re-check period, else
+        read from the database."""
         ...
 
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
@@ -93,6 +95,11 @@ class LiveAccess(Protocol):
 
 class AccessWatcher(Protocol):
     """Opens `LiveAccess` handles, one per authenticated websocket."""
+
+    async def principal(self, user_id: str) -> Principal | None:
+        """The active user `user_id` (None: missing or inactive) for a socket signing in: from a
+        short-lived cache that every announced change clears, else read with other sockets' misses."""
+        ...
 
     def open(self, principal: Principal) -> LiveAccess: ...
 

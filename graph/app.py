@@ -175,7 +175,9 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             return cast(UnsetType, UNSET)
         try:
             principal, expires_at = await authenticate_until(
-                context.deps, authorization=authorization if isinstance(authorization, str) else None
+                context.deps,
+                authorization=authorization if isinstance(authorization, str) else None,
+                principals=context.watcher.principal if context.watcher is not None else None,
             )
         except DomainError as error:
             raise ConnectionRejectionError({"message": error.message, "code": error.code}) from error

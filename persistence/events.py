@@ -92,6 +92,54 @@ async def read_after(
     ]
 
 
+# One statement for many replays: each (tenant, after, before) range gets its own first `limit` rows.
+_READ_AFTER_MANY = text(
+    """
+    SELECT r.i, e.seq, e.type, e.payload
+    FROM unnest(CAST(:tenants AS uuid[]), CAST(:afters AS bigint[]), CAST(:befores AS bigint[]))
+         WITH ORDINALITY AS r(tenant_id, after, before, i)
+    CROSS JOIN LATERAL (
+        SELECT seq, type, payload FROM events
+        WHERE tenant_id = r.tenant_id AND seq > r.after AND seq < r.before
+        ORDER BY seq
+        LIMIT :limit
+    ) AS e
+    ORDER BY r.i, e.seq
+    """
+)
+# `before` for "no upper bound" (seq is a bigint).
+_NO_BOUND = 2**63 - 1
+
+ReplayRange = tuple[UUID, int, int | None]
+
+
+async def read_after_many(
+    connection: AsyncConnection, ranges: Sequence[ReplayRange], *, limit: int = 1000
+) -> dict[ReplayRange, list[PublishedEvent]]:
+    """`read_after` for many (tenant, after, before) ranges in one statement."""
+    wanted = list(dict.fromkeys(ranges))
+    found: dict[ReplayRange, list[PublishedEvent]] = {key: [] for key in wanted}
+    if not wanted:
+        return found
+    rows = await connection.execute(
+        _READ_AFTER_MANY,
+        {
+            "tenants": [tenant for tenant, _, _ in wanted],
+            "afters": [after for _, after, _ in wanted],
+            "befores": [_NO_BOUND if before is None else before for _, _, before in wanted],
+            "limit": limit,
+        },
+    )
+    for row in rows:
+        key = wanted[row.i - 1]
+        found[key].append(
+            PublishedEvent(
+                tenant_id=key[0], seq=row.seq, type=EventType(row.type), payload=json_value(row.payload)
+            )
+        )
+    return found
+
+
 async def latest_seqs(connection: AsyncConnection, tenant_ids: Sequence[UUID]) -> dict[UUID, int]:
     """The last numbered seq of each tenant (0 when it has none)."""
     rows = await connection.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from domain.errors import Unauthenticated
@@ -27,8 +28,14 @@ async def authenticate(deps: Deps, *, authorization: str | None) -> Principal:
     return principal
 
 
-async def authenticate_until(deps: Deps, *, authorization: str | None) -> tuple[Principal, datetime]:
-    """The caller and when its token expires (websockets close then); raises Unauthenticated."""
+async def authenticate_until(
+    deps: Deps,
+    *,
+    authorization: str | None,
+    principals: Callable[[str], Awaitable[Principal | None]] | None = None,
+) -> tuple[Principal, datetime]:
+    """The caller and when its token expires (websockets close then); raises Unauthenticated.
+    `principals` looks the user up (a socket's cached, batched look-up); else the database is read."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthenticated("missing bearer token (Authorization: Bearer <JWT>)")
@@ -44,8 +51,11 @@ async def authenticate_until(deps: Deps, *, authorization: str | None) -> tuple[
     if len(subject) > MAX_USER_ID_LENGTH or unstorable(subject, max_depth=1):
         # No user has such an id, and a NUL would fail in SQL rather than match nothing.
         raise Unauthenticated("the token's subject is not an active CallTrax user")
-    async with deps.reader() as connection:
-        principal = await load_principal(connection, subject)
+    if principals is not None:
+        principal = await principals(subject)
+    else:
+        async with deps.reader() as connection:
+            principal = await load_principal(connection, subject)
     if principal is None:
         raise Unauthenticated("the token's subject is not an active CallTrax user")
     return principal, expires_at

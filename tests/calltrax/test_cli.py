@@ -246,13 +246,15 @@ def _sigterm_sigkill_restarts(data_dir: Path, pgdata: Path) -> None:
     _wait_for(lambda: _postmasters(pgdata) == [], "the embedded PostgreSQL outlived the last serve")
 
 
-def test_serve_refuses_several_workers_and_names_replicas(tmp_path: Path) -> None:
-    """Per-worker /metrics would report one random worker's counters: replicas are the way."""
+def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
+    """Workers share subscriptions and revocations through Redis only: without it, refused at once."""
     result = _run(["serve", "--workers", "2"], _env(CALLTRAX_DATA_DIR=str(tmp_path)))
     assert result.returncode == 2
-    assert "--workers must be 1" in result.stdout
-    assert "replicas" in result.stdout
+    assert "--workers above 1 needs REDIS_URL" in result.stdout
     assert not (tmp_path / "pgdata").exists(), "refused before starting anything"
+    result = _run(["serve", "--workers", "0"], _env(CALLTRAX_DATA_DIR=str(tmp_path)))
+    assert result.returncode == 2
+    assert "--workers must be 1 or more" in result.stdout
 
 
 SAMPLES = Path(__file__).resolve().parents[1] / "webhooks" / "dialpad_samples"

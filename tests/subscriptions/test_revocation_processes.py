@@ -11,8 +11,23 @@ import httpx
 import pytest
 
 from tests.conftest import AppFactory, UserFixture
-from tests.subscriptions.support import LEAD_CHANGED, OwnRedis, graphql_socket, running, server_process
-from tests.subscriptions.test_revocation import UNASSIGN, WITHIN, ended_with, mutate, post_lead
+from tests.subscriptions.support import (
+    LEAD_CHANGED,
+    Closed,
+    OwnRedis,
+    graphql_socket,
+    running,
+    server_process,
+)
+from tests.subscriptions.test_revocation import (
+    UNASSIGN,
+    UPSERT,
+    WITHIN,
+    ended_with,
+    mutate,
+    post_lead,
+    unsubscribed,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -97,5 +112,41 @@ async def test_an_announcement_lost_while_redis_is_down_is_caught_up(
                 await own_redis.ready()
                 # Reconnecting takes the listener's backoff (at most 2 s); the re-read follows at once.
                 assert await ended_with(socket, "leads", within=8) == ["FORBIDDEN"]
+    finally:
+        await other.aclose()
+
+
+async def test_a_user_deactivated_through_one_process_cannot_sign_in_on_another_at_once(
+    make_app: AppFactory, database_url: str, make_tenant, make_user, own_redis: OwnRedis
+) -> None:
+    """The other process has the user in its principal cache (it signed in there a moment ago, and
+    the cache keeps it 10 minutes here): the announcement drops it, so the next sign-in reads again."""
+    own_redis.start()
+    await own_redis.ready()
+    admin: UserFixture = await make_user("admin")
+    agent = await make_user("agent", tenants=[await make_tenant()])
+    other, other_url = await _other(database_url, own_redis.url, 600)
+    try:
+        async with (
+            running(make_app(redis_url=own_redis.url)) as this_process,
+            httpx.AsyncClient(base_url=this_process.url) as http,
+        ):
+            async with graphql_socket(other_url, agent.token):
+                pass
+            await mutate(http, admin, UPSERT, {"i": {**unsubscribed(agent), "active": False}})
+            answered = time.monotonic()
+            refused = None
+            while refused is None:
+                async with graphql_socket(other_url, init=False) as socket:
+                    try:
+                        ack = await socket.init(agent.token)
+                    except Closed as closed:
+                        refused = closed
+                    else:
+                        # The announcement is still on its way (milliseconds): the next one is refused.
+                        assert ack["type"] == "connection_ack"
+                        assert time.monotonic() - answered < WITHIN
+            assert refused.code == 4403
+            assert time.monotonic() - answered < WITHIN
     finally:
         await other.aclose()
