@@ -59,7 +59,7 @@ class _Live:
         return self._principal
 
     async def reload(self) -> Principal | None:
-        principal = await self._registry.read(self.user_id)
+        principal = await self._registry.read(self.user_id, for_request=True)
         return principal
 
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
@@ -100,9 +100,17 @@ class AccessRegistry:
     """Implements `AccessWatcher` and `AccessAnnouncer`: one per process, sharing the event bus."""
 
     def __init__(
-        self, engine: AsyncEngine, bus: EventBus, *, recheck_seconds: float = DEFAULT_RECHECK_SECONDS
+        self,
+        engine: AsyncEngine,
+        bus: EventBus,
+        *,
+        recheck_seconds: float = DEFAULT_RECHECK_SECONDS,
+        request_engine: AsyncEngine | None = None,
     ) -> None:
+        """`engine` serves the re-reads (background work); `request_engine`, when given, the reads a
+        request asks for (`reload`), so requests never take the background pool's connections."""
         self._engine = engine
+        self._request_engine = request_engine or engine
         self._bus = bus
         self._recheck_seconds = recheck_seconds
         self._by_user: dict[str, set[_Live]] = {}
@@ -145,9 +153,9 @@ class AccessRegistry:
         """How many handles are open (tests, metrics)."""
         return sum(len(handles) for handles in self._by_user.values())
 
-    async def read(self, user_id: str) -> Principal | None:
+    async def read(self, user_id: str, *, for_request: bool = False) -> Principal | None:
         """The user as the database has it now; every handle of it takes the result."""
-        return (await self._read([user_id]))[user_id]
+        return (await self._read([user_id], for_request=for_request))[user_id]
 
     async def access_changed(self, user_ids: Iterable[str]) -> None:
         users = sorted(set(user_ids))
@@ -185,10 +193,12 @@ class AccessRegistry:
                 log.warning("could not re-read announced users' access; retrying", exc_info=True)
                 await asyncio.sleep(0.5)
 
-    async def _read(self, user_ids: Iterable[str]) -> dict[str, Principal | None]:
+    async def _read(
+        self, user_ids: Iterable[str], *, for_request: bool = False
+    ) -> dict[str, Principal | None]:
         wanted = list(user_ids)
         began = {live: live.generation for user_id in wanted for live in self._by_user.get(user_id, ())}
-        async with read_only(self._engine) as connection:
+        async with read_only(self._request_engine if for_request else self._engine) as connection:
             principals = await load_principals(connection, wanted)
         for live, generation in began.items():
             live.apply(principals[live.user_id], generation)

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import gc
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import TypedDict
 
 import httpx
@@ -37,6 +38,7 @@ from exports.routes import routes as export_routes
 from graph.app import CallTraxGraphQL
 from graph.graphiql import routes as graphiql_routes
 from graph.public_dashboard.page import routes as dashboard_routes
+from graph.read_limits import ReadGate, ReadLimits
 from graph.socket_limits import SocketLimits
 from persistence.db import create_engine
 from services.deps import Deps
@@ -55,9 +57,13 @@ class State(TypedDict):
     relay: EventRelay
     http: httpx.AsyncClient
     deps: Deps
+    # The same, on the API pool: GraphQL, exports and the public dashboard page use these.
+    api_deps: Deps
     subscriber: EventSubscriber | None
     access: AccessRegistry
     background: BackgroundTasks
+    # GraphQL's query-cost and per-user concurrency limits (graph/read_limits.py reads this key).
+    read_limits: ReadLimits
 
 
 async def healthz(request: Request) -> Response:
@@ -107,18 +113,37 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        # Three pools, so no kind of work can take another's connections (docs/security.md): the
+        # webhooks' (`engine`), the API's (GraphQL, exports, subscriptions; its statements have a
+        # timeout) and the background work's (relay, sweeps, notifications, retention, access re-check).
         engine = create_engine(
             database_url,
             pool_size=settings.db_pool_size,
             idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
         )
+        api_engine = create_engine(
+            database_url,
+            pool_size=settings.db_api_pool_size,
+            idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
+            statement_timeout_seconds=settings.read_statement_timeout_seconds,
+        )
+        background_engine = create_engine(
+            database_url,
+            pool_size=settings.db_background_pool_size,
+            idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
+        )
         bus = EventBus(settings.broadcast_url)
         await bus.connect()
-        relay = EventRelay(engine, bus)
+        relay = EventRelay(background_engine, bus)
         await relay.start()
-        subscriptions = Subscriptions(engine, bus)
+        subscriptions = Subscriptions(api_engine, bus)
         await subscriptions.start()
-        access = AccessRegistry(engine, bus, recheck_seconds=settings.access_recheck_seconds)
+        access = AccessRegistry(
+            background_engine,
+            bus,
+            recheck_seconds=settings.access_recheck_seconds,
+            request_engine=api_engine,
+        )
         await access.start()
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         tokens = (
@@ -142,11 +167,13 @@ def create_app(
             notify_destinations=settings.notify_destinations,
             access=access,
         )
-        retention = RetentionTask(deps, retention_days=settings.event_retention_days)
+        api_deps = replace(deps, engine=api_engine)
+        background_deps = replace(deps, engine=background_engine)
+        retention = RetentionTask(background_deps, retention_days=settings.event_retention_days)
         await retention.start()
         # SLA alerts and notifications.
         notifier = Notifier(settings, resolver=resolver)
-        background = BackgroundTasks(deps, settings, notifier)
+        background = BackgroundTasks(background_deps, settings, notifier)
         await background.start()
         # Everything made so far lives as long as the process: keep it out of the collector's scans,
         # whose full passes over it showed up as tail latency.
@@ -159,9 +186,14 @@ def create_app(
                 relay=relay,
                 http=http,
                 deps=deps,
+                api_deps=api_deps,
                 subscriber=subscriptions,
                 access=access,
                 background=background,
+                read_limits=ReadLimits(
+                    max_cost=settings.graphql_max_query_cost,
+                    max_concurrent_per_user=settings.graphql_max_concurrent_per_user,
+                ),
             )
         finally:
             await background.stop()
@@ -173,8 +205,11 @@ def create_app(
             await http.aclose()
             await bus.disconnect()
             await engine.dispose()
+            await api_engine.dispose()
+            await background_engine.dispose()
 
     graphql = CallTraxGraphQL(
+        deps_key="api_deps",
         read_body=functools.partial(
             read_body, limit=settings.graphql_max_body_bytes, time_limit=settings.body_timeout_seconds
         ),
@@ -187,7 +222,8 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Counted per caller from the start of each request (graph/read_limits.py).
+        Route("/graphql", ReadGate(graphql), methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *webhook_routes,
         *export_routes,
