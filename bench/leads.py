@@ -346,7 +346,8 @@ async def compare_with_pgbench(
     server_p99 = percentile(latencies_ms, 0.99)
     print(
         f"pgbench       {tps:,.0f} transactions/s, {args.pgbench_clients} clients, p99 "
-        f"{p99 if p99 is not None else float('nan'):.1f} ms, {stored} leads stored ({summary})"
+        f"{p99 if p99 is not None else float('nan'):.1f} ms, {processed} committed, {stored} leads stored "
+        f"({summary})"
     )
     ratio = leads_per_second / tps if tps else float("nan")
     target_met = ratio >= 0.5 and server_p99 < 50
