@@ -26,7 +26,7 @@ PLACEHOLDER_SECRETS = frozenset(
     {"secret", "changeme", "change-me", "your-secret", "dev-secret", "test", "password"}
 )
 MIN_SECRET_LENGTH = 32
-# Room for at least two webhook writes beside the connections kept for the relay and readers.
+# Room for at least two webhook writes beside the connections kept for the webhooks' reads.
 MIN_POOL_SIZE = RESERVED_CONNECTIONS + 2
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -50,7 +50,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(".calltrax"))
     environment: str = "development"
     event_retention_days: int = 30
-    # PostgreSQL connections per server process (webhook writes leave 2 of them to the relay and reads).
+    # PostgreSQL connections per server process for the webhooks (their writes leave 2 to their reads).
     db_pool_size: int = DEFAULT_POOL_SIZE
     # PostgreSQL ends a session of ours idle inside a transaction this long (0 = never): a backstop.
     db_idle_in_transaction_seconds: float = DEFAULT_IDLE_IN_TRANSACTION_SECONDS

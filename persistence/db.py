@@ -37,7 +37,7 @@ DEFAULT_IDLE_IN_TRANSACTION_SECONDS = 60.0
 # notifications, retention, access re-check) are separate engines beside the webhooks' pool, so a
 # flood of expensive reads can take neither the webhooks' connections nor the relay's (issue 19).
 DEFAULT_API_POOL_SIZE = 8
-DEFAULT_BACKGROUND_POOL_SIZE = 4
+DEFAULT_BACKGROUND_POOL_SIZE = 6
 # PostgreSQL cancels a statement on the API pool that runs longer (reads answer within milliseconds;
 # this bounds what one expensive read can hold).
 DEFAULT_READ_STATEMENT_TIMEOUT_SECONDS = 5.0
@@ -83,9 +83,10 @@ def create_engine(
     )
 
 
-# Connections request handlers may hold at once, per pool: its size minus a few kept for the event relay
-# and readers. When requests took them all, the relay waited behind them and then published large
-# batches at once, which showed as tail latency (Dialpad bench, 16 connections: p99 58-61 -> 39 ms).
+# Connections request handlers may hold at once, per pool: its size minus a few kept for the webhooks'
+# own reads (a token's tenant, the Dialpad inbox). When requests took them all, the relay (then on
+# the same pool; now on the background pool) waited behind them and published large batches at
+# once, which showed as tail latency (Dialpad bench, 16 connections: p99 58-61 -> 39 ms).
 # Past its size the pool would open overflow connections and close them again on return, and a new
 # PostgreSQL backend per request costs more than the whole write (measured: 8 leads/s).
 _GATES: weakref.WeakKeyDictionary[Pool, asyncio.Semaphore] = weakref.WeakKeyDictionary()
