@@ -1,4 +1,4 @@
-"""The Starlette app factory: lifespan-owned engine, event bus, relay and HTTP client; routes."""
+"""The Starlette app factory: routes, and a lifespan that runs the server runtime (calltrax/runtime.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import contextlib
 import functools
 import gc
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import TypedDict
 
 import httpx
@@ -21,26 +20,20 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from calltrax.access import AccessRegistry
 from calltrax.background import BackgroundTasks
-from calltrax.dialpad_client import DialpadClient
 from calltrax.event_bus import EventBus
 from calltrax.home import home
-from calltrax.notifier import Notifier
 from calltrax.observability import RequestObservability, metrics_endpoint
 from calltrax.outbound import Resolver, system_resolver
 from calltrax.relay import EventRelay
-from calltrax.retention import RetentionTask
+from calltrax.runtime import server_runtime
 from calltrax.settings import Settings
-from calltrax.simulated_dialpad import SimulatedDialpad
-from calltrax.subscriptions import Subscriptions
-from calltrax.tokens import JwtVerifier
-from domain.ports import Clock, DialpadGateway, EventSubscriber, SystemClock
+from domain.ports import Clock, DialpadGateway, EventSubscriber
 from exports.routes import routes as export_routes
 from graph.app import CallTraxGraphQL
 from graph.graphiql import routes as graphiql_routes
 from graph.public_dashboard.page import routes as dashboard_routes
 from graph.read_limits import ReadGate, ReadLimits
 from graph.socket_limits import SocketLimits
-from persistence.db import create_engine
 from services.deps import Deps
 from webhooks.bodies import read_body
 from webhooks.routes import routes as webhook_routes
@@ -91,13 +84,6 @@ async def readyz(request: Request) -> Response:
     )
 
 
-def dialpad_gateway(settings: Settings, http: httpx.AsyncClient) -> DialpadGateway:
-    """The real Dialpad API when a key is set, else the built-in simulation (so provisioning works out of the box)."""
-    if settings.dialpad_api_key:
-        return DialpadClient(http, base_url=settings.dialpad_base_url, api_key=settings.dialpad_api_key)
-    return SimulatedDialpad()
-
-
 def create_app(
     settings: Settings,
     *,
@@ -109,104 +95,29 @@ def create_app(
     (`resolver` answers the notifier's DNS questions, so tests can make a name resolve to loopback)."""
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded PostgreSQL)")
-    database_url = settings.database_url
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        # Three pools, so no kind of work can take another's connections (docs/security.md): the
-        # webhooks' (`engine`), the API's (GraphQL, exports, subscriptions; its statements have a
-        # timeout) and the background work's (relay, sweeps, notifications, retention, access re-check).
-        engine = create_engine(
-            database_url,
-            pool_size=settings.db_pool_size,
-            idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
-        )
-        api_engine = create_engine(
-            database_url,
-            pool_size=settings.db_api_pool_size,
-            idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
-            statement_timeout_seconds=settings.read_statement_timeout_seconds,
-        )
-        background_engine = create_engine(
-            database_url,
-            pool_size=settings.db_background_pool_size,
-            idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
-        )
-        bus = EventBus(settings.broadcast_url)
-        await bus.connect()
-        relay = EventRelay(background_engine, bus)
-        await relay.start()
-        subscriptions = Subscriptions(api_engine, bus)
-        await subscriptions.start()
-        access = AccessRegistry(
-            background_engine,
-            bus,
-            recheck_seconds=settings.access_recheck_seconds,
-            request_engine=api_engine,
-        )
-        await access.start()
-        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
-        tokens = (
-            JwtVerifier(
-                secret=settings.jwt_secret,
-                jwks_url=settings.jwks_url,
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-            )
-            if settings.jwt_secret or settings.jwks_url
-            else None
-        )
-        deps = Deps(
-            engine=engine,
-            publisher=relay,
-            clock=clock or SystemClock(),
-            tokens=tokens,
-            dialpad=dialpad if dialpad is not None else dialpad_gateway(settings, http),
-            public_base_url=settings.public_base_url,
-            dialpad_office_id=settings.dialpad_office_id,
-            notify_destinations=settings.notify_destinations,
-            access=access,
-        )
-        api_deps = replace(deps, engine=api_engine)
-        background_deps = replace(deps, engine=background_engine)
-        retention = RetentionTask(background_deps, retention_days=settings.event_retention_days)
-        await retention.start()
-        # SLA alerts and notifications.
-        notifier = Notifier(settings, resolver=resolver)
-        background = BackgroundTasks(background_deps, settings, notifier)
-        await background.start()
-        # Everything made so far lives as long as the process: keep it out of the collector's scans,
-        # whose full passes over it showed up as tail latency.
-        gc.freeze()
-        try:
+        async with server_runtime(settings, clock=clock, dialpad=dialpad, resolver=resolver) as runtime:
+            # Everything made so far lives as long as the process: keep it out of the collector's
+            # scans, whose full passes over it showed up as tail latency.
+            gc.freeze()
             yield State(
                 settings=settings,
-                engine=engine,
-                bus=bus,
-                relay=relay,
-                http=http,
-                deps=deps,
-                api_deps=api_deps,
-                subscriber=subscriptions,
-                access=access,
-                background=background,
+                engine=runtime.engine,
+                bus=runtime.bus,
+                relay=runtime.relay,
+                http=runtime.http,
+                deps=runtime.deps,
+                api_deps=runtime.api_deps,
+                subscriber=runtime.subscriptions,
+                access=runtime.access,
+                background=runtime.background,
                 read_limits=ReadLimits(
                     max_cost=settings.graphql_max_query_cost,
                     max_concurrent_per_user=settings.graphql_max_concurrent_per_user,
                 ),
             )
-        finally:
-            await background.stop()
-            await notifier.aclose()
-            await retention.stop()
-            await access.stop()
-            await subscriptions.stop()
-            await relay.stop()
-            await http.aclose()
-            await bus.disconnect()
-            await engine.dispose()
-            await api_engine.dispose()
-            await background_engine.dispose()
 
     graphql = CallTraxGraphQL(
         deps_key="api_deps",

@@ -1,4 +1,5 @@
-"""Background loops each server process runs: the SLA and stage sweeps, the notification dispatcher and sender."""
+"""The one supervisor of the background loops each server process runs: the SLA and stage sweeps, the
+notification dispatcher and sender, and event retention."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from domain.notifications import RetryPolicy
 from domain.ports import NotificationSender
 from services.deps import Deps
 from services.notifications import deliver_due_notifications, dispatch_notifications
+from services.prune_events import prune_events
 from services.sla_alerts import alert_breached_leads
 from services.stage_sweep import restage_leads
 
@@ -21,13 +23,16 @@ SLA_BATCH = 500
 STAGE_BATCH = 500
 DELIVERY_BATCH = 20
 ERROR_PAUSE_SECONDS = 1.0
+# Event retention prunes once at start, then hourly.
+RETENTION_SECONDS = 3600.0
 
 
 class BackgroundTasks:
     """Started and stopped by the app's lifespan. Every process runs all the loops: the SLA and stage
     sweeps take a PostgreSQL advisory lock per sweep (one process sweeps at a time), the dispatcher locks
     each tenant's cursor row, and senders claim deliveries with SKIP LOCKED, so any number of
-    processes cooperate without doing anything twice."""
+    processes cooperate without doing anything twice. Retention may run in several processes at once:
+    deleting the same old event rows twice is harmless."""
 
     def __init__(self, deps: Deps, settings: Settings, sender: NotificationSender) -> None:
         self._deps = deps
@@ -46,6 +51,7 @@ class BackgroundTasks:
                 self._loop("notification-dispatch", self._dispatch, self._settings.notification_poll_seconds)
             ),
             asyncio.create_task(self._deliver_loop(), name="calltrax-notification-deliver"),
+            asyncio.create_task(self._loop("event-retention", self._prune, RETENTION_SECONDS)),
         ]
         if self._settings.sla_sweep_seconds > 0:
             self._tasks.append(
@@ -91,6 +97,13 @@ class BackgroundTasks:
         if result.moved:
             log.info("pipeline stages moved", extra={"leads": result.moved})
         return result.moved == STAGE_BATCH
+
+    async def _prune(self) -> bool:
+        days = self._settings.event_retention_days
+        pruned = await prune_events(self._deps, retention_days=days)
+        if pruned:
+            log.info("pruned %d event rows older than %d days", pruned, days)
+        return False
 
     async def _dispatch(self) -> bool:
         if await dispatch_notifications(self._deps):

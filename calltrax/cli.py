@@ -55,33 +55,11 @@ def migrate(settings: Settings) -> None:
 
 def _with_deps(settings: Settings, work: Callable[..., object]) -> object:
     """Run an async `work(deps)` against the database, outside any server."""
-    from calltrax.relay import EventRelay
-    from domain.ports import SystemClock
-    from persistence.db import create_engine
-    from services.deps import Deps
+    from calltrax.runtime import command_runtime
 
     async def run() -> object:
-        from calltrax.event_bus import EventBus
-
-        assert settings.database_url
-        engine = create_engine(settings.database_url, pool_size=10)
-        bus = EventBus(settings.broadcast_url)
-        await bus.connect()
-        relay = EventRelay(engine, bus)
-        try:
-            deps = Deps(
-                engine=engine,
-                publisher=relay,
-                clock=SystemClock(),
-                tokens=None,
-                public_base_url=settings.public_base_url,
-            )
-            result = await work(deps)  # type: ignore[misc]
-            await relay.drain()
-            return result
-        finally:
-            await bus.disconnect()
-            await engine.dispose()
+        async with command_runtime(settings) as runtime:
+            return await work(runtime.deps)  # type: ignore[misc]
 
     return asyncio.run(run())
 

@@ -72,7 +72,6 @@ class Inbox:
         self._queue: asyncio.Queue[PublishedEvent | Resync | Wake] = asyncio.Queue(maxsize=size)
         self._overflowed = False
         self._woken = False
-        self.overflows = 0
 
     def offer(self, item: PublishedEvent | Resync) -> None:
         if self._overflowed:
@@ -81,7 +80,6 @@ class Inbox:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
             self._overflowed = True
-            self.overflows += 1
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(Resync())
@@ -144,10 +142,14 @@ class _Channel:
 class EventBus:
     """Fan-out of published events: in-process (`memory://`) or through Redis (`redis://`)."""
 
-    def __init__(self, url: str, *, inbox_size: int = DEFAULT_INBOX_SIZE) -> None:
+    def __init__(self, url: str, *, inbox_size: int = DEFAULT_INBOX_SIZE, channel_prefix: str = "") -> None:
         self.url = url
         self.inbox_size = inbox_size
-        self._redis = RedisBackend(url) if url.startswith(("redis://", "rediss://")) else None
+        self._redis = (
+            RedisBackend(url, channel_prefix=channel_prefix)
+            if url.startswith(("redis://", "rediss://"))
+            else None
+        )
         self._broadcast = Broadcast(backend=self._redis) if self._redis else Broadcast(url)
         self._channels: dict[str, _Channel] = {}
         # The highest seq seen live per tenant: lets the subscriptions' watchdog spot lost publishes.

@@ -31,14 +31,17 @@ class RedisBackend(BroadcastBackend):
     """Pub/sub on one dedicated connection, owned by one listener task.
 
     broadcaster 0.3.1's own backend loses its listener on the first connection error and, with
-    redis-py 8's default 5 s socket timeout, never starts listening at all (STYLE.md). Here the
+    redis-py 8's default 5 s socket timeout, never starts listening at all (docs/architecture.md, "Libraries"). Here the
     listener reads with explicit short timeouts (never the socket timeout), and any error closes
     the connection and opens a new one with backoff, resubscribing every channel and emitting
     `RESUBSCRIBED` on each once Redis acknowledges it. redis-py's own silent reconnect is disabled
     (no retries), so no reconnect can happen without the listeners hearing of it."""
 
-    def __init__(self, url: str, *, max_backoff_seconds: float = 2.0) -> None:
+    def __init__(self, url: str, *, channel_prefix: str = "", max_backoff_seconds: float = 2.0) -> None:
         self._url = url
+        # Pub/sub channels are server-wide (Redis database numbers do not separate them): deployments
+        # or test runs sharing one Redis keep apart by prefixing every channel name on the wire.
+        self._prefix = channel_prefix
         self._max_backoff = max_backoff_seconds
         # Publishing may retry: a publish either reaches Redis or raises (the event table has it).
         self._publisher = redis.Redis.from_url(
@@ -80,7 +83,7 @@ class RedisBackend(BroadcastBackend):
         ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._acks.setdefault(channel, []).append(ack)
         try:
-            await pubsub.subscribe(channel)
+            await pubsub.subscribe(self._wire(channel))
             await asyncio.wait_for(asyncio.shield(ack), timeout=SUBSCRIBE_ACK_TIMEOUT_SECONDS)
         except (RedisError, OSError, TimeoutError):
             # The connection is failing; the listener reconnects and resubscribes (and announces it).
@@ -98,10 +101,10 @@ class RedisBackend(BroadcastBackend):
         if pubsub is not None and self.connected.is_set():
             # A closing connection may fail any way it likes; the channel is forgotten regardless.
             with contextlib.suppress(Exception):
-                await pubsub.unsubscribe(channel)
+                await pubsub.unsubscribe(self._wire(channel))
 
     async def publish(self, channel: str, message: Any) -> None:
-        await self._publisher.publish(channel, message)
+        await self._publisher.publish(self._wire(channel), message)
 
     async def next_published(self) -> Event:
         return await self._queue.get()
@@ -138,12 +141,12 @@ class RedisBackend(BroadcastBackend):
             channels = set(self._channels)
             self._announce = set(channels)
             if channels:
-                await pubsub.subscribe(*sorted(channels))
+                await pubsub.subscribe(*sorted(map(self._wire, channels)))
             self.connected.set()
             # Channels added while the resubscription above was in flight.
             if missing := self._channels - channels:
                 self._announce |= missing
-                await pubsub.subscribe(*sorted(missing))
+                await pubsub.subscribe(*sorted(map(self._wire, missing)))
             if self.connections:
                 log.info("redis pub/sub reconnected; %d channels resubscribed", len(self._channels))
             self.connections += 1
@@ -174,12 +177,19 @@ class RedisBackend(BroadcastBackend):
                 await pubsub.ping()
                 idle, pinged = 0.0, True
 
+    def _wire(self, channel: str) -> str:
+        return self._prefix + channel
+
+    def _logical(self, wire: str) -> str:
+        return wire[len(self._prefix) :] if wire.startswith(self._prefix) else wire
+
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "message":
-            self._queue.put_nowait(Event(channel=_text(message["channel"]), message=_text(message["data"])))
+            channel = self._logical(_text(message["channel"]))
+            self._queue.put_nowait(Event(channel=channel, message=_text(message["data"])))
         elif kind == "subscribe":
-            channel = _text(message["channel"])
+            channel = self._logical(_text(message["channel"]))
             for ack in self._acks.get(channel, []):
                 if not ack.done():
                     ack.set_result(None)

@@ -39,6 +39,9 @@ class SettingsError(ValueError):
 class Settings:
     database_url: str | None = None
     redis_url: str | None = None
+    # Put before every Redis pub/sub channel name: deployments (or test runs) sharing one Redis server
+    # need different prefixes, since pub/sub ignores the database number in REDIS_URL.
+    redis_channel_prefix: str = ""
     jwt_secret: str | None = None
     jwks_url: str | None = None
     jwt_issuer: str | None = None
@@ -130,6 +133,7 @@ class Settings:
                 "DATABASE_URL", get("DATABASE_URL"), {"postgresql", "postgres", "postgresql+asyncpg"}
             ),
             redis_url=_check_url("REDIS_URL", get("REDIS_URL"), {"redis", "rediss", "memory"}),
+            redis_channel_prefix=get("CALLTRAX_REDIS_CHANNEL_PREFIX") or "",
             jwt_secret=get("CALLTRAX_JWT_SECRET"),
             jwks_url=_check_url("CALLTRAX_JWKS_URL", get("CALLTRAX_JWKS_URL"), {"http", "https"}),
             jwt_issuer=get("CALLTRAX_JWT_ISSUER"),

@@ -101,25 +101,6 @@ def local_instant(day: date, minutes: int, zone: ZoneInfo) -> datetime:
     return max(readings)
 
 
-def business_seconds(start: datetime, end: datetime, timezone: str, hours: WeeklyHours) -> float:
-    """Seconds in [start, end) during which the tenant was open; 0 when end <= start."""
-    if end <= start:
-        return 0.0
-    zone = ZoneInfo(timezone)
-    # One day of margin each side: an instant's local day is never further away than that.
-    day = start.astimezone(zone).date() - timedelta(days=1)
-    last = end.astimezone(zone).date() + timedelta(days=1)
-    total = 0.0
-    while day <= last:
-        for interval in hours.days[day.weekday()]:
-            opens = local_instant(day, interval.opens, zone)
-            closes = local_instant(day, interval.closes, zone)
-            overlap = (min(end, closes) - max(start, opens)).total_seconds()
-            total += max(0.0, overlap)
-        day += timedelta(days=1)
-    return total
-
-
 def next_open(moment: datetime, timezone: str, hours: WeeklyHours) -> datetime | None:
     """`moment` when the tenant is open then, else the instant it next opens; None if it never opens."""
     zone = ZoneInfo(timezone)

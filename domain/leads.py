@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -69,14 +69,11 @@ def stage_for(
     """The board column of a lead, or None when it has left the board (booked or closed)."""
     if status not in OPEN_STATUSES:
         return None
-    age = now - created_at
-    if age < timedelta(seconds=bounds.follow_up_1):
-        return PipelineStage.FOLLOW_UP_1
-    if age < timedelta(seconds=bounds.follow_up_2):
-        return PipelineStage.FOLLOW_UP_2
-    if age < timedelta(seconds=bounds.follow_up_3):
-        return PipelineStage.FOLLOW_UP_3
-    return PipelineStage.FOLLOW_UP_4
+    age = (now - created_at).total_seconds()
+    # The first column whose age range reaches past the lead's age (the last has no upper bound).
+    return next(
+        stage for stage in PipelineStage if (high := stage_age_range(stage, bounds)[1]) is None or age < high
+    )
 
 
 def stage_age_range(stage: PipelineStage, bounds: StageBounds) -> tuple[int, int | None]:

@@ -1,7 +1,8 @@
-"""Metric definitions (DESIGN section 4): rates, speed-to-lead, SLA, bands, percentiles, ranges.
+"""Metric definitions (docs/metrics.md): the shapes of the figures, the speed bands, percentiles, ranges.
 
-The aggregates themselves run in PostgreSQL (`persistence/metrics.py`); this module says what they
-mean, in plain Python the SQL must agree with:
+The aggregates run in one place, PostgreSQL (`persistence/metrics.py`); this module holds their data
+(the speed bands the SQL is generated from) and result types, and says what they mean (the tests'
+plain-Python reference of the rules is tests/metrics/definitions.py):
 
 - Calls are customer calls (one conversation with one person, however many Dialpad legs; see
   `domain/call_projection.py`): each counts once. A call serves every open lead of its person
@@ -13,7 +14,7 @@ mean, in plain Python the SQL must agree with:
 - SLA: a lead's response is its first attempt or its first conversation (a connected customer call
   either way), whichever came first. Within when response <= SLA; breached when response > SLA, or
   when neither happened and the SLA has run out (age > SLA at the clock's now); a lead younger than
-  the SLA with neither is neither. `sla_state` takes the response seconds.
+  the SLA with neither is neither.
 - Business hours: the same figures with every duration counted only while the tenant is open.
 - Rates: numerator / denominator; value null when the denominator is 0.
 - Ranges are half-open [from, to); leads belong to the range by `created_at`, calls by
@@ -26,13 +27,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.business_hours import local_instant
 
-DEFAULT_SLA_SECONDS = 300
 DEFAULT_RANGE_DAYS = 30
 # Wider ranges are exports, not dashboards; the trend would have one point per day.
 MAX_RANGE_DAYS = 400
@@ -56,29 +55,6 @@ SPEED_BANDS: tuple[SpeedBand, ...] = (
     SpeedBand("15-60 min", 900, 3600),
     SpeedBand("over 60 min", 3600, None),
 )
-
-
-def band_for(seconds: float) -> str:
-    """The label of the band a speed falls in."""
-    for band in SPEED_BANDS:
-        if band.contains(seconds):
-            return band.label
-    return SPEED_BANDS[0].label  # negative speeds cannot happen: attempts are at or after creation
-
-
-class SlaState(StrEnum):
-    WITHIN = "within"
-    BREACHED = "breached"
-    # Not attempted yet, and the SLA has not run out.
-    PENDING = "pending"
-
-
-def sla_state(speed_seconds: float | None, age_seconds: float, sla_seconds: float) -> SlaState:
-    """A lead's SLA state from its response seconds (first attempt or conversation; None while
-    neither) and its age now."""
-    if speed_seconds is not None:
-        return SlaState.WITHIN if speed_seconds <= sla_seconds else SlaState.BREACHED
-    return SlaState.BREACHED if age_seconds > sla_seconds else SlaState.PENDING
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:

@@ -28,13 +28,15 @@ DEFAULT_BUSINESS_HOURS: dict[str, list[str]] = {
 }
 
 DEFAULT_BOOKED_KEYWORDS: tuple[str, ...] = ("book", "appointment")
+# A tenant that set none (persistence/sla.py's SQL is generated with it too).
+DEFAULT_SLA_SECONDS = 300
 
 
 @dataclass(frozen=True)
 class TenantSettings:
     """Per-tenant knobs, stored as JSON on the tenant row; absent keys take these defaults."""
 
-    sla_seconds: int = 300
+    sla_seconds: int = DEFAULT_SLA_SECONDS
     business_hours: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_BUSINESS_HOURS))
     stage_bounds: StageBounds = field(default_factory=StageBounds)
     # Substrings of a normalised disposition that count as a booking.
@@ -49,7 +51,7 @@ class TenantSettings:
         data = data or {}
         bounds = data.get("stage_bounds")
         return cls(
-            sla_seconds=int(data.get("sla_seconds", 300)),
+            sla_seconds=int(data.get("sla_seconds", DEFAULT_SLA_SECONDS)),
             business_hours=dict(data.get("business_hours") or DEFAULT_BUSINESS_HOURS),
             stage_bounds=StageBounds(*bounds) if bounds else StageBounds(),
             booked_dispositions=tuple(data.get("booked_dispositions") or DEFAULT_BOOKED_KEYWORDS),

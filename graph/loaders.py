@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.dataloader import DataLoader
 
 from persistence import call_queries, lead_queries, notes
@@ -14,6 +13,7 @@ from persistence import tenants as tenant_store
 from persistence.rows import CallRow, ContactRow, LeadRow, NoteRow, StatusChangeRow
 from persistence.tenants import LeadWebhookRow, TenantRow
 from services.deps import Deps
+from services.lookups import KeyedRead, read_by_keys, read_lists_by_keys
 
 if TYPE_CHECKING:
     from graph.context import Info
@@ -21,32 +21,12 @@ if TYPE_CHECKING:
 _Value = TypeVar("_Value")
 
 
-def _loader(
-    deps: Deps,
-    fetch: Callable[[AsyncConnection, list[UUID]], Awaitable[dict[UUID, _Value]]],
-    *,
-    cache: bool,
-) -> DataLoader[UUID, _Value | None]:
-    async def batch(keys: list[UUID]) -> Sequence[_Value | None]:
-        async with deps.reader() as connection:
-            found = await fetch(connection, keys)
-        return [found.get(key) for key in keys]
-
-    return DataLoader(load_fn=batch, cache=cache)
+def _loader(deps: Deps, read: KeyedRead[_Value], *, cache: bool) -> DataLoader[UUID, _Value | None]:
+    return DataLoader(load_fn=partial(read_by_keys, deps, read), cache=cache)
 
 
-def _list_loader(
-    deps: Deps,
-    fetch: Callable[[AsyncConnection, list[UUID]], Awaitable[dict[UUID, list[_Value]]]],
-    *,
-    cache: bool,
-) -> DataLoader[UUID, list[_Value]]:
-    async def batch(keys: list[UUID]) -> Sequence[list[_Value]]:
-        async with deps.reader() as connection:
-            found = await fetch(connection, keys)
-        return [found.get(key, []) for key in keys]
-
-    return DataLoader(load_fn=batch, cache=cache)
+def _list_loader(deps: Deps, read: KeyedRead[list[_Value]], *, cache: bool) -> DataLoader[UUID, list[_Value]]:
+    return DataLoader(load_fn=partial(read_lists_by_keys, deps, read), cache=cache)
 
 
 class Loaders:

@@ -145,10 +145,6 @@ async def get_calls(connection: AsyncConnection, call_ids: Sequence[UUID]) -> di
     return {row.id: CallRow.from_db(row) for row in rows}
 
 
-async def get_call(connection: AsyncConnection, call_id: UUID) -> CallRow | None:
-    return (await get_calls(connection, [call_id])).get(call_id)
-
-
 async def calls_for_leads(connection: AsyncConnection, lead_ids: Sequence[UUID]) -> dict[UUID, list[CallRow]]:
     """Each lead's customer calls, oldest first, in one statement."""
     rows = await connection.execute(

@@ -10,7 +10,6 @@ from uuid import UUID
 
 from sqlalchemy import Boolean, DateTime, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persistence.errors import unique_violation
@@ -146,23 +145,6 @@ _UPSERT = text(
     + MERGE_CONTACT_CTES.format(go="true")
     + "\nSELECT * FROM contact"
 ).bindparams(*CONTACT_PARAMS)
-
-
-async def upsert_contact(
-    connection: AsyncConnection, *, tenant_id: UUID, fields: ContactFields, at: datetime
-) -> dict[str, Any]:
-    """Merge a person into the tenant's contacts (found by phone, else email) in one statement; the row.
-
-    Raises `ContactRaced` in the rare race where a retry is needed."""
-    try:
-        row = (
-            await connection.execute(_UPSERT, {"tenant_id": tenant_id, **contact_values(fields, at)})
-        ).one()
-    except IntegrityError as error:
-        if is_contact_race(error):
-            raise ContactRaced(str(error.orig)) from error
-        raise
-    return dict(row._mapping)
 
 
 _BY_IDS = text("SELECT * FROM contacts WHERE id = ANY(:ids)")

@@ -31,7 +31,9 @@ def bound_sql(settings: str, index: int) -> str:
 
 
 def stage_sql(*, created_at: str, settings: str, now: str) -> str:
-    """SQL for the age-based stage of an open lead, as `domain.leads.stage_for` computes it.
+    """SQL for the age-based stage of an open lead: the columns of `domain.leads.stage_age_range` (each
+    stage's upper bound is the tenant's bound of that index), as `stage_for` reads them in Python;
+    tests/stages/test_stage_rule.py holds the two to the same answer at every edge.
 
     `settings` is a tenants.settings expression, `now` a timestamptz expression."""
     stages = list(PipelineStage)

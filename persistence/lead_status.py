@@ -12,10 +12,23 @@ from persistence.db import DriverStatement
 from persistence.lead_stages import OPEN_STATUSES_SQL, stage_sql
 from persistence.unit_of_work import Transaction
 
-# The stage follows the status: NULL when the lead leaves the board (booked, closed); the column of its
-# age (tenant's bounds, at the change) when it comes back; unchanged between open statuses (the stage
-# sweep moves open leads as they age). The history row is written by a data-modifying CTE, which runs
-# whether or not the final SELECT reads it.
+
+def stage_after_move_sql(
+    *, from_status: str, to_status: str, stage: str, created_at: str, settings: str, at: str
+) -> str:
+    """SQL for a lead's board column after its status moves from `from_status` to `to_status` (SQL
+    expressions): NULL when it leaves the board (booked, closed); the column of its age (the tenant's
+    bounds, at `at`) when it comes back; unchanged between open statuses (the stage sweep moves open
+    leads as they age)."""
+    return (
+        f"(CASE WHEN {to_status} NOT IN {OPEN_STATUSES_SQL} THEN NULL"
+        f" WHEN {from_status} IN {OPEN_STATUSES_SQL} THEN {stage}"
+        f" ELSE {stage_sql(created_at=created_at, settings=settings, now=at)} END)"
+    )
+
+
+# The stage follows the status (`stage_after_move_sql`). The history row is written by a data-modifying
+# CTE, which runs whether or not the final SELECT reads it.
 _SET_STATUS = DriverStatement(
     text(
         f"""
@@ -28,11 +41,16 @@ _SET_STATUS = DriverStatement(
     changed AS (
         UPDATE leads SET status = :to_status, status_changed_at = :at, updated_at = now(),
             booked_at = CASE WHEN :to_status = 'booked' THEN coalesce(leads.booked_at, :at) ELSE leads.booked_at END,
-            stage = CASE
-                WHEN :to_status NOT IN {OPEN_STATUSES_SQL} THEN NULL
-                WHEN old.status IN {OPEN_STATUSES_SQL} THEN old.stage
-                ELSE {stage_sql(created_at="old.created_at", settings="old.settings", now="CAST(:at AS timestamptz)")}
-            END
+            stage = {
+            stage_after_move_sql(
+                from_status="old.status",
+                to_status=":to_status",
+                stage="old.stage",
+                created_at="old.created_at",
+                settings="old.settings",
+                at="CAST(:at AS timestamptz)",
+            )
+        }
         FROM old WHERE leads.id = old.id AND old.status <> :to_status
         RETURNING leads.id, leads.tenant_id, old.status AS from_status, old.stage AS from_stage,
             leads.stage AS to_stage

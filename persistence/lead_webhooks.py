@@ -19,14 +19,6 @@ def _row(row: Any) -> LeadWebhookRow:
     return LeadWebhookRow(**{column.key: getattr(row, column.key) for column in webhooks.columns})
 
 
-async def get_lead_webhook(
-    connection: AsyncConnection, webhook_id: UUID, *, lock: bool = False
-) -> LeadWebhookRow | None:
-    query = select(webhooks).where(webhooks.c.id == webhook_id)
-    row = (await connection.execute(query.with_for_update() if lock else query)).first()
-    return _row(row) if row else None
-
-
 async def rotate_tokens(
     connection: AsyncConnection, *, tenant_id: UUID, at: datetime
 ) -> list[LeadWebhookRow]:

@@ -162,15 +162,6 @@ async def insert_target(
     return _target((await connection.execute(statement)).one())
 
 
-async def get_target(connection: AsyncConnection, target_id: UUID) -> TargetRow | None:
-    """A target that has not been deleted."""
-    query = select(NotificationTarget).where(
-        NotificationTarget.id == target_id, NotificationTarget.deleted_at.is_(None)
-    )
-    row = (await connection.execute(query)).first()
-    return _target(row) if row else None
-
-
 async def list_targets(connection: AsyncConnection, tenant_id: UUID) -> list[TargetRow]:
     """The tenant's targets that have not been deleted, oldest first."""
     query = (
@@ -395,17 +386,6 @@ async def record_attempt(
             delivered_at=finished_at if ok else None,
         )
     )
-
-
-async def next_due_at(connection: AsyncConnection) -> datetime | None:
-    """When the earliest pending delivery is due (the partial index answers it)."""
-    row = await connection.execute(
-        select(func.min(NotificationDelivery.next_attempt_at)).where(
-            NotificationDelivery.status == DeliveryStatus.PENDING.value
-        )
-    )
-    value: datetime | None = row.scalar_one()
-    return value
 
 
 # Reading for admins

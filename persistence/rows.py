@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, TypeVar, get_args, get_type_hints
+from typing import Any, Self, TypeVar, get_args, get_type_hints
 from uuid import UUID
 
 from domain.calls import CallDirection, CallStatus
@@ -72,8 +72,22 @@ def _from_values(cls: type[_Row], values: Sequence[Any]) -> _Row:
     return cls(*converted)
 
 
+class _RowModel:
+    """`from_db` and `from_mapping` for the frozen dataclasses below (each a read model of one table)."""
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> Self:
+        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
+        return _from_values(cls, row)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[Any, Any]) -> Self:
+        """From a result row's mapping or an event snapshot (extra keys, such as raw_data, ignored)."""
+        return _from_mapping(cls, data)
+
+
 @dataclass(frozen=True)
-class ContactRow:
+class ContactRow(_RowModel):
     id: UUID
     tenant_id: UUID
     phone: str | None
@@ -83,19 +97,9 @@ class ContactRow:
     city: str | None
     created_at: datetime
 
-    @classmethod
-    def from_db(cls, row: Sequence[Any]) -> ContactRow:
-        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
-        return _from_values(cls, row)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[Any, Any]) -> ContactRow:
-        """From a result row's mapping or an event snapshot (extra keys ignored)."""
-        return _from_mapping(cls, data)
-
 
 @dataclass(frozen=True)
-class LeadRow:
+class LeadRow(_RowModel):
     id: UUID
     tenant_id: UUID
     contact_id: UUID
@@ -112,19 +116,9 @@ class LeadRow:
     booked_at: datetime | None
     sla_breached_at: datetime | None
 
-    @classmethod
-    def from_db(cls, row: Sequence[Any]) -> LeadRow:
-        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
-        return _from_values(cls, row)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[Any, Any]) -> LeadRow:
-        """From a result row's mapping or an event snapshot (extra keys such as raw_data ignored)."""
-        return _from_mapping(cls, data)
-
 
 @dataclass(frozen=True)
-class CallRow:
+class CallRow(_RowModel):
     id: UUID
     tenant_id: UUID
     external_id: str
@@ -161,11 +155,6 @@ class CallRow:
     updated_at: datetime
 
     @classmethod
-    def from_db(cls, row: Sequence[Any]) -> CallRow:
-        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
-        return _from_values(cls, row)
-
-    @classmethod
     def from_mapping(cls, data: Mapping[Any, Any]) -> CallRow:
         """From a result row's mapping or an event snapshot (extra keys ignored)."""
         row = _from_mapping(cls, data)
@@ -180,7 +169,7 @@ class CallRow:
 
 
 @dataclass(frozen=True)
-class NoteRow:
+class NoteRow(_RowModel):
     id: UUID
     tenant_id: UUID
     lead_id: UUID
@@ -190,18 +179,9 @@ class NoteRow:
     body: str
     created_at: datetime
 
-    @classmethod
-    def from_db(cls, row: Sequence[Any]) -> NoteRow:
-        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
-        return _from_values(cls, row)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[Any, Any]) -> NoteRow:
-        return _from_mapping(cls, data)
-
 
 @dataclass(frozen=True)
-class StatusChangeRow:
+class StatusChangeRow(_RowModel):
     id: int
     tenant_id: UUID
     lead_id: UUID
@@ -210,12 +190,3 @@ class StatusChangeRow:
     changed_by: str | None
     reason: str | None
     changed_at: datetime
-
-    @classmethod
-    def from_db(cls, row: Sequence[Any]) -> StatusChangeRow:
-        """From a result row whose columns are this class's fields in order (the fast path for pages)."""
-        return _from_values(cls, row)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[Any, Any]) -> StatusChangeRow:
-        return _from_mapping(cls, data)

@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.tenants import DEFAULT_SLA_SECONDS
 from persistence.contacts import contacts_by_id
 from persistence.db import try_xact_lock
 from persistence.snapshots import snapshot
@@ -22,20 +23,22 @@ SLA_SWEEP_LOCK_KEY = 7_100_912_309
 # sweep's time): it is when the SLA actually ran out, whenever the sweep noticed. A lead first
 # spoken with (a connected call either way) by its deadline is within the SLA and never marked. SKIP LOCKED leaves a
 # lead a call event is updating right now to the next sweep, which then sees its first attempt.
+# A tenant's SLA as an interval (`t` is its row); the default is the domain's.
+_SLA = f"make_interval(secs => coalesce((t.settings ->> 'sla_seconds')::int, {DEFAULT_SLA_SECONDS}))"
 _MARK_BREACHED = text(
-    """
+    f"""
     WITH due AS (
         SELECT l.id, l.created_at
-            + make_interval(secs => coalesce((t.settings ->> 'sla_seconds')::int, 300)) AS deadline
+            + {_SLA} AS deadline
         FROM leads AS l
         JOIN tenants AS t ON t.id = l.tenant_id
         WHERE l.first_attempt_at IS NULL
           AND l.sla_breached_at IS NULL
           AND l.created_at < :now
-          AND l.created_at + make_interval(secs => coalesce((t.settings ->> 'sla_seconds')::int, 300)) <= :now
+          AND l.created_at + {_SLA} <= :now
           -- Spoken with within the SLA (the lead phoned in and was answered): within, never breached.
           AND NOT coalesce(l.first_connected_at
-              <= l.created_at + make_interval(secs => coalesce((t.settings ->> 'sla_seconds')::int, 300)), false)
+              <= l.created_at + {_SLA}, false)
         ORDER BY l.created_at
         LIMIT :limit
         FOR NO KEY UPDATE OF l SKIP LOCKED

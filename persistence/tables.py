@@ -1,4 +1,4 @@
-"""The data model (DESIGN section 3) as SQLAlchemy tables; Alembic migrations must match it."""
+"""The data model (docs/data-model.md) as SQLAlchemy tables; Alembic migrations must match it."""
 
 from __future__ import annotations
 

@@ -90,13 +90,6 @@ async def get_user_by_email(connection: AsyncConnection, email: str) -> UserRow 
     return _user(row) if row else None
 
 
-async def list_users(connection: AsyncConnection, user_ids: list[str] | None = None) -> list[UserRow]:
-    query = select(User).order_by(User.email)
-    if user_ids is not None:
-        query = query.where(User.id.in_(user_ids))
-    return [_user(row) for row in await connection.execute(query)]
-
-
 async def upsert_user(
     connection: AsyncConnection,
     *,

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import random
-import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -14,7 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
+from domain import cursors
 from domain.destinations import check_webhook_url
+from domain.emails import is_email
 from domain.errors import BadInput, Forbidden, NotFound
 from domain.notifications import (
     ALL_KINDS,
@@ -40,7 +40,6 @@ from services.deps import Deps
 
 log = logging.getLogger(__name__)
 
-EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 MAX_EMAILS = 20
 MAX_PAGE = 100
 # A claimed delivery is someone else's to retry only after this (well past a send's own timeout).
@@ -67,12 +66,12 @@ class DeliveryPage:
 
 
 def encode_cursor(delivery_id: int) -> str:
-    return base64.urlsafe_b64encode(f"delivery:{delivery_id}".encode()).decode()
+    return cursors.wrap(f"delivery:{delivery_id}")
 
 
 def decode_cursor(cursor: str) -> int:
     try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        kind, _, value = cursors.unwrap(cursor).partition(":")
         # Delivery ids are bigints: a longer number is no delivery's (and would overflow in SQL).
         if kind == "delivery" and value.isdigit() and int(value) < 2**63:
             return int(value)
@@ -88,7 +87,7 @@ def _require_admin(actor: Principal) -> None:
 
 def _check_emails(emails: Sequence[str]) -> list[str]:
     cleaned = list(dict.fromkeys(email.strip().lower() for email in emails if email.strip()))
-    bad = [email for email in cleaned if not EMAIL.match(email)]
+    bad = [email for email in cleaned if not is_email(email)]
     if bad:
         raise BadInput(f"not email addresses: {', '.join(bad)}", fields={"emails": "not an email address"})
     if len(cleaned) > MAX_EMAILS:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from uuid import UUID
 
+from domain.emails import is_email
 from domain.errors import BadInput, Forbidden, NotFound
 from domain.roles import MAX_USER_ID_LENGTH, Principal, Role, can_administer
 from persistence import tenants as tenant_store
@@ -13,9 +13,7 @@ from persistence import users as user_store
 from persistence.users import UserRow
 from services.deps import Deps
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # RFC 5321's longest address; ids are the identity provider's subjects (checked on every token too).
-MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 200
 
 
@@ -46,7 +44,7 @@ async def upsert_user(
         if dialpad_user_id and not (dialpad_user_id.isdigit() and len(dialpad_user_id) <= 30):
             raise BadInput("not a Dialpad user id", fields={"dialpadUserId": "digits (Dialpad's user id)"})
     email = email.strip().lower()
-    if len(email) > MAX_EMAIL_LENGTH or not EMAIL.match(email):
+    if not is_email(email):
         raise BadInput(f"{email[:100]!r} is not an email address", fields={"email": "not an email address"})
     # Both are indexed (btree rows hold ~2.7 KB): a longer value would fail in SQL, as a 500.
     if user_id is not None and not 0 < len(user_id) <= MAX_USER_ID_LENGTH:

@@ -18,8 +18,8 @@ import httpx
 import pytest
 import uvicorn
 from asgi_lifespan import LifespanManager
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.applications import Starlette
 
 from calltrax.app import create_app
@@ -81,11 +81,18 @@ def redis_url() -> str | None:
     return os.environ.get("TEST_REDIS_URL") or None
 
 
+def channel_prefix(database_url: str) -> str:
+    """This run's Redis channel prefix: runs sharing a Redis server but not a database never hear
+    each other's events (pub/sub ignores the database number)."""
+    return f"{make_url(database_url).database}:"
+
+
 @pytest.fixture
 def settings(database_url: str, redis_url: str | None) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
+        redis_channel_prefix=channel_prefix(database_url),
         jwt_secret=TEST_JWT_SECRET,
         public_base_url="http://testserver",
         data_dir=Path(tempfile.gettempdir()) / "calltrax-test-data",
@@ -105,15 +112,54 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+# Children before parents: what `_clean_database` deletes, in order (read once from the catalog).
+_TABLES_CHILDREN_FIRST: list[str] = []
+
+
+async def _tables_children_first(connection: AsyncConnection) -> list[str]:
+    """Every table but KEEP_TABLES, each after the tables whose foreign keys point at it."""
+    tables = {
+        row[0]
+        for row in await connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        )
+        if row[0] not in KEEP_TABLES
+    }
+    references = await connection.execute(
+        text(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND connamespace = 'public'::regnamespace"
+        )
+    )
+    parents: dict[str, set[str]] = {table: set() for table in tables}
+    for child, parent in references:
+        if child != parent:
+            parents[child].add(parent)
+    ordered: list[str] = []
+    while parents:
+        # A table goes once nothing left still references it.
+        referenced = set().union(*parents.values())
+        leaves = sorted(table for table in parents if table not in referenced)
+        assert leaves, f"foreign keys form a cycle among {sorted(parents)}"
+        ordered += leaves
+        for table in leaves:
+            del parents[table]
+    return ordered
+
+
 @pytest.fixture(autouse=True)
 async def _clean_database(engine: AsyncEngine) -> AsyncIterator[None]:
-    """Every test starts from empty tables (truncation, since servers under test use their own pools)."""
+    """Every test starts from empty tables. DELETE, children first, in one round trip: the tables are
+    small, and TRUNCATE's locks and new files cost ~0.4 s a test (servers under test use their own
+    pools, so a test cannot run inside a transaction that is rolled back)."""
     yield
     async with engine.begin() as connection:
-        rows = await connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
-        tables = [row[0] for row in rows if row[0] not in KEEP_TABLES]
-        if tables:
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        if not _TABLES_CHILDREN_FIRST:
+            _TABLES_CHILDREN_FIRST.extend(await _tables_children_first(connection))
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        # asyncpg runs a script without arguments in one simple-protocol round trip.
+        await driver.execute("; ".join(f"DELETE FROM {table}" for table in _TABLES_CHILDREN_FIRST))
 
 
 AppFactory = Callable[..., Starlette]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,6 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.events import EventType, NewEvent
 from persistence.snapshots import snapshot
 from persistence.unit_of_work import transaction
+
+
+class MovableClock:
+    """The real time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
 
 async def insert_lead(

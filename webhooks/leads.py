@@ -6,9 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from domain.errors import DomainError
-from domain.lead_intake import MAX_BODY_BYTES, decode_body, parse_lead
+from domain.lead_intake import parse_lead
 from services.ingest_lead import ingest_lead
 from webhooks.bodies import read_body
+from webhooks.lead_bodies import MAX_BODY_BYTES, decode_body
 from webhooks.responses import domain_error_response
 
 

@@ -16,6 +16,12 @@ from persistence.rows import CallRow
 if TYPE_CHECKING:
     from graph.leads.types import Contact, Lead
 
+# graph.leads.types imports this module (a lead lists its calls); this one reaches back lazily, so
+# neither imports the other at load time.
+_LEADS = "graph.leads.types"
+_LEAD: strawberry.LazyType[Any, Any] = strawberry.LazyType("Lead", _LEADS)
+_CONTACT: strawberry.LazyType[Any, Any] = strawberry.LazyType("Contact", _LEADS)
+
 
 @strawberry.type(description="The Dialpad user who handled a call.")
 class CallAgent:
@@ -105,19 +111,15 @@ class Call:
         return [Call.from_row(row) for row in await loaders(info).legs_by_call.load(UUID(str(self.id)))]
 
     @strawberry.field
-    async def lead(self, info: Info) -> Annotated[Lead, strawberry.lazy("graph.leads.types")] | None:
-        from graph.leads.types import Lead
-
+    async def lead(self, info: Info) -> Annotated[Lead, strawberry.lazy(_LEADS)] | None:
         if self.lead_uuid is None:
             return None
         row = await loaders(info).lead.load(self.lead_uuid)
-        return Lead.from_row(row) if row else None
+        return _LEAD.resolve_type().from_row(row) if row else None  # type: ignore[no-any-return]
 
     @strawberry.field
-    async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("graph.leads.types")] | None:
-        from graph.leads.types import Contact
-
+    async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy(_LEADS)] | None:
         if self.contact_uuid is None:
             return None
         row = await loaders(info).contact.load(self.contact_uuid)
-        return Contact.from_row(row) if row else None
+        return _CONTACT.resolve_type().from_row(row) if row else None  # type: ignore[no-any-return]

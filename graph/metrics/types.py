@@ -1,4 +1,4 @@
-"""GraphQL types of the dashboard numbers (DESIGN section 4 names and shapes)."""
+"""GraphQL types of the dashboard numbers (the names and shapes of docs/metrics.md)."""
 
 from __future__ import annotations
 

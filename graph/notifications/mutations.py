@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from graph.context import Info
-from graph.notifications.ids import parse_id
+from graph.ids import parse_uuid
 from graph.notifications.types import CreatedNotificationTarget, NotificationTarget, NotificationTargetInput
 from services.notifications import create_notification_target, delete_notification_target
 
@@ -21,7 +21,7 @@ class NotificationsMutation:
         created = await create_notification_target(
             info.context.deps,
             actor=info.context.require_principal(),
-            tenant_id=parse_id(tenant_id, field="tenantId"),
+            tenant_id=parse_uuid(tenant_id, field="tenantId"),
             url=input.url,
             emails=input.emails or [],
             events=input.events,
@@ -33,6 +33,6 @@ class NotificationsMutation:
     @strawberry.mutation(description="Delete a notification target; its pending deliveries are cancelled.")
     async def delete_notification_target(self, info: Info, id: strawberry.ID) -> bool:
         await delete_notification_target(
-            info.context.deps, actor=info.context.require_principal(), target_id=parse_id(id, field="id")
+            info.context.deps, actor=info.context.require_principal(), target_id=parse_uuid(id, field="id")
         )
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from graph.context import Info
-from graph.notifications.ids import parse_id
+from graph.ids import parse_uuid
 from graph.notifications.types import NotificationDeliveryConnection, NotificationTarget
 from services.notifications import list_notification_deliveries, list_notification_targets
 
@@ -17,7 +17,7 @@ class NotificationsQuery:
         rows = await list_notification_targets(
             info.context.deps,
             actor=info.context.require_principal(),
-            tenant_id=parse_id(tenant_id, field="tenantId"),
+            tenant_id=parse_uuid(tenant_id, field="tenantId"),
         )
         return [NotificationTarget.from_row(row) for row in rows]
 
@@ -30,7 +30,7 @@ class NotificationsQuery:
         page = await list_notification_deliveries(
             info.context.deps,
             actor=info.context.require_principal(),
-            tenant_id=parse_id(tenant_id, field="tenantId"),
+            tenant_id=parse_uuid(tenant_id, field="tenantId"),
             first=first,
             after=after,
         )

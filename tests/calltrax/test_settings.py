@@ -25,6 +25,7 @@ def test_every_documented_variable_is_read() -> None:
         {
             "DATABASE_URL": "postgresql://u@db:5432/calltrax",
             "REDIS_URL": "redis://cache:6379/0",
+            "CALLTRAX_REDIS_CHANNEL_PREFIX": "staging:",
             "CALLTRAX_JWT_SECRET": "x" * 40,
             "CALLTRAX_JWKS_URL": "https://idp.example.com/.well-known/jwks.json",
             "CALLTRAX_JWT_ISSUER": "https://idp.example.com/",
@@ -42,6 +43,7 @@ def test_every_documented_variable_is_read() -> None:
     assert settings.db_idle_in_transaction_seconds == 0
     assert Settings.from_env({}).db_idle_in_transaction_seconds == 60
     assert settings.broadcast_url == "redis://cache:6379/0"
+    assert settings.redis_channel_prefix == "staging:"
     assert settings.public_base_url == "https://calltrax.example.com"
     assert settings.dialpad_office_id == "5527348325810176"
     assert settings.jwt_audience == "calltrax"

@@ -186,6 +186,7 @@ async def served(database_url: str, redis_url: str | None) -> AsyncIterator[str]
         "CALLTRAX_JWT_SECRET": TEST_JWT_SECRET,
         "CALLTRAX_LOG_LEVEL": "WARNING",
         **({"REDIS_URL": redis_url} if redis_url else {}),
+        "CALLTRAX_REDIS_CHANNEL_PREFIX": channel_prefix(database_url),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.business_hours import InvalidHours, business_seconds, parse_hours
-from domain.metrics import Rate, SlaState, band_for, default_range, percentile, range_problem, sla_state
+from domain.business_hours import InvalidHours, parse_hours
+from domain.metrics import Rate, default_range, percentile, range_problem
 from domain.tenants import DEFAULT_BUSINESS_HOURS
+from tests.metrics.definitions import SlaState, band_for, business_seconds, sla_state
 
 
 def utc(text: str) -> datetime:

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.business_hours import business_seconds, parse_hours
+from domain.business_hours import parse_hours
 from domain.errors import BadInput, Forbidden, NotFound
 from domain.metrics import Metrics
 from domain.roles import Principal, Role
@@ -18,6 +18,7 @@ from services.deps import Deps
 from services.metrics import MetricsKey, metrics_batch, tenant_metrics
 from tests.metrics import dataset
 from tests.metrics.dataset import utc
+from tests.metrics.definitions import business_seconds
 
 ADMIN = Principal(user_id="admin", email="admin@example.com", role=Role.ADMIN)
 

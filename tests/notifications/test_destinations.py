@@ -16,7 +16,9 @@ import pytest
 
 from calltrax.app import create_app
 from calltrax.settings import Settings
+from domain.ports import Clock
 from domain.roles import Role
+from services.notifications import LEASE
 from tests.conftest import AppFactory, error_codes, free_port, graphql, serve
 from tests.notifications.support import (
     CREATE_TARGET,
@@ -26,9 +28,16 @@ from tests.notifications.support import (
     create_target,
     running,
 )
-from tests.support_leads import eventually, insert_lead, scalar
+from tests.support_leads import MovableClock, eventually, insert_lead, scalar
 
-FAST = {"notification_backoff_seconds": 0.05, "notification_poll_seconds": 0.02, "redis_url": None}
+# Retries stay 0.05-0.2 s apart however many were refused before: the wait for the next attempt never
+# depends on how long the machine took to get there (doubling alone reached 10 s after 8 refusals).
+FAST = {
+    "notification_backoff_seconds": 0.05,
+    "notification_backoff_cap_seconds": 0.2,
+    "notification_poll_seconds": 0.02,
+    "redis_url": None,
+}
 
 
 class FakeDns:
@@ -161,8 +170,8 @@ async def test_operators_open_internal_destinations_explicitly(
     assert await outcome(listed, "http://127.0.0.1/hook") == ["BAD_USER_INPUT"]
 
 
-def _app(settings: Settings, dns: FakeDns, **overrides: Any) -> Any:
-    return create_app(replace(settings, **{**FAST, **overrides}), resolver=dns)
+def _app(settings: Settings, dns: FakeDns, clock: Clock | None = None, **overrides: Any) -> Any:
+    return create_app(replace(settings, **{**FAST, **overrides}), resolver=dns, clock=clock)
 
 
 async def _attempt_errors(http: httpx.AsyncClient, admin: Any, tenant_id: Any) -> dict[str, list[Any]]:
@@ -210,7 +219,11 @@ async def test_a_name_that_resolves_to_loopback_when_sending_is_refused_with_not
         # The control: the operator opens loopback, and the same name now delivers (the deliveries
         # refused above too, as they are retried), to the address the resolver gave, with the Host
         # header still naming the host.
-        async with running(_app(settings, dns, **LOOPBACK_ALLOWED)) as (http, state):
+        # Its clock runs past the lease on any delivery the first server was sending when it stopped
+        # (a lease the first server never released would otherwise hold that delivery for 2 minutes).
+        later = MovableClock()
+        later.offset = LEASE
+        async with running(_app(settings, dns, later, **LOOPBACK_ALLOWED)) as (http, state):
             await eventually(lambda: _received_from(receiver, f"hooks.rebind.test:{port}"), within=10)
     assert receiver.requests[0].document["kind"] == "new_lead"
 
@@ -258,7 +271,11 @@ async def test_the_delivery_log_does_not_tell_ports_apart(
             "TLS to a plain port": f"https://127.0.0.1:{http_port}/hook",
             "no such name": "http://nowhere.example.test/hook",
         }
-        async with running(_app(settings, dns, **LOOPBACK_ALLOWED)) as (http, state):
+        # Its clock runs past the lease on any delivery the first server was sending when it stopped
+        # (a lease the first server never released would otherwise hold that delivery for 2 minutes).
+        later = MovableClock()
+        later.offset = LEASE
+        async with running(_app(settings, dns, later, **LOOPBACK_ALLOWED)) as (http, state):
             targets = {
                 case: (await create_target(http, admin, tenant.id, url=url))["target"]["id"]
                 for case, url in urls.items()

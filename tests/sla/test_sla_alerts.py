@@ -21,19 +21,9 @@ from asgi_lifespan import LifespanManager
 from domain.events import EventType
 from domain.tenants import TenantSettings
 from tests.conftest import TEST_JWT_SECRET, free_port
-from tests.support_leads import eventually, insert_lead, scalar
+from tests.support_leads import MovableClock, eventually, insert_lead, scalar
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class MovableClock:
-    """The real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 async def test_a_lead_past_its_sla_with_no_attempt_is_alerted_once(make_app, make_tenant, engine) -> None:
@@ -183,7 +173,15 @@ async def test_two_server_processes_and_a_restart_alert_each_lead_exactly_once(
     # While no server runs: more overdue leads, and some whose SLA runs out during the outage.
     during = await _overdue_leads(engine, tenants, 60)
     expiring = [(await insert_lead(engine, quick.id))["id"] for _ in range(5)]
-    await asyncio.sleep(2.5)
+    # Until their 2 s SLA has run out by the database's clock (what the sweep compares with).
+    await eventually(
+        lambda: scalar(
+            engine,
+            "SELECT now() > max(created_at) + interval '2 seconds' FROM leads WHERE tenant_id = :tenant",
+            tenant=quick.id,
+        ),
+        within=30,
+    )
 
     async with server_process(database_url):
         await eventually(

@@ -5,7 +5,7 @@ across sweeps, server restarts and changes of the tenant's bounds."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from tests.subscriptions.support import (
     graphql_socket,
     running,
 )
-from tests.support_leads import eventually, scalar
+from tests.support_leads import MovableClock, eventually, scalar
 
 PIPELINE = """
 subscription ($tenantId: ID) {
@@ -36,16 +36,6 @@ mutation ($tenantId: ID!, $input: TenantSettingsInput!) {
 """
 SWEEP = 0.05
 HOUR = timedelta(hours=1)
-
-
-class MovableClock:
-    """The real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 async def _post_lead(server: Server, lead_url: str, phone: str) -> UUID:

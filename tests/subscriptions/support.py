@@ -25,7 +25,7 @@ from domain.events import EventType, NewEvent
 from persistence.snapshots import snapshot
 from persistence.tables import Call, Contact, Lead
 from services.deps import Deps
-from tests.conftest import TEST_JWT_SECRET, free_port, serve
+from tests.conftest import TEST_JWT_SECRET, channel_prefix, free_port, serve
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -298,6 +298,7 @@ async def server_process(database_url: str, redis_url: str, **env: str) -> Async
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
+        "CALLTRAX_REDIS_CHANNEL_PREFIX": channel_prefix(database_url),
         "CALLTRAX_JWT_SECRET": TEST_JWT_SECRET,
         "CALLTRAX_LOG_LEVEL": "WARNING",
         **env,
@@ -311,15 +312,20 @@ async def server_process(database_url: str, redis_url: str, **env: str) -> Async
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as http:
-            for _ in range(200):
+            # Until it answers or exits: starting Python and importing the app takes well over 10 s
+            # on a loaded machine; the deadline only ends a start that hangs.
+            deadline = asyncio.get_running_loop().time() + 120
+            while True:
+                if process.returncode is not None:
+                    raise AssertionError(f"the second server process exited ({process.returncode})")
                 try:
                     if (await http.get(f"{url}/readyz")).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError("the second server process never became ready")
                 await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("the second server process never became ready")
         yield url
     finally:
         process.terminate()

@@ -17,11 +17,15 @@ from calltrax.subscriptions import Subscriptions
 from domain.events import EventType, NewEvent, PublishedEvent
 from persistence.events import number_pending
 from persistence.unit_of_work import transaction
+from tests.conftest import channel_prefix
+
+# Only ends a test that hangs; what a test shows comes from the order of events, not from time.
+HANG_GUARD_SECONDS = 30
 
 
 @pytest.fixture
-async def bus(redis_url: str | None) -> AsyncIterator[EventBus]:
-    bus = EventBus(redis_url or "memory://", inbox_size=8)
+async def bus(database_url: str, redis_url: str | None) -> AsyncIterator[EventBus]:
+    bus = EventBus(redis_url or "memory://", inbox_size=8, channel_prefix=channel_prefix(database_url))
     await bus.connect()
     yield bus
     await bus.disconnect()
@@ -100,7 +104,9 @@ async def test_a_stuck_subscriber_never_delays_the_others_and_resyncs_from_its_c
     for _ in range(total):
         event = (await _number(engine, tenant.id, 1))[0]
         await bus.publish(event)
-        fast_seqs.append((await asyncio.wait_for(fast_first, 2)).seq)
+        # No time limit makes the point (one would fail on a loaded machine): the stuck stream is not
+        # read until all 50 reached the fast one, so a fan-out that waited on it would hang here.
+        fast_seqs.append((await asyncio.wait_for(fast_first, HANG_GUARD_SECONDS)).seq)
         fast_first = asyncio.ensure_future(anext(fast))
     assert fast_seqs == list(range(1, total + 1))
     assert (await asyncio.wait_for(stuck_first, 5)).seq == 1
@@ -110,6 +116,29 @@ async def test_a_stuck_subscriber_never_delays_the_others_and_resyncs_from_its_c
         await fast_first
     await fast.aclose()  # type: ignore[attr-defined]
     await stuck.aclose()  # type: ignore[attr-defined]
+
+
+async def test_buses_with_different_channel_prefixes_share_a_redis_without_hearing_each_other(
+    redis_url: str | None, make_tenant
+) -> None:
+    if redis_url is None:
+        pytest.skip("needs TEST_REDIS_URL (the in-process bus has no channels to share)")
+    tenant = await make_tenant()
+    buses = {prefix: EventBus(redis_url, channel_prefix=prefix) for prefix in ("run-a:", "run-b:")}
+    for bus in buses.values():
+        await bus.connect()
+    try:
+        async with buses["run-b:"].listen(frozenset({tenant.id})) as inbox:
+            # One Redis answers both publishes in order: had the first reached run-b, it would come first.
+            await buses["run-a:"].publish(PublishedEvent(tenant.id, 1, EventType.LEAD_UPDATED, {"run": "a"}))
+            await buses["run-b:"].publish(PublishedEvent(tenant.id, 2, EventType.LEAD_UPDATED, {"run": "b"}))
+            received = await asyncio.wait_for(inbox.get(), HANG_GUARD_SECONDS)
+            assert isinstance(received, PublishedEvent)
+            assert received.payload == {"run": "b"}
+            assert inbox.pending() == 0
+    finally:
+        for bus in buses.values():
+            await bus.disconnect()
 
 
 async def test_retention_prunes_numbered_events_older_than_the_period(

@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import BadInput
-from domain.lead_intake import (
-    LeadInput,
-    MalformedBody,
-    UnsupportedMediaType,
-    contact_point,
-    decode_body,
-    nest_form_pairs,
-    parse_lead,
-)
+from domain.lead_intake import LeadInput, contact_point, parse_lead
+from webhooks.lead_bodies import MalformedBody, UnsupportedMediaType, decode_body, nest_form_pairs
 
 
 def test_nested_contact_and_lead() -> None:
