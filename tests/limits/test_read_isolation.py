@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.read_limits import query_cost
 from graph.schema import schema
-from tests.conftest import TEST_JWT_SECRET, AppFactory, error_codes, free_port, graphql, serve
+from tests.conftest import TEST_JWT_SECRET, AppFactory, channel_prefix, error_codes, free_port, graphql, serve
 from tests.limits.read_flood import BASE_TIME, flood_query
 
 DEFAULT_MAX_COST = 5000
