@@ -4,12 +4,20 @@ Bulk-loads one tenant (default 100,000 leads, 4 calls each) with generate_series
 real uvicorn server in a child process, and times sequential requests from this process.
 
     .venv/bin/python bench/graphql.py --leads 10000 --seconds 5
+
+With `--peer postgraphile` it installs PostGraphile 4 from npm into a scratch folder under /tmp,
+serves the same database with it (production mode, one Node process), and drives the same pages
+on both servers with the same load generator and connections (16), alternating, then prints both
+figures and the ratio per page (docs/reads.md):
+
+    .venv/bin/python bench/graphql.py --peer postgraphile --seconds 8 --rounds 2
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import secrets
@@ -192,6 +200,225 @@ async def run_queries(base_url: str, token: str, tenant_id: str, lead_ids: list[
         print(f"leads page p50 {page['p50']:.2f} ms {verdict} the 30 ms target")
 
 
+# The same pages for both servers: CallTrax's schema, and PostGraphile's generated one over the same
+# tables (it has no auth, no tenant scope and no timeline: the lead page reads the same rows).
+PEER_PAGES: dict[str, tuple[str, str]] = {
+    "leads page": (
+        "query($t: ID) { leads(tenantId: $t, first: 50) { edges { node { id createdAt status "
+        "contact { name } calls { status } } } } }",
+        "query($t: UUID) { allLeads(condition: {tenantId: $t}, orderBy: [CREATED_AT_DESC, ID_DESC], first: 50) "
+        "{ edges { node { id createdAt status contactByContactId { name } "
+        "callsByLeadId(condition: {isPrimaryLeg: true}, orderBy: [STARTED_AT_ASC, ID_ASC]) { nodes { status } } } } } }",
+    ),
+    "calls page": (
+        "query($t: ID) { calls(tenantId: $t, first: 50) { edges { node { id startedAt status direction "
+        "durationSeconds agent { name } lead { id status } } } } }",
+        "query($t: UUID) { allCalls(condition: {tenantId: $t, isPrimaryLeg: true}, "
+        "orderBy: [STARTED_AT_DESC, ID_DESC], first: 50) { edges { node { id startedAt status direction "
+        "durationSeconds agentName leadByLeadId { id status } } } } }",
+    ),
+    "lead(id) timeline": (
+        "query($id: ID!) { lead(id: $id) { id status speedToLeadSeconds contact { name phone } "
+        "timeline { kind at call { status durationSeconds agent { name } } note { body } "
+        "statusChange { toStatus } } } }",
+        "query($id: UUID!) { leadById(id: $id) { id status createdAt firstAttemptAt "
+        "contactByContactId { name phone } "
+        "callsByLeadId(condition: {isPrimaryLeg: true}, orderBy: [STARTED_AT_ASC, ID_ASC]) "
+        "{ nodes { startedAt status durationSeconds agentName } } "
+        "leadNotesByLeadId(orderBy: [CREATED_AT_ASC, ID_ASC]) { nodes { createdAt body } } "
+        "leadStatusChangesByLeadId(orderBy: [CHANGED_AT_ASC, ID_ASC]) { nodes { changedAt toStatus } } } }",
+    ),
+}
+POSTGRAPHILE_DIR = Path("/tmp/calltrax-bench-postgraphile")
+
+
+def install_postgraphile() -> Path:
+    """`npm install postgraphile@4` into a scratch folder (once); the CLI's path."""
+    cli = POSTGRAPHILE_DIR / "node_modules" / ".bin" / "postgraphile"
+    if not cli.exists():
+        POSTGRAPHILE_DIR.mkdir(parents=True, exist_ok=True)
+        (POSTGRAPHILE_DIR / "package.json").write_text('{"name": "calltrax-bench-peer", "private": true}')
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "postgraphile@4"], cwd=POSTGRAPHILE_DIR, check=True
+        )
+    return cli
+
+
+def start_postgraphile(cli: Path, database_url: str, port: int, pool: int) -> subprocess.Popen[bytes]:
+    """One Node process in production mode (no query log, no GraphiQL) on `port`."""
+    url = make_url(database_url).set(drivername="postgres").render_as_string(hide_password=False)
+    command = [str(cli), "-c", url, "--schema", "public", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--disable-graphiql", "--disable-query-log", "--max-pool-size", str(pool)]
+    env = {**os.environ, "NODE_ENV": "production"}
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+
+
+async def wait_graphql(base_url: str, headers: dict[str, str], patience: float = 90.0) -> None:
+    deadline = time.perf_counter() + patience
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=10) as http:
+        while True:
+            try:
+                response = await http.post("/graphql", json={"query": "{ __typename }"})
+                if response.status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"no GraphQL server at {base_url} after {patience:.0f} s")
+            await asyncio.sleep(0.3)
+
+
+async def load(
+    base_url: str, headers: dict[str, str], bodies: list[bytes], seconds: float, connections: int
+) -> dict[str, float]:
+    """`connections` keep-alive clients posting `bodies` in turn for `seconds`: req/s, p50, p99 (ms)."""
+    from bench.http_client import HttpError, KeepAliveClient
+
+    latencies: list[float] = []
+    failures: list[str] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def client(offset: int) -> None:
+        http = KeepAliveClient(base_url, headers=headers, timeout=30)
+        turn = offset
+        try:
+            while time.perf_counter() < stop_at:
+                body = bodies[turn % len(bodies)]
+                turn += connections
+                started = time.perf_counter()
+                try:
+                    status, answer = await http.post("/graphql", body)
+                except HttpError as error:
+                    failures.append(str(error))
+                    continue
+                latencies.append(time.perf_counter() - started)
+                if status != 200 or b'"errors"' in answer:
+                    failures.append(f"{status} {answer[:300]!r}")
+        finally:
+            await http.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(index) for index in range(connections)))
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"{base_url}: {len(failures)} failed requests, first: {failures[0]}")
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": percentile(latencies, 0.5) * 1000,
+        "p99": percentile(latencies, 0.99) * 1000,
+    }
+
+
+async def check_pages(servers: dict[str, tuple[str, dict[str, str], dict[str, list[bytes]]]]) -> None:
+    """Every page answers data, no errors, on every server (before anything is timed)."""
+    for name, (base_url, headers, pages) in servers.items():
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
+            for page, bodies in pages.items():
+                response = await http.post(
+                    "/graphql", content=bodies[0], headers={"Content-Type": "application/json"}
+                )
+                body = response.json()
+                if response.status_code != 200 or body.get("errors") or not body.get("data"):
+                    raise SystemExit(f"{name} {page}: {response.status_code} {str(body)[:500]}")
+
+
+async def run_peer(
+    servers: dict[str, tuple[str, dict[str, str], dict[str, list[bytes]]]],
+    seconds: float,
+    rounds: int,
+    connections: int,
+) -> None:
+    await check_pages(servers)
+    names = list(servers)
+    pages = list(PEER_PAGES)
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for base_url, headers, bodies in servers.values():
+        for page in pages:
+            # Warm-up: pools, prepared statements, JIT of the Node process; not counted.
+            await load(base_url, headers, bodies[page], min(2.0, seconds), connections)
+    for round_ in range(rounds):
+        for page in pages:
+            # Alternating, so drift of the machine's speed hits both servers alike.
+            for name in names if round_ % 2 == 0 else reversed(names):
+                base_url, headers, bodies = servers[name]
+                figures = await load(base_url, headers, bodies[page], seconds, connections)
+                results.setdefault((name, page), []).append(figures)
+                print(
+                    f"round {round_ + 1} {page:<18} {name:<12} {figures['rps']:7.0f} req/s  "
+                    f"p50 {figures['p50']:6.1f} ms  p99 {figures['p99']:6.1f} ms",
+                    flush=True,
+                )
+    print(f"\n{connections} connections, {seconds:.0f} s per run, {rounds} rounds; load: {os.getloadavg()}")
+    print("| page | server | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
+    for page in pages:
+        for name in names:
+            runs = results[(name, page)]
+            print(
+                f"| {page} | {name} | {_span([r['rps'] for r in runs], '.0f')} | "
+                f"{_span([r['p50'] for r in runs], '.1f')} | {_span([r['p99'] for r in runs], '.1f')} |"
+            )
+    for page in pages:
+        ours = [r["rps"] for r in results[(names[0], page)]]
+        theirs = [r["rps"] for r in results[(names[1], page)]]
+        ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+        p99 = max(r["p99"] for r in results[(names[0], page)])
+        verdict = "meets" if min(ratios) >= 1.0 and p99 < 50 else "MISSES"
+        print(
+            f"{page}: {names[0]}/{names[1]} = {_span(ratios, '.2f')}x req/s, {names[0]} p99 max {p99:.1f} ms: "
+            f"{verdict} the target (>= 1.0x, p99 < 50 ms)"
+        )
+
+
+def _span(values: list[float], spec: str) -> str:
+    low, high = min(values), max(values)
+    return format(low, spec) if format(low, spec) == format(high, spec) else f"{low:{spec}}-{high:{spec}}"
+
+
+def peer_main(args: argparse.Namespace, tenant_id: str, token: str, lead_ids: list[str]) -> None:
+    cli = install_postgraphile()
+    ours, theirs = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "CALLTRAX_JWT_SECRET": SECRET,
+        "CALLTRAX_LOG_LEVEL": "WARNING",
+        "CALLTRAX_DATA_DIR": f"/tmp/calltrax-bench-{secrets.token_hex(4)}",
+    }
+    env.pop("REDIS_URL", None)
+    command = [sys.executable, "-m", "uvicorn", "calltrax.app:app_from_env", "--factory", "--no-access-log"]
+    command += ["--host", "127.0.0.1", "--port", str(ours), "--log-level", "warning"]
+    calltrax = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    postgraphile = start_postgraphile(cli, args.database_url, theirs, pool=args.connections)
+    print(
+        f"CallTrax (one uvicorn worker) pid {calltrax.pid}; PostGraphile 4 (one Node process) pid {postgraphile.pid}"
+    )
+
+    def page_bodies(index: int) -> dict[str, list[bytes]]:
+        found: dict[str, list[bytes]] = {}
+        for page, documents in PEER_PAGES.items():
+            document = documents[index]
+            if "$id" in document:
+                found[page] = [
+                    json.dumps({"query": document, "variables": {"id": i}}).encode() for i in lead_ids
+                ]
+            else:
+                found[page] = [json.dumps({"query": document, "variables": {"t": tenant_id}}).encode()]
+        return found
+
+    servers = {
+        "CallTrax": (f"http://127.0.0.1:{ours}", {"Authorization": f"Bearer {token}"}, page_bodies(0)),
+        "PostGraphile": (f"http://127.0.0.1:{theirs}", {}, page_bodies(1)),
+    }
+    try:
+        for base_url, headers, _ in servers.values():
+            asyncio.run(wait_graphql(base_url, headers))
+        asyncio.run(run_peer(servers, args.seconds, args.rounds, args.connections))
+    finally:
+        for process in (calltrax, postgraphile):
+            process.terminate()
+            process.wait(timeout=20)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -203,11 +430,17 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--calls-per-lead", type=int, default=4, choices=range(1, 5))
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per query")
+    parser.add_argument("--peer", choices=["postgraphile"], help="drive the same pages on a peer server too")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections (--peer)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per page (--peer)")
     args = parser.parse_args()
 
     asyncio.run(ensure_database(args.database_url))
     upgrade(args.database_url)
     tenant_id, token, lead_ids = asyncio.run(seed(args.database_url, args.leads, args.calls_per_lead))
+    if args.peer:
+        peer_main(args, tenant_id, token, lead_ids)
+        return
 
     port = free_port()
     env = {

@@ -15,14 +15,17 @@ class HttpError(Exception):
 
 
 class KeepAliveClient:
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 10.0, headers: dict[str, str] | None = None
+    ) -> None:
         parts = urlsplit(base_url)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 80
         self._timeout = timeout
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._host_header = f"Host: {self._host}:{self._port}\r\n".encode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        self._host_header = f"Host: {self._host}:{self._port}\r\n{extra}".encode()
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._reader is None or self._writer is None:
@@ -51,6 +54,7 @@ class KeepAliveClient:
             raise HttpError(f"not an HTTP answer: {status_line[:40]!r}")
         status = int(parts[1])
         length = 0
+        chunked = False
         closing = False
         while True:
             line = await reader.readuntil(b"\r\n")
@@ -62,10 +66,24 @@ class KeepAliveClient:
                 length = int(value.strip())
             elif lowered == b"connection" and value.strip().lower() == b"close":
                 closing = True
-        body = await reader.readexactly(length) if length else b""
+            elif lowered == b"transfer-encoding" and value.strip().lower() == b"chunked":
+                chunked = True
+        body = await self._chunks(reader) if chunked else await reader.readexactly(length) if length else b""
         if closing:
             await self.close()
         return status, body
+
+    @staticmethod
+    async def _chunks(reader: asyncio.StreamReader) -> bytes:
+        """A chunked body (Node servers answer so): size lines, chunks, a zero chunk and its CRLF."""
+        body = b""
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                return body
+            body += await reader.readexactly(size + 2)
+            body = body[:-2]
 
     async def close(self) -> None:
         if self._writer is not None:

@@ -127,6 +127,7 @@ def create_app(
         socket_limits=SocketLimits(
             per_address=settings.ws_max_per_address, per_user=settings.ws_max_per_user
         ),
+        compiled_reads=settings.graphql_compiled_reads,
     )
     routes: list[BaseRoute] = [
         Route("/", home, methods=["GET"]),

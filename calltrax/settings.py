@@ -100,6 +100,8 @@ class Settings:
     ws_max_per_address: int = 100
     max_connections: int = 4000
     keep_alive_seconds: int = 5
+    # Queries over the read schema answered by one SQL statement (docs/reads.md); false = resolvers.
+    graphql_compiled_reads: bool = True
 
     @property
     def broadcast_url(self) -> str:
@@ -229,6 +231,9 @@ class Settings:
             max_connections=_check_count("CALLTRAX_MAX_CONNECTIONS", get("CALLTRAX_MAX_CONNECTIONS"), 4000),
             keep_alive_seconds=_check_count(
                 "CALLTRAX_KEEP_ALIVE_SECONDS", get("CALLTRAX_KEEP_ALIVE_SECONDS"), 5
+            ),
+            graphql_compiled_reads=_check_bool(
+                "CALLTRAX_GRAPHQL_COMPILED_READS", get("CALLTRAX_GRAPHQL_COMPILED_READS"), True
             ),
         )
         settings.check_secret()

@@ -19,3 +19,14 @@ class CallStatus(StrEnum):
     VOICEMAIL = "voicemail"
     # Inbound, reached only an IVR, a menu or a queue: no agent rang, no voicemail.
     ABANDONED = "abandoned"
+
+
+# Dialpad user ids are numbers of up to 20 digits; a filter longer than this matches nothing anyway.
+MAX_AGENT_ID_LENGTH = 64
+
+
+def agent_id_problem(agent_id: str) -> str | None:
+    """What is wrong with an agent id given as a filter, or None."""
+    if not agent_id or len(agent_id) > MAX_AGENT_ID_LENGTH or "\x00" in agent_id:
+        return f"a Dialpad user id of 1 to {MAX_AGENT_ID_LENGTH} characters"
+    return None

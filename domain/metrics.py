@@ -16,6 +16,15 @@ plain-Python reference of the rules is tests/metrics/definitions.py):
   when neither happened and the SLA has run out (age > SLA at the clock's now); a lead younger than
   the SLA with neither is neither.
 - Business hours: the same figures with every duration counted only while the tenant is open.
+- SLA clock (tenant setting): WALL, the SLA runs around the clock; BUSINESS_HOURS, it runs only
+  while the tenant is open (holidays closed), so a lead's deadline is the instant its open seconds
+  reach the SLA. The SLA figures (speed-to-lead and first-contact within/breached, contacted within
+  the SLA, within SLA by source, the SLA sweep's `sla_breached_at`) follow it; the business-hours
+  figures always count open seconds.
+- First contact of a lead = its first connected customer call either direction at or after its
+  creation (`first_connected_at`); time to first contact is that minus `created_at`.
+- The breakdowns (attempts to contact, missed inbound calls, by agent, by source) are defined in
+  docs/metrics.md and computed in `persistence/metrics.py`.
 - Rates: numerator / denominator; value null when the denominator is 0.
 - Ranges are half-open [from, to); leads belong to the range by `created_at`, calls by
   `started_at`; a lead's later calls count for it even when they fall after `to`.
@@ -35,6 +44,8 @@ from domain.business_hours import local_instant
 DEFAULT_RANGE_DAYS = 30
 # Wider ranges are exports, not dashboards; the trend would have one point per day.
 MAX_RANGE_DAYS = 400
+# attemptsToContact.neverReached: the share of leads not reached after at least this many attempts.
+NEVER_REACHED_ATTEMPTS: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,93 @@ class TrendDay:
 
 
 @dataclass(frozen=True)
+class NeverReached:
+    """Leads with at least `attempts` outbound attempts that were never reached / such leads."""
+
+    attempts: int
+    rate: Rate
+
+
+@dataclass(frozen=True)
+class AttemptsToContact:
+    """Outbound attempts from a lead's creation to its first contact (all of them while never reached)."""
+
+    # Over the leads reached.
+    average: float | None
+    median: float | None
+    contacted_leads: int
+    never_reached: tuple[NeverReached, ...]
+
+
+@dataclass(frozen=True)
+class MissedInbound:
+    """Inbound customer calls of the range that were missed, abandoned or went to voicemail."""
+
+    total: int
+    missed: int
+    abandoned: int
+    voicemail: int
+    # Followed by an outbound call to the same person / total.
+    called_back: Rate
+    callback_median_seconds: float | None
+    callback_p90_seconds: float | None
+
+
+@dataclass(frozen=True)
+class AgentMetrics:
+    """One agent's customer calls started in the range, and the range's leads they attempted first."""
+
+    agent_id: str
+    name: str | None
+    # None when the viewer may not see agents' emails.
+    email: str | None
+    attempts: int
+    leads_first_attempted: int
+    median_speed_seconds: float | None
+    connects: int
+    # Outbound calls that connected / outbound calls.
+    connection_rate: Rate
+    bookings: int
+    # Connected calls with a booked disposition / connected calls (both directions).
+    booking_rate: Rate
+    median_talk_seconds: float | None
+
+
+@dataclass(frozen=True)
+class SourceMetrics:
+    """The range's leads of one source."""
+
+    source: str
+    leads: int
+    median_speed_seconds: float | None
+    within_sla: int
+    contacted: int
+    booked: int
+    # Booked leads / leads.
+    booking_rate: Rate
+    # From the tenant's setting; None when it has none for this source.
+    cost_per_lead: float | None
+    spend: float | None
+    cost_per_booking: float | None
+
+
+def source_costs(cost_per_lead: float | None, leads: int, booked: int) -> tuple[float | None, float | None]:
+    """(spend, cost per booking) of a source: cost per lead x leads, and that / booked leads."""
+    if cost_per_lead is None:
+        return None, None
+    spend = cost_per_lead * leads
+    return spend, (spend / booked if booked else None)
+
+
+@dataclass(frozen=True)
+class Breakdowns:
+    attempts_to_contact: AttemptsToContact
+    missed_inbound: MissedInbound
+    by_agent: tuple[AgentMetrics, ...]
+    by_source: tuple[SourceMetrics, ...]
+
+
+@dataclass(frozen=True)
 class Metrics:
     tenant_id: UUID
     range_from: datetime
@@ -122,9 +220,18 @@ class Metrics:
     connection_rate: Rate
     # Connected customer calls with a booked disposition (on any leg) / connected customer calls.
     booking_rate: Rate
-    # Leads with a connected call at or after creation / leads.
+    # Leads with a connected call at or after creation, at any time / leads.
     lead_response_rate: Rate
     trend: tuple[TrendDay, ...]
+    # The speed-to-lead figures measured to the first contact (a connected call either way).
+    time_to_first_contact: SpeedToLead
+    business_hours_to_first_contact: SpeedToLead
+    # Leads reached within the SLA (under the tenant's SLA clock) / leads.
+    contacted_within_sla: Rate
+    # Computed only when asked for (they read the range's calls).
+    breakdowns: Breakdowns | None = None
+    # The same figures for the period of equal length just before, when asked for.
+    previous: Metrics | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +249,18 @@ def default_range(now: datetime, timezone: str, days: int = DEFAULT_RANGE_DAYS) 
         range_from=local_instant(today - timedelta(days=days - 1), 0, zone),
         range_to=local_instant(today + timedelta(days=1), 0, zone),
     )
+
+
+def previous_range(range_from: datetime, range_to: datetime, timezone: str) -> MetricsRange:
+    """The period of equal length just before [from, to): as many tenant days earlier when both
+    bounds are local midnights (so a DST change keeps whole days), else the same duration."""
+    zone = ZoneInfo(timezone)
+    local_from, local_to = range_from.astimezone(zone), range_to.astimezone(zone)
+    if local_from.time() == local_to.time() == datetime.min.time():
+        days = (local_to.date() - local_from.date()).days
+        start = local_instant(local_from.date() - timedelta(days=days), 0, zone)
+        return MetricsRange(range_from=start, range_to=range_from)
+    return MetricsRange(range_from=range_from - (range_to - range_from), range_to=range_from)
 
 
 def range_problem(range_from: datetime, range_to: datetime) -> dict[str, str]:

@@ -59,3 +59,16 @@ def can_administer(principal: Principal) -> bool:
 def can_manage_public_links(principal: Principal, tenant_id: UUID) -> bool:
     """Public dashboard links: admins, and agents for their assigned tenants."""
     return can_work_leads(principal, tenant_id)
+
+
+def can_see_agent_row(principal: Principal, agent_email: str | None) -> bool:
+    """Per-agent metrics rows: admins and clients see every agent's; an agent only their own (the
+    row whose email is theirs)."""
+    if principal.role is Role.AGENT:
+        return agent_email is not None and agent_email.casefold() == principal.email.casefold()
+    return True
+
+
+def can_see_agent_emails(principal: Principal) -> bool:
+    """Agents' emails in per-agent metrics: admins and agents (their own row); clients see names only."""
+    return principal.role is not Role.CLIENT

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 import phonenumbers
 
@@ -12,11 +14,15 @@ from domain.dispositions import normalize_disposition
 from domain.errors import BadInput
 from domain.leads import StageBounds
 from domain.provisioning import validate_hours
-from domain.tenants import TenantSettings
+from domain.tenants import SlaClock, TenantSettings
 
 MAX_SLA_SECONDS = 7 * 86_400
 MAX_BOOKED_DISPOSITIONS = 20
 MAX_DISPOSITION_LENGTH = 100
+MAX_HOLIDAYS = 400
+MAX_SOURCE_COSTS = 100
+MAX_SOURCE_LENGTH = 100
+MAX_SOURCE_COST = 1_000_000
 
 
 class Unchanged:
@@ -36,6 +42,11 @@ class SettingsChange:
     booked_dispositions: Sequence[str] | Unchanged = UNCHANGED
     # ISO 3166 region, or None to derive it from the timezone again.
     default_region: str | Unchanged | None = UNCHANGED
+    # The whole list is replaced.
+    holidays: Sequence[date] | Unchanged = UNCHANGED
+    sla_clock: SlaClock | Unchanged = UNCHANGED
+    # Lead source -> cost of one lead; the whole mapping is replaced.
+    source_costs: Mapping[str, float] | Unchanged = UNCHANGED
 
 
 def apply_change(settings: TenantSettings, change: SettingsChange) -> tuple[TenantSettings, dict[str, str]]:
@@ -79,4 +90,21 @@ def apply_change(settings: TenantSettings, change: SettingsChange) -> tuple[Tena
             problems["defaultRegion"] = "an ISO 3166 region code such as US or AU"
         else:
             updated = replace(updated, default_region=region)
+    if not isinstance(change.holidays, Unchanged):
+        if len(change.holidays) > MAX_HOLIDAYS:
+            problems["holidays"] = f"at most {MAX_HOLIDAYS} dates"
+        else:
+            updated = replace(updated, holidays=tuple(sorted(set(change.holidays))))
+    if not isinstance(change.sla_clock, Unchanged):
+        updated = replace(updated, sla_clock=change.sla_clock)
+    if not isinstance(change.source_costs, Unchanged):
+        costs = {source.strip(): cost for source, cost in change.source_costs.items()}
+        if len(costs) > MAX_SOURCE_COSTS:
+            problems["sourceCosts"] = f"at most {MAX_SOURCE_COSTS} sources"
+        elif any(not source or len(source) > MAX_SOURCE_LENGTH or "\x00" in source for source in costs):
+            problems["sourceCosts"] = f"each source a name of 1 to {MAX_SOURCE_LENGTH} characters"
+        elif any(not (math.isfinite(cost) and 0 <= cost <= MAX_SOURCE_COST) for cost in costs.values()):
+            problems["sourceCosts"] = f"each cost a number from 0 to {MAX_SOURCE_COST}"
+        else:
+            updated = replace(updated, source_costs=tuple(sorted(costs.items())))
     return updated, problems

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from domain.business_hours import InvalidHours, WeeklyHours, parse_hours
 from domain.leads import StageBounds
 
 
@@ -32,6 +34,14 @@ DEFAULT_BOOKED_KEYWORDS: tuple[str, ...] = ("book", "appointment")
 DEFAULT_SLA_SECONDS = 300
 
 
+class SlaClock(StrEnum):
+    """How a lead's SLA runs: on the wall clock, or only while the tenant is open (business hours,
+    holidays closed); docs/metrics.md."""
+
+    WALL = "wall"
+    BUSINESS_HOURS = "business_hours"
+
+
 @dataclass(frozen=True)
 class TenantSettings:
     """Per-tenant knobs, stored as JSON on the tenant row; absent keys take these defaults."""
@@ -45,6 +55,12 @@ class TenantSettings:
     default_region: str | None = None
     # Dialpad events without a JWT signature are refused unless this is on.
     allow_unsigned_events: bool = False
+    # Dates closed all day (tenant days): every business-hours figure and the business SLA skip them.
+    holidays: tuple[date, ...] = ()
+    sla_clock: SlaClock = SlaClock.WALL
+    # What one lead of a source cost (in the tenant's currency), by lead source; sources left out
+    # have no cost.
+    source_costs: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> TenantSettings:
@@ -57,7 +73,20 @@ class TenantSettings:
             booked_dispositions=tuple(data.get("booked_dispositions") or DEFAULT_BOOKED_KEYWORDS),
             default_region=data.get("default_region"),
             allow_unsigned_events=bool(data.get("allow_unsigned_events", False)),
+            holidays=tuple(sorted(date.fromisoformat(day) for day in data.get("holidays") or ())),
+            sla_clock=SlaClock(data.get("sla_clock") or SlaClock.WALL.value),
+            source_costs=tuple(
+                sorted((str(k), float(v)) for k, v in (data.get("source_costs") or {}).items())
+            ),
         )
+
+    def weekly_hours(self) -> WeeklyHours:
+        """The business hours as open intervals; settings written before validation existed fall
+        back to the default rather than fail a dashboard or the SLA sweep."""
+        try:
+            return parse_hours(self.business_hours)
+        except InvalidHours:
+            return parse_hours(DEFAULT_BUSINESS_HOURS)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,4 +96,7 @@ class TenantSettings:
             "booked_dispositions": list(self.booked_dispositions),
             "default_region": self.default_region,
             "allow_unsigned_events": self.allow_unsigned_events,
+            "holidays": [day.isoformat() for day in self.holidays],
+            "sla_clock": self.sla_clock.value,
+            "source_costs": dict(self.source_costs),
         }

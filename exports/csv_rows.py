@@ -156,6 +156,10 @@ LEADS = Table(
         ("first_connected_at", Kind.TIME),
         ("booked_at", Kind.TIME),
         ("sla_breached_at", Kind.TIME),
+        ("attempts", Kind.TEXT),
+        ("attempts_to_contact", Kind.TEXT),
+        ("first_attempt_agent_id", Kind.TEXT),
+        ("first_attempt_agent_name", Kind.TEXT),
     ],
 )
 
@@ -174,6 +178,7 @@ CALLS = Table(
         ("booked", Kind.BOOL),
         ("external_number", Kind.PHONE),
         ("internal_number", Kind.PHONE),
+        ("agent_id", Kind.TEXT),
         ("agent_name", Kind.TEXT),
         ("agent_email", Kind.TEXT),
         ("started_at", Kind.TIME),

@@ -25,8 +25,17 @@ from services.authenticate import authenticate
 from services.export_calls import export_calls
 from services.export_leads import export_leads
 
-LEAD_PARAMS = {"tenantId", "status", "stage", "source", "createdFrom", "createdTo", "search"}
-CALL_PARAMS = {"tenantId", "direction", "status", "disposition", "startedFrom", "startedTo", "leadId"}
+LEAD_PARAMS = {"tenantId", "status", "stage", "source", "createdFrom", "createdTo", "search", "attemptedBy"}
+CALL_PARAMS = {
+    "tenantId",
+    "direction",
+    "status",
+    "disposition",
+    "startedFrom",
+    "startedTo",
+    "leadId",
+    "agentId",
+}
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +136,7 @@ async def leads_csv(request: Request) -> Response:
             created_from=params.time("createdFrom"),
             created_to=params.time("createdTo"),
             search=params.text("search"),
+            attempted_by=params.text("attemptedBy"),
         )
         stages = params.enums("stage", PipelineStage)
         tenant_id = params.uuid("tenantId")
@@ -150,6 +160,7 @@ async def calls_csv(request: Request) -> Response:
             started_from=params.time("startedFrom"),
             started_to=params.time("startedTo"),
             lead_id=params.uuid("leadId"),
+            agent_id=params.text("agentId"),
         )
         tenant_id = params.uuid("tenantId")
         params.check()

@@ -23,6 +23,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from domain.errors import DomainError
 from domain.ports import EventSubscriber, LiveAccess
 from domain.storable import unstorable
+from graph.compiled_reads import encoded_answer
 from graph.context import Context
 from graph.graphiql import graphiql_page
 from graph.loaders import Loaders
@@ -55,6 +56,9 @@ class CallTraxGraphQL(GraphQL[Context, None]):
     _ENCODED_KEEP = 16
 
     def encode_json(self, data: object) -> str | bytes:
+        compiled = encoded_answer(data)
+        if compiled is not None:
+            return compiled
         shared = _shared_next_payload(data)
         if shared is None:
             return super().encode_json(data)
@@ -76,9 +80,11 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         access_key: str = "access",
         read_body: BodyReader | None = None,
         socket_limits: SocketLimits | None = None,
+        compiled_reads: bool = True,
     ) -> None:
         """`read_body` reads a POST body within its size and time limits (the composition root hands
-        the webhooks' reader); `socket_limits` bounds open websockets per address and per user."""
+        the webhooks' reader); `socket_limits` bounds open websockets per address and per user;
+        `compiled_reads` lets HTTP queries over the read schema run as one statement (graph/compiled_reads.py)."""
         self._encoded: OrderedDict[int, tuple[object, str]] = OrderedDict()
         super().__init__(
             schema,
@@ -91,6 +97,7 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         self._access_key = access_key
         self._read_body = read_body
         self._socket_limits = socket_limits
+        self._compiled_reads = compiled_reads
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL with its assets from this server (graph/graphiql), not Strawberry's CDN page."""
@@ -140,6 +147,7 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             subscriber=subscriber,
             request_id=request.scope.get("calltrax.request_id"),
             watcher=getattr(state, self._access_key, None),
+            compiled_reads=self._compiled_reads and isinstance(request, Request),
         )
         if isinstance(request, Request):
             # Per request; websocket contexts live per connection and get uncached loaders on first use.

@@ -35,6 +35,8 @@ class Context:
     # Keeps open connections' callers current (revocations); `access` is a websocket's own handle.
     watcher: AccessWatcher | None = None
     access: LiveAccess | None = None
+    # Queries over the read schema may be answered by one statement (graph/compiled_reads.py).
+    compiled_reads: bool = False
 
     def require_principal(self) -> Principal:
         if self.principal is None:

@@ -7,7 +7,7 @@ import strawberry
 from domain.calls import CallDirection, CallStatus
 from domain.leads import LeadStatus, PipelineStage
 from domain.roles import Role
-from domain.tenants import DialpadMode, TenantStatus
+from domain.tenants import DialpadMode, SlaClock, TenantStatus
 
 # strawberry.enum marks the class itself, so annotations keep the domain types (and mypy sees them).
 for _enum, _name in (
@@ -18,6 +18,7 @@ for _enum, _name in (
     (CallStatus, "CallStatus"),
     (TenantStatus, "TenantStatus"),
     (DialpadMode, "DialpadMode"),
+    (SlaClock, "SlaClock"),
 ):
     strawberry.enum(_enum, name=_name)
 
@@ -28,5 +29,6 @@ __all__ = [
     "LeadStatus",
     "PipelineStage",
     "Role",
+    "SlaClock",
     "TenantStatus",
 ]

@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 from domain.storable import unstorable
 from graph.calls.mutations import CallsMutation
 from graph.calls.query import CallsQuery
+from graph.compiled_reads import CompiledReads
 from graph.errors import DomainErrorMasking
 from graph.execution import SharedSubscriptionExecution
 from graph.leads.mutations import LeadsMutation
@@ -115,5 +116,7 @@ schema = CallTraxSchema(
         # Query cost and per-user concurrency, priced with the variables (graph/read_limits.py).
         ReadLimitsExtension,
         DomainErrorMasking,
+        # Queries over the read schema as one SQL statement when they can be (docs/reads.md).
+        CompiledReads,
     ],
 )

@@ -34,6 +34,8 @@ class CallFilter:
     started_from: datetime | None = None
     started_to: datetime | None = None
     lead_id: UUID | None = None
+    # The customer call's agent (Dialpad user id).
+    agent_id: str | None = None
     # False: customer calls (primary legs) only, what metrics count; True: every leg with events.
     legs: bool = False
 
@@ -59,6 +61,8 @@ def _conditions(tenant_ids: frozenset[UUID] | None, where: CallFilter) -> list[C
         conditions.append(calls.c.started_at < where.started_to)
     if where.lead_id is not None:
         conditions.append(calls.c.lead_id == where.lead_id)
+    if where.agent_id is not None:
+        conditions.append(calls.c.agent_id == where.agent_id)
     return conditions
 
 
@@ -109,6 +113,7 @@ CALL_EXPORT_COLUMNS = (
     calls.c.booked,
     calls.c.external_number,
     calls.c.internal_number,
+    calls.c.agent_id,
     calls.c.agent_name,
     calls.c.agent_email,
     calls.c.started_at,
@@ -175,3 +180,9 @@ async def legs_of_calls(connection: AsyncConnection, call_ids: Sequence[UUID]) -
     for row in rows:
         found[row[0]].append(CallRow.from_db(row[1:]))
     return found
+
+
+def list_conditions(tenant_ids: frozenset[UUID] | None, where: CallFilter) -> list[ColumnElement[bool]]:
+    """The conditions of a call list (customer calls or legs, scope, filter) on `calls`, for statements
+    built elsewhere (persistence/graph_reads.py), so a list means the same rows however it is read."""
+    return _conditions(tenant_ids, where)

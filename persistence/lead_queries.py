@@ -11,19 +11,20 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.leads import LeadStatus
 from persistence.keyset import PageKey, after_key, newest_first, stream_in_batches, uuid_in
 from persistence.rows import ContactRow, LeadRow, StatusChangeRow
 from persistence.snapshots import snapshot
-from persistence.tables import Contact, Lead, LeadStatusChange, Tenant
+from persistence.tables import Call, Contact, Lead, LeadStatusChange, Tenant
 
 leads = Lead.__table__
 contacts = Contact.__table__
 status_changes = LeadStatusChange.__table__
 tenants = Tenant.__table__
+calls = Call.__table__
 
 _LEAD_COLUMNS = [leads.c[field.name] for field in dataclasses.fields(LeadRow)]
 _CONTACT_COLUMNS = [contacts.c[field.name] for field in dataclasses.fields(ContactRow)]
@@ -51,6 +52,19 @@ class LeadFilter:
     # The pipeline-stage filter, resolved by the caller into per-tenant created_at windows;
     # None = no stage filter, empty = matches nothing.
     created_windows: tuple[CreatedWindow, ...] | None = None
+    # Leads this agent (Dialpad user id) attempted: placed an outbound customer call to.
+    attempted_by: str | None = None
+
+
+def _attempts(*conditions: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    """A lead's attempts: outbound customer calls to its contact at or after its creation."""
+    return [
+        calls.c.contact_id == leads.c.contact_id,
+        calls.c.direction == "outbound",
+        calls.c.is_primary_leg,
+        calls.c.started_at >= leads.c.created_at,
+        *conditions,
+    ]
 
 
 def _like(text: str) -> str:
@@ -85,6 +99,8 @@ def _conditions(tenant_ids: frozenset[UUID] | None, where: LeadFilter) -> list[C
                 parts.append(leads.c.created_at <= window.until)
             windows.append(and_(*parts))
         conditions.append(or_(*windows) if windows else false())
+    if where.attempted_by is not None:
+        conditions.append(exists().where(*_attempts(calls.c.agent_id == where.attempted_by)))
     if where.search and where.search.strip():
         text = where.search.strip()
         matches: list[ColumnElement[bool]] = [
@@ -164,6 +180,32 @@ LEAD_EXPORT_COLUMNS = (
     leads.c.first_connected_at,
     leads.c.booked_at,
     leads.c.sla_breached_at,
+    select(func.count()).where(*_attempts()).scalar_subquery().label("attempts"),
+    select(func.count())
+    .where(
+        *_attempts(
+            # Up to the first contact (a connection before the lead's creation is none of its).
+            or_(
+                leads.c.first_connected_at.is_(None),
+                leads.c.first_connected_at < leads.c.created_at,
+                calls.c.started_at <= leads.c.first_connected_at,
+            )
+        )
+    )
+    .scalar_subquery()
+    .label("attempts_to_contact"),
+    select(calls.c.agent_id)
+    .where(*_attempts(calls.c.started_at == leads.c.first_attempt_at))
+    .order_by(calls.c.agent_id)
+    .limit(1)
+    .scalar_subquery()
+    .label("first_attempt_agent_id"),
+    select(calls.c.agent_name)
+    .where(*_attempts(calls.c.started_at == leads.c.first_attempt_at))
+    .order_by(calls.c.agent_id)
+    .limit(1)
+    .scalar_subquery()
+    .label("first_attempt_agent_name"),
 )
 
 
@@ -230,3 +272,9 @@ async def lead_event_payload(
     lead = (await connection.execute(select(leads).where(leads.c.id == lead_id))).one()
     contact = (await connection.execute(select(contacts).where(contacts.c.id == lead.contact_id))).one()
     return {"lead": snapshot(lead, exclude=("raw_data",)), "contact": snapshot(contact), "changes": changes}
+
+
+def list_conditions(tenant_ids: frozenset[UUID] | None, where: LeadFilter) -> list[ColumnElement[bool]]:
+    """The conditions of a lead list (scope and filter) on `leads`, for statements built elsewhere
+    (persistence/graph_reads.py), so a list means the same rows however it is read."""
+    return _conditions(tenant_ids, where)

@@ -23,12 +23,18 @@ of every tenant costs one query:
 - primary calls counted per day (ix_calls_metrics, index-only), totals summed from the days;
 - the trend as a JSON array per request (day, leads, median speed, calls, connected, booked).
 
-Business seconds: B(t) = seconds the tenant was open from the clock's start up to instant t, and a
-lead's business speed is B(attempt) - B(created). The clock lists every open interval from the
-day before the range (or now) to the day after its end (or now) as epoch seconds, exact across DST
-since each bound is `(day + wall time) AT TIME ZONE tz`; B(t) is then a binary search
-(`width_bucket`) and a subtraction, whatever the gap. An attempt stamped more than a day after the
-clock's now stops counting at the clock's end (only a fake clock can do that).
+Business seconds: B(t) = seconds the tenant was open from the clock's start up to instant t
+(`persistence/business_clock.py`, holidays closed), and a lead's business speed is
+B(attempt) - B(created). The clock covers the day before the range (or now) to the day after its
+end (or now). An attempt stamped more than a day after the clock's now stops counting at the
+clock's end (only a fake clock can do that). Every SLA state is read against a deadline from the
+same module (the tenant's SLA clock: wall or business hours).
+
+Breakdowns (docs/metrics.md), for the requests that ask for them (`details`), in the same
+statement: the tenant's primary calls since the earliest such range's start are read once
+(ix_calls_metrics, index-only) and hash-joined to the range's leads (attempts to first contact,
+the agent of each lead's first attempt) and to themselves (a missed inbound call's callback: the
+next outbound call to the same contact); agents' figures group the range's calls.
 """
 
 from __future__ import annotations
@@ -44,12 +50,28 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.business_hours import WeeklyHours
 from domain.metrics import (
+    NEVER_REACHED_ATTEMPTS,
     SPEED_BANDS,
+    AgentMetrics,
+    AttemptsToContact,
     BandCount,
+    Breakdowns,
     Metrics,
+    MissedInbound,
+    NeverReached,
     Rate,
+    SourceMetrics,
     SpeedToLead,
     TrendDay,
+    source_costs,
+)
+from persistence.business_clock import (
+    TenantClock,
+    business_clock_ctes,
+    clock_parameters,
+    deadlines_lateral,
+    open_seconds_at,
+    sla_state,
 )
 
 
@@ -61,6 +83,13 @@ class MetricsRequest:
     range_to: datetime
     sla_seconds: int
     hours: WeeklyHours
+    holidays: tuple[date, ...] = ()
+    # The SLA runs only while open (SlaClock.BUSINESS_HOURS).
+    business_sla: bool = False
+    # Also the breakdowns (they read the range's calls).
+    details: bool = False
+    # Source -> cost of one lead (tenant setting).
+    source_costs: tuple[tuple[str, float], ...] = ()
 
 
 def _band_counts(column: str, prefix: str) -> str:
@@ -73,24 +102,37 @@ def _band_counts(column: str, prefix: str) -> str:
 _BAND_THRESHOLDS = "ARRAY[" + ", ".join(str(band.lower_seconds) for band in SPEED_BANDS) + "]::float8[]"
 
 
-def _open_seconds_at(row: str, epoch: str, bucket: str) -> str:
-    """B(t): open seconds from the clock's start to instant `row.epoch`, given `row.bucket` =
-    width_bucket(epoch, bounds); odd buckets lie inside an open interval."""
-    cums, bounds, epoch, bucket = f"{row}.cums", f"{row}.bounds", f"{row}.{epoch}", f"{row}.{bucket}"
-    return f"(coalesce({cums}[{bucket}], 0) + CASE WHEN {bucket} % 2 = 1 THEN {epoch} - {bounds}[{bucket}] ELSE 0 END)"
+def _speed_aggregates(prefix: str, seconds: str, reached: str, state: str) -> str:
+    """Average, median and p90 of `seconds` over the leads `reached`, SLA states and bands."""
+    return f"""avg({seconds}) FILTER (WHERE {reached}) AS {prefix}_avg,
+        -- One sort serves both percentiles.
+        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {seconds}) FILTER (WHERE {reached})
+            AS {prefix}_percentiles,
+        count(*) FILTER (WHERE {state} = 1) AS {prefix}_within,
+        count(*) FILTER (WHERE {state} = 2) AS {prefix}_breached,
+        {_band_counts(f"CASE WHEN {reached} THEN width_bucket({seconds}, {_BAND_THRESHOLDS}) - 1 END", f"{prefix}_band_")}"""
 
+
+_NOW_EPOCH = "date_part('epoch', CAST(:now AS timestamptz))"
+
+_NEVER_REACHED = ",\n        ".join(
+    f"count(*) FILTER (WHERE attempts >= {n}) AS tried_{n}, "
+    f"count(*) FILTER (WHERE attempts >= {n} AND NOT contacted) AS unreached_{n}"
+    for n in NEVER_REACHED_ATTEMPTS
+)
 
 # Numbers in the text come from domain constants above, never from input.
 _METRICS_SQL = f"""
 WITH params AS MATERIALIZED (
-    SELECT p.idx, p.tenant_id, p.tz, p.range_from, p.range_to, p.sla, f.first_day,
-           f.last_day - f.first_day + 1 AS days,
+    SELECT p.idx, p.tenant_id, p.tz, p.range_from, p.range_to, p.sla, p.business_sla, p.details,
+           f.first_day, f.last_day - f.first_day + 1 AS days,
            -- Where each tenant day of the range starts, then the range's end.
            ARRAY(SELECT greatest(p.range_from, (f.first_day + g.n)::timestamp AT TIME ZONE p.tz)
                  FROM generate_series(0, f.last_day - f.first_day) AS g(n) ORDER BY g.n) || p.range_to AS day_bounds
     FROM unnest(CAST(:tenant_ids AS uuid[]), CAST(:tzs AS text[]), CAST(:froms AS timestamptz[]),
-                CAST(:tos AS timestamptz[]), CAST(:slas AS float8[]))
-         WITH ORDINALITY AS p(tenant_id, tz, range_from, range_to, sla, idx)
+                CAST(:tos AS timestamptz[]), CAST(:slas AS float8[]), CAST(:business_slas AS bool[]),
+                CAST(:details AS bool[]))
+         WITH ORDINALITY AS p(tenant_id, tz, range_from, range_to, sla, business_sla, details, idx)
     CROSS JOIN LATERAL (
         SELECT (p.range_from AT TIME ZONE p.tz)::date AS first_day,
                ((p.range_to - interval '1 microsecond') AT TIME ZONE p.tz)::date AS last_day
@@ -99,68 +141,45 @@ WITH params AS MATERIALIZED (
 -- One row per tenant day: rows are read one index range per day, so a row's day is known
 -- without a time zone conversion (or any work) per row.
 days AS MATERIALIZED (
-    SELECT p.idx, p.tenant_id, p.sla, p.first_day + g.n AS day,
+    SELECT p.idx, p.tenant_id, p.sla, p.business_sla, p.details, p.first_day + g.n AS day,
            p.day_bounds[g.n + 1] AS day_from, p.day_bounds[g.n + 2] AS day_to
     FROM params p
     CROSS JOIN LATERAL generate_series(0, p.days - 1) AS g(n)
 ),
-schedule AS (
-    SELECT s.tenant_id, s.dow, s.opens, s.closes
-    FROM unnest(CAST(:s_tenants AS uuid[]), CAST(:s_dows AS int[]), CAST(:s_opens AS int[]),
-                CAST(:s_closes AS int[])) AS s(tenant_id, dow, opens, closes)
-),
--- The business clock: each open interval from the day before the range (or now) to the day after
--- its end (or now), in epoch seconds, exact across DST through AT TIME ZONE.
+-- The business clock of each request: from the day before the range (or now) to the day after
+-- its end (or now).
 span AS (
     SELECT p.idx, p.tenant_id, p.tz,
            (least(p.range_from, CAST(:now AS timestamptz)) AT TIME ZONE p.tz)::date - 1 AS first_day,
            (greatest(p.range_to, CAST(:now AS timestamptz)) AT TIME ZONE p.tz)::date + 1 AS last_day
     FROM params p
 ),
-open_intervals AS (
-    SELECT sp.idx,
-           date_part('epoch', (d.day + make_interval(mins => s.opens)) AT TIME ZONE sp.tz) AS opens,
-           date_part('epoch', (d.day + make_interval(mins => s.closes)) AT TIME ZONE sp.tz) AS closes
-    FROM span sp
-    CROSS JOIN LATERAL generate_series(0, sp.last_day - sp.first_day) AS g(n)
-    CROSS JOIN LATERAL (SELECT sp.first_day + g.n AS day) AS d
-    JOIN schedule s ON s.tenant_id = sp.tenant_id AND s.dow = extract(isodow FROM d.day)
-),
--- bounds = [open1, close1, open2, close2, ...] and cums[i] = open seconds before bounds[i], so
--- B(t) is one binary search, width_bucket(t, bounds), and a subtraction.
-business_clock AS MATERIALIZED (
-    SELECT o.idx, array_agg(b.at ORDER BY b.k) AS bounds, array_agg(b.open_before ORDER BY b.k) AS cums
-    FROM (
-        SELECT idx, opens, closes, row_number() OVER w AS rn,
-               coalesce(sum(closes - opens) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-                   AS before
-        FROM open_intervals
-        WINDOW w AS (PARTITION BY idx ORDER BY opens)
-    ) AS o
-    CROSS JOIN LATERAL (
-        VALUES (2 * o.rn - 1, o.opens, o.before), (2 * o.rn, o.closes, o.before + o.closes - o.opens)
-    ) AS b(k, at, open_before)
-    GROUP BY o.idx
-),
+{business_clock_ctes("span")},
 lead_facts AS (
-    SELECT d.idx, d.sla, d.day, l.*
+    SELECT d.idx, d.tenant_id, d.sla, d.business_sla, d.details, d.day, l.*
     FROM days d
     CROSS JOIN LATERAL (
-        SELECT coalesce(l.first_connected_at >= l.created_at, false) AS responded,
-               -- Calls before the lead's creation never count for it.
-               CASE WHEN l.first_attempt_at >= l.created_at THEN l.first_attempt_at END AS attempt_at,
+        SELECT l.id, l.contact_id, l.source, l.created_at, a.attempt_at, k.contact_at,
+               l.booked_at >= l.created_at AS booked,
+               a.attempt_at IS NOT NULL AS attempted,
+               k.contact_at IS NOT NULL AS contacted,
+               r.response_at IS NOT NULL AS answered,
                date_part('epoch', l.created_at) AS created_epoch,
                -- Until the first attempt or, while unattempted, until now.
-               date_part('epoch', CASE WHEN l.first_attempt_at >= l.created_at THEN l.first_attempt_at
-                                       ELSE CAST(:now AS timestamptz) END) AS until_epoch,
-               -- The SLA counts the first attempt or the first conversation, whichever came first.
-               r.response_at IS NOT NULL AS answered,
-               date_part('epoch', coalesce(r.response_at, CAST(:now AS timestamptz))) AS response_epoch
+               date_part('epoch', coalesce(a.attempt_at, CAST(:now AS timestamptz))) AS until_epoch,
+               date_part('epoch', coalesce(r.response_at, CAST(:now AS timestamptz))) AS response_epoch,
+               date_part('epoch', coalesce(k.contact_at, CAST(:now AS timestamptz))) AS contact_epoch
         FROM leads l
+        -- Calls before the lead's creation never count for it.
         CROSS JOIN LATERAL (
-            SELECT LEAST(CASE WHEN l.first_attempt_at >= l.created_at THEN l.first_attempt_at END,
-                         CASE WHEN l.first_connected_at >= l.created_at THEN l.first_connected_at END) AS response_at
-        ) AS r
+            SELECT CASE WHEN l.first_attempt_at >= l.created_at THEN l.first_attempt_at END AS attempt_at
+        ) AS a
+        -- First contact: the first connected call either way.
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN l.first_connected_at >= l.created_at THEN l.first_connected_at END AS contact_at
+        ) AS k
+        -- The SLA counts the first attempt or the first conversation, whichever came first.
+        CROSS JOIN LATERAL (SELECT LEAST(a.attempt_at, k.contact_at) AS response_at) AS r
         WHERE l.tenant_id = d.tenant_id AND l.created_at >= d.day_from AND l.created_at < d.day_to
         -- An index range per day (a join here may be planned as one scan of all the tenant's leads).
         OFFSET 0
@@ -170,54 +189,41 @@ lead_clock AS (
     SELECT f.*, k.bounds, k.cums,
            width_bucket(f.created_epoch, k.bounds) AS created_bucket,
            width_bucket(f.until_epoch, k.bounds) AS until_bucket,
-           width_bucket(f.response_epoch, k.bounds) AS response_bucket
+           width_bucket(f.contact_epoch, k.bounds) AS contact_bucket
     FROM lead_facts f
     LEFT JOIN business_clock k ON k.idx = f.idx
     -- Keeps the buckets computed once per row, not once per use below.
     OFFSET 0
 ),
 lead_rows AS MATERIALIZED (
-    SELECT x.idx, x.day, x.responded, x.attempted, x.speed, x.business,
-           CASE WHEN x.response <= x.sla THEN 1 WHEN x.response > x.sla THEN 2 ELSE 0 END AS speed_state,
-           CASE WHEN x.business_response <= x.sla THEN 1 WHEN x.business_response > x.sla THEN 2
-                ELSE 0 END AS business_state,
-           width_bucket(x.speed, {_BAND_THRESHOLDS}) - 1 AS speed_band,
-           CASE WHEN x.attempted THEN width_bucket(x.business, {_BAND_THRESHOLDS}) - 1 END AS business_band
-    FROM (
-        SELECT c.idx, c.day, c.responded, c.sla, c.created_epoch, c.until_epoch,
-               c.attempt_at IS NOT NULL AS attempted,
-               CASE WHEN c.attempt_at IS NOT NULL THEN c.until_epoch - c.created_epoch END AS speed,
-               -- Business seconds to the attempt or, while unattempted, to now.
-               {_open_seconds_at("c", "until_epoch", "until_bucket")}
-                   - {_open_seconds_at("c", "created_epoch", "created_bucket")} AS business,
-               -- Seconds to the first attempt or conversation; while neither, the age (only its
-               -- running past the SLA counts: breached).
-               CASE WHEN c.answered OR c.response_epoch - c.created_epoch > c.sla
-                   THEN c.response_epoch - c.created_epoch END AS response,
-               CASE WHEN c.answered OR {_open_seconds_at("c", "response_epoch", "response_bucket")}
-                   - {_open_seconds_at("c", "created_epoch", "created_bucket")} > c.sla
-                   THEN {_open_seconds_at("c", "response_epoch", "response_bucket")}
-                   - {_open_seconds_at("c", "created_epoch", "created_bucket")} END AS business_response
-        FROM lead_clock c
-    ) AS x
+    SELECT c.idx, c.tenant_id, c.details, c.day, c.id, c.contact_id, c.source, c.created_at, c.attempt_at,
+           c.contact_at,
+           coalesce(c.booked, false) AS booked, c.attempted, c.contacted,
+           CASE WHEN c.attempted THEN c.until_epoch - c.created_epoch END AS speed,
+           -- Business seconds to the attempt or, while unattempted, to now.
+           {open_seconds_at("c", "until_epoch", "until_bucket")}
+               - {open_seconds_at("c", "created_epoch", "created_bucket")} AS business,
+           CASE WHEN c.contacted THEN c.contact_epoch - c.created_epoch END AS contact_speed,
+           {open_seconds_at("c", "contact_epoch", "contact_bucket")}
+               - {open_seconds_at("c", "created_epoch", "created_bucket")} AS contact_business,
+           {sla_state("c.answered", "c.response_epoch", "dl.sla_deadline", _NOW_EPOCH)} AS speed_state,
+           {sla_state("c.answered", "c.response_epoch", "dl.business_deadline", _NOW_EPOCH)} AS business_state,
+           {sla_state("c.contacted", "c.contact_epoch", "dl.sla_deadline", _NOW_EPOCH)} AS contact_state,
+           {sla_state("c.contacted", "c.contact_epoch", "dl.business_deadline", _NOW_EPOCH)}
+               AS contact_business_state
+    FROM lead_clock c
+    {deadlines_lateral("c", "created_epoch", "created_bucket", "c.sla", "c.business_sla")} AS dl
 ),
 lead_totals AS (
     SELECT idx AS lead_idx,
         count(*) AS leads,
         count(*) FILTER (WHERE attempted) AS attempted,
-        count(*) FILTER (WHERE responded) AS responded,
-        avg(speed) AS speed_avg,
-        -- One sort serves both percentiles.
-        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY speed) AS speed_percentiles,
-        count(*) FILTER (WHERE speed_state = 1) AS speed_within,
-        count(*) FILTER (WHERE speed_state = 2) AS speed_breached,
-        {_band_counts("speed_band", "speed_band_")},
-        avg(business) FILTER (WHERE attempted) AS business_avg,
-        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY business) FILTER (WHERE attempted)
-            AS business_percentiles,
-        count(*) FILTER (WHERE business_state = 1) AS business_within,
-        count(*) FILTER (WHERE business_state = 2) AS business_breached,
-        {_band_counts("business_band", "business_band_")}
+        count(*) FILTER (WHERE contacted) AS contacted,
+        count(*) FILTER (WHERE contact_state = 1) AS contacted_within,
+        {_speed_aggregates("speed", "speed", "attempted", "speed_state")},
+        {_speed_aggregates("business", "business", "attempted", "business_state")},
+        {_speed_aggregates("contact", "contact_speed", "contacted", "contact_state")},
+        {_speed_aggregates("contact_business", "contact_business", "contacted", "contact_business_state")}
     FROM lead_rows
     GROUP BY idx
 ),
@@ -246,39 +252,180 @@ call_totals AS (
            sum(outbound) AS outbound, sum(outbound_connected) AS outbound_connected
     FROM call_days
     GROUP BY idx
+),
+-- Breakdowns, for the requests with `details` only. Calls are read one index range per day, like
+-- the base figures, so the planner knows their number and aggregates them by hashing.
+range_calls AS MATERIALIZED (
+    SELECT d.idx, d.tenant_id, c.*
+    FROM days d
+    CROSS JOIN LATERAL (
+        SELECT c.contact_id, c.direction, c.status, c.started_at, c.connected_at, c.ended_at, c.booked,
+               c.agent_id
+        FROM calls c
+        WHERE c.tenant_id = d.tenant_id AND c.started_at >= d.day_from AND c.started_at < d.day_to
+            AND c.is_primary_leg
+        OFFSET 0
+    ) AS c
+    WHERE d.details
+),
+-- Outbound calls since each such tenant's earliest range start: attempts and callbacks count after
+-- the range's end too.
+detail_tenants AS (
+    SELECT tenant_id, min(range_from) AS since FROM params WHERE details GROUP BY tenant_id
+),
+outbound_calls AS MATERIALIZED (
+    SELECT t.tenant_id, c.*
+    FROM detail_tenants t
+    CROSS JOIN LATERAL (
+        SELECT c.contact_id, c.started_at, c.agent_id
+        FROM calls c
+        WHERE c.tenant_id = t.tenant_id AND c.started_at >= t.since AND c.is_primary_leg
+            AND c.direction = 'outbound'
+        OFFSET 0
+    ) AS c
+),
+-- (Filtered here rather than joined to params, so the planner expects as many rows as there are.)
+detail_leads AS (
+    SELECT idx, id, contact_id, created_at, attempt_at, contact_at, contacted, speed, tenant_id
+    FROM lead_rows
+    WHERE details
+),
+-- Each lead's outbound calls from its creation: its attempts up to its first contact (all of them
+-- while never reached), and the agent of its first attempt (its call at `attempt_at`; the lowest
+-- agent id if two started at once). One hash join of the range's leads to the calls.
+lead_attempts AS MATERIALIZED (
+    SELECT l.idx, l.id, l.contacted, l.speed,
+           count(c.started_at) FILTER (WHERE c.started_at <= coalesce(l.contact_at, 'infinity')) AS attempts,
+           min(c.agent_id) FILTER (WHERE c.started_at = l.attempt_at) AS first_agent
+    FROM detail_leads l
+    LEFT JOIN outbound_calls c ON c.tenant_id = l.tenant_id AND c.contact_id = l.contact_id
+        AND c.started_at >= l.created_at
+    GROUP BY l.idx, l.id, l.contacted, l.speed
+),
+attempt_totals AS (
+    SELECT idx AS attempt_idx,
+        avg(attempts) FILTER (WHERE contacted) AS attempts_avg,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY attempts) FILTER (WHERE contacted) AS attempts_median,
+        {_NEVER_REACHED}
+    FROM lead_attempts
+    GROUP BY idx
+),
+agent_calls AS (
+    SELECT idx, agent_id,
+        count(*) FILTER (WHERE direction = 'outbound') AS attempts,
+        count(*) FILTER (WHERE direction = 'outbound' AND connected_at IS NOT NULL) AS connects,
+        count(*) FILTER (WHERE connected_at IS NOT NULL) AS connected,
+        count(*) FILTER (WHERE connected_at IS NOT NULL AND booked) AS bookings
+    FROM range_calls
+    WHERE agent_id IS NOT NULL
+    GROUP BY idx, agent_id
+),
+-- Apart from the counts, which need no sort: only talked calls are sorted.
+agent_talk AS (
+    SELECT idx, agent_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY talk) AS talk_median
+    FROM (
+        SELECT idx, agent_id, date_part('epoch', ended_at - connected_at) AS talk
+        FROM range_calls
+        WHERE agent_id IS NOT NULL AND ended_at >= connected_at
+    ) AS t
+    GROUP BY idx, agent_id
+),
+agent_leads AS (
+    SELECT idx, first_agent AS agent_id, count(*) AS leads,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median
+    FROM lead_attempts
+    WHERE first_agent IS NOT NULL
+    GROUP BY idx, first_agent
+),
+agent_rows AS MATERIALIZED (
+    SELECT coalesce(ac.idx, al.idx) AS idx, coalesce(ac.agent_id, al.agent_id) AS agent_id,
+           coalesce(ac.attempts, 0) AS attempts, coalesce(al.leads, 0) AS leads, al.speed_median,
+           coalesce(ac.connects, 0) AS connects, coalesce(ac.connected, 0) AS connected,
+           coalesce(ac.bookings, 0) AS bookings, at.talk_median
+    FROM agent_calls ac
+    FULL JOIN agent_leads al ON al.idx = ac.idx AND al.agent_id = ac.agent_id
+    LEFT JOIN agent_talk at ON at.idx = ac.idx AND at.agent_id = ac.agent_id
+),
+-- Inbound calls of the range that were missed, each with the next outbound call to the same
+-- contact (its callback), by a hash join.
+missed_calls AS (
+    SELECT m.idx, m.status, date_part('epoch', min(o.started_at) - m.started_at) AS callback_seconds
+    FROM range_calls m
+    LEFT JOIN outbound_calls o ON o.tenant_id = m.tenant_id AND o.contact_id = m.contact_id
+        AND o.started_at > m.started_at
+    WHERE m.direction = 'inbound' AND m.status IN ('missed', 'abandoned', 'voicemail')
+    GROUP BY m.idx, m.contact_id, m.started_at, m.status
+),
+missed_totals AS (
+    SELECT idx AS missed_idx, count(*) AS missed_total,
+        count(*) FILTER (WHERE status = 'missed') AS missed_missed,
+        count(*) FILTER (WHERE status = 'abandoned') AS missed_abandoned,
+        count(*) FILTER (WHERE status = 'voicemail') AS missed_voicemail,
+        count(callback_seconds) AS called_back,
+        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY callback_seconds) AS callback_percentiles
+    FROM missed_calls
+    GROUP BY idx
+),
+source_rows AS MATERIALIZED (
+    SELECT r.idx, r.source, count(*) AS leads,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median,
+        count(*) FILTER (WHERE speed_state = 1) AS within_sla,
+        count(*) FILTER (WHERE contacted) AS contacted,
+        count(*) FILTER (WHERE booked) AS booked
+    FROM lead_rows r
+    WHERE r.details
+    GROUP BY r.idx, r.source
 )
-SELECT p.idx, lt.*, ct.*,
+SELECT p.idx, p.details, lt.*, ct.*, at.*, mt.*,
        (SELECT json_agg(json_build_array(cd.day, coalesce(ld.leads, 0), ld.speed_median,
                                          cd.calls, cd.connected, cd.booked) ORDER BY cd.day)
         FROM call_days cd
         LEFT JOIN lead_days ld ON ld.idx = cd.idx AND ld.day = cd.day
-        WHERE cd.idx = p.idx) AS trend
+        WHERE cd.idx = p.idx) AS trend,
+       (SELECT json_agg(json_build_array(a.agent_id, a.attempts, a.leads, a.speed_median, a.connects,
+                                         a.connected, a.bookings, a.talk_median) ORDER BY a.agent_id)
+        FROM agent_rows a WHERE a.idx = p.idx) AS agents,
+       (SELECT json_agg(json_build_array(s.source, s.leads, s.speed_median, s.within_sla, s.contacted,
+                                         s.booked) ORDER BY s.source)
+        FROM source_rows s WHERE s.idx = p.idx) AS sources
 FROM params p
 LEFT JOIN lead_totals lt ON lt.lead_idx = p.idx
 LEFT JOIN call_totals ct ON ct.call_idx = p.idx
+LEFT JOIN attempt_totals at ON at.attempt_idx = p.idx
+LEFT JOIN missed_totals mt ON mt.missed_idx = p.idx
 ORDER BY p.idx
 """
 
 METRICS_STATEMENT = text(_METRICS_SQL)
 
+# An agent's name and email as on their latest call of the range (names are not in the index).
+_AGENT_NAMES = text(
+    """
+    SELECT a.agent_id, n.agent_name, n.agent_email
+    FROM unnest(CAST(:agent_ids AS text[])) AS a(agent_id)
+    CROSS JOIN LATERAL (
+        SELECT c.agent_name, c.agent_email
+        FROM calls c
+        WHERE c.tenant_id = :tenant_id AND c.is_primary_leg AND c.agent_id = a.agent_id
+          AND c.started_at >= :since
+        ORDER BY c.started_at DESC
+        LIMIT 1
+    ) AS n
+    """
+)
+
 
 def metrics_parameters(requests: Sequence[MetricsRequest], now: datetime) -> dict[str, Any]:
     """The bind parameters of METRICS_STATEMENT for a batch (exposed for the benchmark's bare SQL)."""
-    schedule = [
-        (request.tenant_id, *row)
-        for request in {r.tenant_id: r for r in requests}.values()
-        for row in request.hours.rows()
-    ]
     return {
         "tenant_ids": [request.tenant_id for request in requests],
         "tzs": [request.timezone for request in requests],
         "froms": [request.range_from for request in requests],
         "tos": [request.range_to for request in requests],
         "slas": [float(request.sla_seconds) for request in requests],
-        "s_tenants": [row[0] for row in schedule],
-        "s_dows": [row[1] for row in schedule],
-        "s_opens": [row[2] for row in schedule],
-        "s_closes": [row[3] for row in schedule],
+        "business_slas": [request.business_sla for request in requests],
+        "details": [request.details for request in requests],
+        **clock_parameters(TenantClock(r.tenant_id, r.hours, r.holidays) for r in requests),
         "now": now,
     }
 
@@ -291,14 +438,14 @@ def _float(value: Any) -> float | None:
     return float(value) if value is not None else None
 
 
-def _speed(row: Any, prefix: str, attempted: int, unattempted: int, sla: int) -> SpeedToLead:
+def _speed(row: Any, prefix: str, reached: int, unreached: int, sla: int) -> SpeedToLead:
     median, p90 = getattr(row, f"{prefix}_percentiles") or (None, None)
     return SpeedToLead(
         average_seconds=_float(getattr(row, f"{prefix}_avg")),
         median_seconds=_float(median),
         p90_seconds=_float(p90),
-        attempted_leads=attempted,
-        unattempted_leads=unattempted,
+        attempted_leads=reached,
+        unattempted_leads=unreached,
         within_sla=_int(getattr(row, f"{prefix}_within")),
         breached=_int(getattr(row, f"{prefix}_breached")),
         sla_seconds=sla,
@@ -309,10 +456,90 @@ def _speed(row: Any, prefix: str, attempted: int, unattempted: int, sla: int) ->
     )
 
 
+@dataclass(frozen=True)
+class AgentName:
+    name: str | None
+    email: str | None
+
+
+async def agent_names(
+    connection: AsyncConnection, tenant_id: UUID, agent_ids: Sequence[str], *, since: datetime
+) -> dict[str, AgentName]:
+    """Each agent's name and email as on their latest call since `since`."""
+    if not agent_ids:
+        return {}
+    rows = await connection.execute(
+        _AGENT_NAMES, {"agent_ids": list(agent_ids), "tenant_id": tenant_id, "since": since}
+    )
+    return {row.agent_id: AgentName(row.agent_name, row.agent_email) for row in rows}
+
+
+def _breakdowns(request: MetricsRequest, row: Any, names: dict[str, AgentName]) -> Breakdowns:
+    callback_median, callback_p90 = row.callback_percentiles or (None, None)
+    missed_total = _int(row.missed_total)
+    costs = dict(request.source_costs)
+    sources = []
+    for source, leads, speed_median, within, contacted, booked in row.sources or ():
+        spend, per_booking = source_costs(costs.get(source), leads, booked)
+        sources.append(
+            SourceMetrics(
+                source=source,
+                leads=leads,
+                median_speed_seconds=_float(speed_median),
+                within_sla=within,
+                contacted=contacted,
+                booked=booked,
+                booking_rate=Rate(booked, leads),
+                cost_per_lead=costs.get(source),
+                spend=spend,
+                cost_per_booking=per_booking,
+            )
+        )
+    return Breakdowns(
+        attempts_to_contact=AttemptsToContact(
+            average=_float(row.attempts_avg),
+            median=_float(row.attempts_median),
+            contacted_leads=_int(row.contacted),
+            never_reached=tuple(
+                NeverReached(n, Rate(_int(getattr(row, f"unreached_{n}")), _int(getattr(row, f"tried_{n}"))))
+                for n in NEVER_REACHED_ATTEMPTS
+            ),
+        ),
+        missed_inbound=MissedInbound(
+            total=missed_total,
+            missed=_int(row.missed_missed),
+            abandoned=_int(row.missed_abandoned),
+            voicemail=_int(row.missed_voicemail),
+            called_back=Rate(_int(row.called_back), missed_total),
+            callback_median_seconds=_float(callback_median),
+            callback_p90_seconds=_float(callback_p90),
+        ),
+        by_agent=tuple(
+            AgentMetrics(
+                agent_id=agent_id,
+                name=names[agent_id].name if agent_id in names else None,
+                email=names[agent_id].email if agent_id in names else None,
+                attempts=attempts,
+                leads_first_attempted=leads,
+                median_speed_seconds=_float(speed_median),
+                connects=connects,
+                connection_rate=Rate(connects, attempts),
+                bookings=bookings,
+                booking_rate=Rate(bookings, connected),
+                median_talk_seconds=_float(talk_median),
+            )
+            for agent_id, attempts, leads, speed_median, connects, connected, bookings, talk_median in row.agents
+            or ()
+        ),
+        by_source=tuple(sources),
+    )
+
+
 async def tenant_metrics(
     connection: AsyncConnection, requests: Sequence[MetricsRequest], *, now: datetime
 ) -> list[Metrics]:
-    """Metrics for each request, in request order, from one statement."""
+    """Metrics for each request, in request order, from one statement (and, for the breakdowns, one
+    for the agents' names)."""
     if not requests:
         return []
     # JIT is off for CallTrax's connections (persistence.db.create_engine): the planner's cost for
@@ -322,17 +549,24 @@ async def tenant_metrics(
     for request, row in zip(requests, rows, strict=True):
         leads = _int(row.leads)
         attempted = _int(row.attempted)
+        contacted = _int(row.contacted)
+        sla = request.sla_seconds
+        breakdowns = None
+        if request.details:
+            agent_ids = [agent[0] for agent in row.agents or ()]
+            names = await agent_names(connection, request.tenant_id, agent_ids, since=request.range_from)
+            breakdowns = _breakdowns(request, row, names)
         answers.append(
             Metrics(
                 tenant_id=request.tenant_id,
                 range_from=request.range_from,
                 range_to=request.range_to,
                 leads=leads,
-                speed_to_lead=_speed(row, "speed", attempted, leads - attempted, request.sla_seconds),
-                business_hours=_speed(row, "business", attempted, leads - attempted, request.sla_seconds),
+                speed_to_lead=_speed(row, "speed", attempted, leads - attempted, sla),
+                business_hours=_speed(row, "business", attempted, leads - attempted, sla),
                 connection_rate=Rate(_int(row.outbound_connected), _int(row.outbound)),
                 booking_rate=Rate(_int(row.booked), _int(row.connected)),
-                lead_response_rate=Rate(_int(row.responded), leads),
+                lead_response_rate=Rate(contacted, leads),
                 trend=tuple(
                     TrendDay(
                         day=date.fromisoformat(day),
@@ -344,6 +578,12 @@ async def tenant_metrics(
                     )
                     for day, day_leads, median, calls, connected, booked in row.trend
                 ),
+                time_to_first_contact=_speed(row, "contact", contacted, leads - contacted, sla),
+                business_hours_to_first_contact=_speed(
+                    row, "contact_business", contacted, leads - contacted, sla
+                ),
+                contacted_within_sla=Rate(_int(row.contacted_within), leads),
+                breakdowns=breakdowns,
             )
         )
     return answers

@@ -155,12 +155,20 @@ class Lead(Base):
             "created_at",
             postgresql_where=text("status IN ('new', 'contacted')"),
         ),
-        # Metrics over a range read the derived facts from the index alone (migration 0008).
+        # Metrics over a range read the derived facts, and the breakdowns' source, contact and
+        # booking, from the index alone (migrations 0008, 0016).
         Index(
             "ix_leads_metrics",
             "tenant_id",
             "created_at",
-            postgresql_include=["first_attempt_at", "first_connected_at"],
+            postgresql_include=[
+                "first_attempt_at",
+                "first_connected_at",
+                "id",
+                "contact_id",
+                "source",
+                "booked_at",
+            ],
         ),
         Index(
             "uq_leads_tenant_id_external_id",
@@ -234,12 +242,21 @@ class Call(Base):
         Index(None, "contact_id", "started_at"),
         # The company endpoint sends a leg where its linked legs went (migration 0012).
         Index(None, "external_id"),
-        # Call rates and the trend read primary legs from the index alone (migration 0008).
+        # Call rates, the trend and the breakdowns (agents, attempts, missed calls) read primary
+        # legs from the index alone (migrations 0008, 0016).
         Index(
             "ix_calls_metrics",
             "tenant_id",
             "started_at",
-            postgresql_include=["direction", "connected_at", "booked"],
+            postgresql_include=[
+                "direction",
+                "connected_at",
+                "booked",
+                "contact_id",
+                "status",
+                "ended_at",
+                "agent_id",
+            ],
             postgresql_where=text("is_primary_leg"),
         ),
         # The legs of a customer call (migration 0012).

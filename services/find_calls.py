@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from domain.calls import agent_id_problem
 from domain.errors import BadInput
 from domain.roles import Principal
 from persistence import call_queries
@@ -19,11 +20,19 @@ async def call_selection(
 ) -> frozenset[UUID] | None:
     """The tenants a call list reads (the GraphQL list and the CSV export share it); raises
     BAD_USER_INPUT for a bad filter and FORBIDDEN/NOT_FOUND for a tenant out of reach."""
+    check_call_filter(where)
+    return await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
+
+
+def check_call_filter(where: CallFilter) -> None:
+    """BAD_USER_INPUT for a filter no list may use (an empty or reversed range)."""
     if where.started_from and where.started_to and where.started_from >= where.started_to:
         raise BadInput(
             "startedFrom must be before startedTo", fields={"filter.startedTo": "not after startedFrom"}
         )
-    return await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
+    problem = agent_id_problem(where.agent_id) if where.agent_id is not None else None
+    if problem:
+        raise BadInput(f"agentId: {problem}", fields={"filter.agentId": problem})
 
 
 async def find_calls(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from domain.calls import agent_id_problem
 from domain.errors import BadInput
 from domain.leads import OPEN_STATUSES, PipelineStage, StageBounds, stage_age_range
 from domain.roles import Principal
@@ -19,13 +21,17 @@ from services.tenant_scope import Page, tenant_scope
 MAX_SEARCH = 200
 
 
-def _check(where: LeadFilter) -> None:
+def check_lead_filter(where: LeadFilter) -> None:
+    """BAD_USER_INPUT for a filter no list may use (an empty or reversed range, a search too long)."""
     if where.created_from and where.created_to and where.created_from >= where.created_to:
         raise BadInput(
             "createdFrom must be before createdTo", fields={"filter.createdTo": "not after createdFrom"}
         )
     if where.search is not None and len(where.search) > MAX_SEARCH:
         raise BadInput("search text too long", fields={"filter.search": f"at most {MAX_SEARCH} characters"})
+    problem = agent_id_problem(where.attempted_by) if where.attempted_by is not None else None
+    if problem:
+        raise BadInput(f"attemptedBy: {problem}", fields={"filter.attemptedBy": problem})
 
 
 async def _stage_windows(
@@ -62,7 +68,7 @@ async def lead_selection(
 ) -> tuple[frozenset[UUID] | None, LeadFilter]:
     """The tenants and filter a lead list reads (the GraphQL list and the CSV export share it);
     raises BAD_USER_INPUT for a bad filter and FORBIDDEN/NOT_FOUND for a tenant out of reach."""
-    _check(where)
+    check_lead_filter(where)
     scope = await tenant_scope(deps, actor=actor, tenant_id=tenant_id)
     if stages:
         # Staged leads are open ones; an explicit status filter narrows further.
@@ -70,14 +76,7 @@ async def lead_selection(
             status for status in (where.statuses or tuple(OPEN_STATUSES)) if status in OPEN_STATUSES
         )
         windows = await _stage_windows(deps, scope, stages) if open_statuses else ()
-        where = LeadFilter(
-            statuses=tuple(sorted(open_statuses)),
-            sources=where.sources,
-            created_from=where.created_from,
-            created_to=where.created_to,
-            search=where.search,
-            created_windows=windows,
-        )
+        where = replace(where, statuses=tuple(sorted(open_statuses)), created_windows=windows)
     return scope, where
 
 

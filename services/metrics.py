@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from domain.business_hours import InvalidHours, WeeklyHours, parse_hours
 from domain.errors import BadInput, DomainError, Forbidden, NotFound
-from domain.metrics import Metrics, default_range, range_problem
-from domain.roles import Principal, can_see_tenant
-from domain.tenants import DEFAULT_BUSINESS_HOURS
+from domain.metrics import Breakdowns, Metrics, default_range, previous_range, range_problem
+from domain.roles import Principal, can_see_agent_emails, can_see_agent_row, can_see_tenant
+from domain.tenants import SlaClock
 from persistence import metrics as metric_store
 from persistence import tenants as tenant_store
 from persistence.tenants import TenantRow
@@ -20,19 +19,16 @@ from services.deps import Deps
 
 @dataclass(frozen=True)
 class MetricsKey:
-    """What a caller asks for: a tenant and an optional range (None: the last 30 tenant days)."""
+    """What a caller asks for: a tenant and an optional range (None: the last 30 tenant days); with
+    `details` the breakdowns too, with `previous` the same figures for the period just before."""
 
     tenant_id: UUID
     range_from: datetime | None = None
     range_to: datetime | None = None
-
-
-def _hours(tenant: TenantRow) -> WeeklyHours:
-    try:
-        return parse_hours(tenant.settings.business_hours)
-    except InvalidHours:
-        # Settings written before validation existed: fall back rather than fail the dashboard.
-        return parse_hours(DEFAULT_BUSINESS_HOURS)
+    details: bool = False
+    previous: bool = False
+    # The previous period's breakdowns too.
+    previous_details: bool = False
 
 
 def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.MetricsRequest:
@@ -48,14 +44,46 @@ def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.
     problem = range_problem(range_from, range_to)
     if problem:
         raise BadInput(f"bad range: {next(iter(problem.values()))}", fields=problem)
+    settings = tenant.settings
     return metric_store.MetricsRequest(
         tenant_id=tenant.id,
         timezone=tenant.timezone,
         range_from=range_from.astimezone(UTC),
         range_to=range_to.astimezone(UTC),
-        sla_seconds=tenant.settings.sla_seconds,
-        hours=_hours(tenant),
+        sla_seconds=settings.sla_seconds,
+        hours=settings.weekly_hours(),
+        holidays=settings.holidays,
+        business_sla=settings.sla_clock is SlaClock.BUSINESS_HOURS,
+        details=key.details,
+        source_costs=settings.source_costs,
     )
+
+
+def _previous(request: metric_store.MetricsRequest, *, details: bool) -> metric_store.MetricsRequest:
+    before = previous_range(request.range_from, request.range_to, request.timezone)
+    return replace(
+        request,
+        range_from=before.range_from.astimezone(UTC),
+        range_to=before.range_to.astimezone(UTC),
+        details=details,
+    )
+
+
+def _visible(breakdowns: Breakdowns | None, actor: Principal) -> Breakdowns | None:
+    """The per-agent rows `actor` may see (domain.roles), emails only for those who may see them."""
+    if breakdowns is None:
+        return None
+    emails = can_see_agent_emails(actor)
+    rows = tuple(
+        row if emails else replace(row, email=None)
+        for row in breakdowns.by_agent
+        if can_see_agent_row(actor, row.email)
+    )
+    return replace(breakdowns, by_agent=rows)
+
+
+def _for_viewer(metrics: Metrics, actor: Principal) -> Metrics:
+    return replace(metrics, breakdowns=_visible(metrics.breakdowns, actor))
 
 
 async def metrics_batch(
@@ -67,7 +95,9 @@ async def metrics_batch(
     async with deps.reader() as connection:
         tenants = await tenant_store.get_tenants(connection, list({key.tenant_id for key in keys}))
         requests: list[metric_store.MetricsRequest] = []
-        positions: list[int] = []
+        # Where each answered key's request, and its previous period's, are in `requests`.
+        own_at: dict[int, int] = {}
+        previous_at: dict[int, int] = {}
         for position, key in enumerate(keys):
             tenant = tenants.get(key.tenant_id)
             try:
@@ -75,14 +105,22 @@ async def metrics_batch(
                     raise Forbidden("you may not see this tenant", fields={"tenantId": "not visible to you"})
                 if tenant is None:
                     raise NotFound("no such tenant", fields={"tenantId": "unknown"})
-                requests.append(_request(key, tenant, now))
-                positions.append(position)
+                request = _request(key, tenant, now)
+                own_at[position] = len(requests)
+                requests.append(request)
+                if key.previous:
+                    # Same statement: the previous period is one more request of the batch.
+                    previous_at[position] = len(requests)
+                    requests.append(_previous(request, details=key.previous_details))
             except DomainError as error:
                 answers[position] = error
-        for position, metrics in zip(
-            positions, await metric_store.tenant_metrics(connection, requests, now=now), strict=True
-        ):
-            answers[position] = metrics
+        found = await metric_store.tenant_metrics(connection, requests, now=now)
+        for position, index in own_at.items():
+            previous = found[previous_at[position]] if position in previous_at else None
+            answers[position] = replace(
+                _for_viewer(found[index], actor),
+                previous=_for_viewer(previous, actor) if previous is not None else None,
+            )
     return [answer for answer in answers if answer is not None]
 
 
@@ -93,9 +131,12 @@ async def tenant_metrics(
     tenant_id: UUID,
     range_from: datetime | None = None,
     range_to: datetime | None = None,
+    details: bool = False,
+    previous: bool = False,
 ) -> Metrics:
     """Metrics of one tenant over [from, to), by default its last 30 days."""
-    (answer,) = await metrics_batch(deps, actor=actor, keys=[MetricsKey(tenant_id, range_from, range_to)])
+    key = MetricsKey(tenant_id, range_from, range_to, details=details, previous=previous)
+    (answer,) = await metrics_batch(deps, actor=actor, keys=[key])
     if isinstance(answer, DomainError):
         raise answer
     return answer

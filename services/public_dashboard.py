@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from domain.errors import NotFound
 from domain.events import EventType, PublishedEvent
@@ -71,7 +71,11 @@ async def public_dashboard(deps: Deps, *, token: str) -> PublicDashboard:
     """The figures a public link shows, now (its tenant's last 30 days and its board)."""
     link = await open_public_link(deps, token=token)
     viewer = _viewer(link)
-    metrics = await tenant_metrics(deps, actor=viewer, tenant_id=link.tenant_id)
+    # With the breakdowns (missed calls), minus the per-agent rows: a public page names nobody
+    # (its GraphQL type cannot reach them either).
+    found = await tenant_metrics(deps, actor=viewer, tenant_id=link.tenant_id, details=True)
+    breakdowns = replace(found.breakdowns, by_agent=()) if found.breakdowns is not None else None
+    metrics = replace(found, breakdowns=breakdowns)
     board = await pipeline_board(deps, actor=viewer, tenant_id=link.tenant_id)
     return PublicDashboard(link=link, metrics=metrics, pipeline=board)
 

@@ -1,4 +1,4 @@
-"""Alert on leads whose SLA ran out with no call attempt: SLA_BREACHED once per lead."""
+"""Alert on leads whose SLA ran out with no call attempt (by the tenant's SLA clock): SLA_BREACHED once per lead."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from domain.events import EventType, NewEvent
 from persistence import sla as sla_store
+from persistence.business_clock import TenantClock
 from services.deps import Deps
 
 
@@ -22,7 +23,16 @@ async def alert_breached_leads(deps: Deps, *, limit: int = 500) -> SweepResult:
     async with deps.unit_of_work() as tx:
         if not await sla_store.try_sweep_lock(tx.connection):
             return SweepResult(swept=False, alerted=0)
-        breached = await sla_store.mark_breached(tx.connection, now=deps.clock.now(), limit=limit)
+        clocks = [
+            (
+                TenantClock(tenant.tenant_id, tenant.settings.weekly_hours(), tenant.settings.holidays),
+                tenant.timezone,
+            )
+            for tenant in await sla_store.business_clock_tenants(tx.connection)
+        ]
+        breached = await sla_store.mark_breached(
+            tx.connection, now=deps.clock.now(), limit=limit, business_clocks=clocks
+        )
         await tx.record(
             *(
                 NewEvent(

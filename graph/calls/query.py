@@ -30,9 +30,26 @@ class CallFilterInput:
     started_from: datetime | None = strawberry.field(default=None, description="Inclusive.")
     started_to: datetime | None = strawberry.field(default=None, description="Exclusive.")
     lead_id: strawberry.ID | None = None
+    agent_id: str | None = strawberry.field(
+        default=None, description="The customer call's agent (Dialpad user id), as byAgent lists them."
+    )
     legs: bool = strawberry.field(
         default=False,
         description="False: customer calls, what metrics count. True: every leg of every customer call.",
+    )
+
+
+def call_filter(where: CallFilterInput) -> CallFilter:
+    """The list filter an input asks for; BAD_USER_INPUT for a malformed leadId."""
+    return CallFilter(
+        directions=tuple(where.direction or ()),
+        statuses=tuple(where.status or ()),
+        dispositions=tuple(d.strip().lower() for d in where.disposition or ()),
+        started_from=where.started_from,
+        started_to=where.started_to,
+        lead_id=parse_optional_uuid(where.lead_id, field="filter.leadId"),
+        agent_id=where.agent_id,
+        legs=where.legs,
     )
 
 
@@ -60,15 +77,7 @@ class CallsQuery:
             info.context.deps,
             actor=actor,
             tenant_id=parse_optional_uuid(tenant_id, field="tenantId"),
-            where=CallFilter(
-                directions=tuple(where.direction or ()),
-                statuses=tuple(where.status or ()),
-                dispositions=tuple(d.strip().lower() for d in where.disposition or ()),
-                started_from=where.started_from,
-                started_to=where.started_to,
-                lead_id=parse_optional_uuid(where.lead_id, field="filter.leadId"),
-                legs=where.legs,
-            ),
+            where=call_filter(where),
             first=page_size(first),
             after=cursor,
         )

@@ -32,6 +32,23 @@ class LeadFilterInput:
     search: str | None = strawberry.field(
         default=None, description="Part of the contact's name or email (any case), or digits of its phone."
     )
+    attempted_by: str | None = strawberry.field(
+        default=None,
+        description="An agent (Dialpad user id): leads they placed an outbound customer call to, at or after "
+        "the lead's creation.",
+    )
+
+
+def lead_filter(where: LeadFilterInput) -> LeadFilter:
+    """The list filter an input asks for (its `stage` aside: services.find_leads resolves it)."""
+    return LeadFilter(
+        statuses=tuple(where.status or ()),
+        sources=tuple(where.source or ()),
+        created_from=where.created_from,
+        created_to=where.created_to,
+        search=where.search,
+        attempted_by=where.attempted_by,
+    )
 
 
 def _key(row: LeadRow) -> PageKey:
@@ -56,13 +73,7 @@ class LeadsQuery:
             info.context.deps,
             actor=actor,
             tenant_id=parse_optional_uuid(tenant_id, field="tenantId"),
-            where=LeadFilter(
-                statuses=tuple(where.status or ()),
-                sources=tuple(where.source or ()),
-                created_from=where.created_from,
-                created_to=where.created_to,
-                search=where.search,
-            ),
+            where=lead_filter(where),
             stages=tuple(where.stage or ()),
             first=page_size(first),
             after=cursor,

@@ -125,7 +125,10 @@ class Lead:
     first_attempt_at: datetime | None
     first_connected_at: datetime | None
     booked_at: datetime | None
-    sla_breached_at: datetime | None
+    sla_breached_at: datetime | None = strawberry.field(
+        description="When the SLA ran out with no attempt or conversation, by the tenant's SLA clock "
+        "(wall, or business hours with holidays); set by the SLA sweep."
+    )
     speed_to_lead_seconds: float | None = strawberry.field(
         description="Seconds from createdAt to the first outbound call; null while unattempted."
     )

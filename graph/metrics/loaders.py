@@ -3,19 +3,62 @@ column pages on one connection."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 from strawberry.dataloader import DataLoader
 
 from domain.errors import DomainError
 from domain.metrics import Metrics
-from graph.context import Context
+from graph.context import Context, Info
 from persistence.rows import LeadRow
 from services.metrics import MetricsKey, metrics_batch
 from services.pipeline import ColumnPageKey, pipeline_pages
 from services.tenant_scope import Page
 
 _KEY = "metrics"
+# Fields of `Metrics` that need the breakdowns read (the range's calls), and the previous period.
+_DETAIL_FIELDS = frozenset({"attemptsToContact", "missedInbound", "byAgent", "bySource"})
+_PREVIOUS_FIELD = "previous"
+
+
+def _field_names(selections: Iterable[Any]) -> Iterable[tuple[str, Any]]:
+    """(name, selection) of every field selected, through fragments and inline fragments."""
+    for selection in selections:
+        name = getattr(selection, "name", None)
+        if name is not None and not hasattr(selection, "type_condition"):
+            yield name, selection
+        else:
+            yield from _field_names(getattr(selection, "selections", ()))
+
+
+def _wants(selections: Iterable[Any]) -> tuple[bool, bool, bool]:
+    """(breakdowns, previous period, previous period's breakdowns) selected."""
+    details = previous = previous_details = False
+    for name, selection in _field_names(selections):
+        if name in _DETAIL_FIELDS:
+            details = True
+        elif name == _PREVIOUS_FIELD:
+            previous = True
+            previous_details = previous_details or _wants(selection.selections)[0]
+    return details, previous, previous_details
+
+
+def metrics_key(
+    info: Info, tenant_id: UUID, range_from: datetime | None, range_to: datetime | None
+) -> MetricsKey:
+    """The key for this `metrics` field: breakdowns and the previous period only when selected
+    (an overview of every tenant reads neither)."""
+    details, previous, previous_details = _wants(
+        selection for field in info.selected_fields for selection in field.selections
+    )
+    return MetricsKey(
+        tenant_id, range_from, range_to, details=details, previous=previous, previous_details=previous_details
+    )
+
+
 _PAGES_KEY = "pipeline_pages"
 
 

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import strawberry
 
 from domain.settings_rules import UNCHANGED, SettingsChange
+from domain.tenants import SlaClock
 from graph.context import Info
 from graph.ids import parse_uuid
 from graph.provisioning.types import BusinessHoursInput
 from graph.tenants.types import Tenant
 from services.update_tenant_settings import update_tenant_settings
+
+
+@strawberry.input(description="What one lead of a source costs.")
+class SourceCostInput:
+    source: str = strawberry.field(description="The lead source, as leads carry it (e.g. google).")
+    cost_per_lead: float = strawberry.field(description="0 to 1,000,000, in the tenant's currency.")
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -28,6 +37,18 @@ class TenantSettingsInput:
         default=strawberry.UNSET,
         description="ISO 3166 region for national numbers; null = from the timezone.",
     )
+    holidays: list[date] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Dates closed all day (tenant days), replacing the list; business-hours figures skip them.",
+    )
+    sla_clock: SlaClock | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="WALL: the SLA runs around the clock; BUSINESS_HOURS: only while open.",
+    )
+    source_costs: list[SourceCostInput] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Cost of one lead per source, replacing the list: bySource's cost per lead and booking.",
+    )
 
 
 def _given(value: object) -> bool:
@@ -44,6 +65,13 @@ def _change(data: TenantSettingsInput) -> SettingsChange:
             data.booked_dispositions if _given(data.booked_dispositions) else UNCHANGED  # type: ignore[arg-type]
         ),
         default_region=UNCHANGED if data.default_region is strawberry.UNSET else data.default_region,
+        holidays=data.holidays if _given(data.holidays) else UNCHANGED,  # type: ignore[arg-type]
+        sla_clock=data.sla_clock if _given(data.sla_clock) else UNCHANGED,  # type: ignore[arg-type]
+        source_costs=(
+            {cost.source: cost.cost_per_lead for cost in data.source_costs}  # type: ignore[union-attr]
+            if _given(data.source_costs)
+            else UNCHANGED
+        ),
     )
 
 

@@ -9,10 +9,9 @@ import strawberry
 
 from graph.context import Info
 from graph.ids import parse_uuid
-from graph.metrics.loaders import metrics_loader
+from graph.metrics.loaders import metrics_key, metrics_loader
 from graph.metrics.pipeline_types import Pipeline
 from graph.metrics.types import Metrics
-from services.metrics import MetricsKey
 from services.pipeline import pipeline_board
 
 
@@ -28,7 +27,7 @@ class MetricsQuery:
         range_from: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         range_to: Annotated[datetime | None, strawberry.argument(name="to")] = None,
     ) -> Metrics:
-        key = MetricsKey(parse_uuid(tenant_id, field="tenantId"), range_from, range_to)
+        key = metrics_key(info, parse_uuid(tenant_id, field="tenantId"), range_from, range_to)
         return Metrics.of(await metrics_loader(info.context).load(key))
 
     @strawberry.field(description="A tenant's follow-up board: open leads by age, with its stage bounds.")

@@ -31,6 +31,8 @@ FIGURES = """title timezone asOf
       connectionRate { numerator denominator value }
       bookingRate { numerator denominator value }
       leadResponseRate { numerator denominator value }
+      contactedWithinSla { numerator denominator value }
+      missedCalls { total calledBack { numerator denominator value } callbackMedianSeconds }
       trend { day leads calls connected booked }
     }"""
 FIRST_FIGURES = "query ($token: String!) { publicDashboard(token: $token) { " + FIGURES + " } }"

@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from graph.enums import PipelineStage
-from graph.metrics.types import Metrics
+from graph.metrics.types import PublicMetrics
 from persistence.public_links import PublicLinkRow
 from services import public_dashboard as dashboards
 
@@ -51,7 +51,7 @@ class PublicPipelineColumn:
 class PublicDashboard:
     title: str = strawberry.field(description="The tenant's (business) name.")
     timezone: str = strawberry.field(description="The tenant's IANA timezone: days and the trend follow it.")
-    metrics: Metrics = strawberry.field(description="The tenant's last 30 days.")
+    metrics: PublicMetrics = strawberry.field(description="The tenant's last 30 days.")
     pipeline: list[PublicPipelineColumn]
     as_of: datetime = strawberry.field(description="When these figures were read.")
 
@@ -60,7 +60,7 @@ class PublicDashboard:
         return cls(
             title=found.link.tenant_name,
             timezone=found.link.timezone,
-            metrics=Metrics.of(found.metrics),
+            metrics=PublicMetrics.of(found.metrics),
             pipeline=[
                 PublicPipelineColumn(stage=column.stage, title=column.title, count=column.count)
                 for column in found.pipeline.columns

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -13,12 +13,11 @@ from domain.leads import STAGE_TITLES, stage_age_range
 from domain.roles import can_administer
 from domain.tenants import TenantSettings
 from graph.context import Info
-from graph.enums import DialpadMode, PipelineStage, TenantStatus
+from graph.enums import DialpadMode, PipelineStage, SlaClock, TenantStatus
 from graph.loaders import loaders
-from graph.metrics.loaders import metrics_loader
+from graph.metrics.loaders import metrics_key, metrics_loader
 from graph.metrics.types import Metrics
 from persistence.tenants import LeadWebhookRow, TenantRow
-from services.metrics import MetricsKey
 
 
 def lead_webhook_url(base_url: str, token: str) -> str:
@@ -62,6 +61,12 @@ class BusinessHours:
     hours: list[str]
 
 
+@strawberry.type
+class SourceCost:
+    source: str
+    cost_per_lead: float
+
+
 @strawberry.type(name="TenantSettings")
 class TenantSettingsType:
     sla_seconds: int
@@ -69,6 +74,11 @@ class TenantSettingsType:
     stage_bounds: list[StageBound]
     booked_dispositions: list[str]
     default_region: str | None
+    holidays: list[date] = strawberry.field(description="Dates closed all day, in the tenant's timezone.")
+    sla_clock: SlaClock = strawberry.field(
+        description="WALL: the SLA runs around the clock; BUSINESS_HOURS: only while open (docs/metrics.md)."
+    )
+    source_costs: list[SourceCost] = strawberry.field(description="Cost of one lead per source.")
 
     @classmethod
     def from_settings(cls, settings: TenantSettings) -> TenantSettingsType:
@@ -88,6 +98,11 @@ class TenantSettingsType:
             ],
             booked_dispositions=list(settings.booked_dispositions),
             default_region=settings.default_region,
+            holidays=list(settings.holidays),
+            sla_clock=settings.sla_clock,
+            source_costs=[
+                SourceCost(source=source, cost_per_lead=cost) for source, cost in settings.source_costs
+            ],
         )
 
 
@@ -141,5 +156,5 @@ class Tenant:
         range_from: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         range_to: Annotated[datetime | None, strawberry.argument(name="to")] = None,
     ) -> Metrics:
-        key = MetricsKey(self.tenant_id, range_from, range_to)
+        key = metrics_key(info, self.tenant_id, range_from, range_to)
         return Metrics.of(await metrics_loader(info.context).load(key))

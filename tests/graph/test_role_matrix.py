@@ -1,20 +1,34 @@
 """Every operation x admin / agent / client x own / other tenant: the data, or exactly the right code.
 
-Nothing of the other tenant may leak: not through nested fields, connections, totalCount or messages."""
+Nothing of the other tenant may leak: not through nested fields, connections, totalCount or messages.
+Every test runs on both read paths: compiled reads (docs/reads.md) and the resolvers alone."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
 
 from tests.conftest import error_codes, graphql
 from tests.graph.factories import insert_call, insert_contact, insert_lead
 
 OK = "ok"
+
+
+@pytest.fixture(params=[True, False], ids=["compiled", "resolvers"])
+async def app(make_app, request: pytest.FixtureRequest) -> AsyncIterator[Starlette]:
+    """The app with compiled reads on, then off (CALLTRAX_GRAPHQL_COMPILED_READS)."""
+    application = make_app(graphql_compiled_reads=request.param)
+    async with LifespanManager(application, shutdown_timeout=20) as manager:
+        application.state.lifespan_app = manager.app
+        application.state.lifespan_state = manager._state
+        yield application
 
 
 @dataclass

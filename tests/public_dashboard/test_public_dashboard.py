@@ -35,6 +35,8 @@ query ($token: String!) {
 PERSONAL = re.compile(
     r"name|phone|email|note|contact|agent|author|user|recording|voicemail|number|city", re.I
 )
+# Figures about the act of reaching leads (a duration, a rate), not anybody's contact details.
+CONTACT_FIGURES = {"timeToFirstContact", "businessHoursToFirstContact", "contactedWithinSla"}
 
 
 def reachable_fields(type_name: str) -> dict[str, list[str]]:
@@ -62,12 +64,21 @@ def reachable_fields(type_name: str) -> dict[str, list[str]]:
 def test_no_field_reachable_from_the_public_dashboard_names_or_reaches_a_person() -> None:
     types = reachable_fields("PublicDashboard")
     # The walk really covers the figures (a test that cannot fail is a defect).
-    assert {"PublicDashboard", "Metrics", "SpeedToLead", "Rate", "TrendDay", "PublicPipelineColumn"} <= set(
-        types
-    )
+    assert {
+        "PublicDashboard",
+        "PublicMetrics",
+        "MissedCalls",
+        "SpeedToLead",
+        "Rate",
+        "TrendDay",
+        "PublicPipelineColumn",
+    } <= set(types)
     assert not {"Lead", "Contact", "Call", "PipelineColumn"} & set(types)
     offending = {
-        f"{name}.{field}" for name, fields in types.items() for field in fields if PERSONAL.search(field)
+        f"{name}.{field}"
+        for name, fields in types.items()
+        for field in fields
+        if PERSONAL.search(field) and field not in CONTACT_FIGURES
     }
     assert offending == set()
 
