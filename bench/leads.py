@@ -4,7 +4,13 @@ Starts `calltrax serve` (one uvicorn worker) against DATABASE_URL, or drives a r
 --url; either way it makes its own tenant and webhook in that database, so the lead count can be
 checked exactly, and removes them afterwards (unless --keep).
 
+With --vs-pgbench the same run then stops the server and has `pgbench` run the same work in SQL
+(contact upsert by phone, lead insert, LEAD_CREATED event row with the lead and contact, one
+transaction; 8 clients, the same share of repeat phones, prepared statements) against the same
+database for the same time, and prints both rates and their ratio.
+
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench .venv/bin/python bench/leads.py --seconds 20
+    DATABASE_URL=... .venv/bin/python bench/leads.py --seconds 20 --vs-pgbench
 """
 
 from __future__ import annotations
@@ -15,16 +21,20 @@ import itertools
 import json
 import os
 import random
+import re
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -104,6 +114,85 @@ def percentile(values: list[float], fraction: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+# What a lead post does, in SQL: the contact merged by phone (30% of phones repeat), the lead, and its
+# LEAD_CREATED event row carrying the lead and contact as the server's does; one transaction.
+PGBENCH_SCRIPT = r"""
+\set r random(1, 100)
+\set n random(1, 1000000000)
+\set p (case when :r <= :repeat_percent then random(1, 3000) else 1000000000 + :n end)
+BEGIN;
+INSERT INTO contacts AS c (tenant_id, phone, phone_raw, email, name, city, metadata, created_at, updated_at)
+VALUES (CAST(:tenant AS uuid), '+61' || CAST(:p AS text), '04' || CAST(:p AS text), 'bench' || :n || '@example.com',
+        'Bench Person ' || :n, 'Perth', '{}', now(), now())
+ON CONFLICT (tenant_id, phone) DO UPDATE SET email = coalesce(c.email, EXCLUDED.email), updated_at = EXCLUDED.updated_at
+RETURNING id AS contact_id
+\gset
+INSERT INTO leads (tenant_id, contact_id, lead_webhook_id, source, status, notes, raw_data, created_at, updated_at, stage)
+VALUES (CAST(:tenant AS uuid), CAST(:contact_id AS uuid), CAST(:hook AS uuid), 'bench', 'new',
+        'Wants a quote for solar panels',
+        jsonb_build_object('contact', jsonb_build_object('name', 'Bench Person ' || :n, 'phone', '04' || :p),
+                           'lead', jsonb_build_object('source', 'bench', 'notes', 'Wants a quote for solar panels')),
+        now(), now(), 'follow_up_1')
+RETURNING id AS lead_id
+\gset
+INSERT INTO events (tenant_id, type, payload)
+SELECT l.tenant_id, 'LEAD_CREATED', jsonb_build_object('lead', to_jsonb(l) - 'raw_data', 'contact', to_jsonb(c))
+FROM leads AS l JOIN contacts AS c ON c.id = l.contact_id
+WHERE l.id = CAST(:lead_id AS uuid);
+END;
+"""
+
+
+def run_pgbench(
+    database_url: str, *, tenant_id: str, hook_id: str, seconds: float, clients: int, repeat_ratio: float
+) -> tuple[float, float | None, int, str]:
+    """pgbench's transactions/s, p99 latency (ms) and transactions done for `PGBENCH_SCRIPT`; also
+    its summary lines."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PGBENCH_SCRIPT)
+    log_dir = tempfile.mkdtemp(prefix="pgbench-")
+    command = [
+        "pgbench", "--no-vacuum", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
+        "-T", str(max(1, round(seconds))), "-f", script.name, "-l", "--log-prefix", f"{log_dir}/tx",
+        "-D", f"tenant={tenant_id}", "-D", f"hook={hook_id}", "-D", f"repeat_percent={round(repeat_ratio * 100)}",
+        "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres",
+        url.database or "postgres",
+    ]  # fmt: skip
+    environment = {**os.environ, **({"PGPASSWORD": url.password} if url.password else {})}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"pgbench failed: {done.stderr.strip()}")
+        found = re.search(r"tps = ([0-9.]+)", done.stdout)
+        if found is None:
+            raise SystemExit(f"no tps in pgbench's output: {done.stdout}")
+        # Per-transaction log lines: client, tx number, latency in us, ...
+        latencies = [
+            int(line.split()[2]) / 1000
+            for name in os.listdir(log_dir)
+            for line in Path(log_dir, name).read_text().splitlines()
+            if line.strip()
+        ]
+        summary = "; ".join(
+            line.strip()
+            for line in done.stdout.splitlines()
+            if line.startswith(("number of failed", "latency"))
+        )
+        processed = re.search(r"number of transactions actually processed: ([0-9]+)", done.stdout)
+        return (
+            float(found.group(1)),
+            percentile(latencies, 0.99) if latencies else None,
+            int(processed.group(1)) if processed else -1,
+            summary,
+        )
+    finally:
+        os.unlink(script.name)
+        shutil.rmtree(log_dir, ignore_errors=True)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -196,15 +285,78 @@ async def run(args: argparse.Namespace) -> int:
         if not args.keep:
             async with engine.begin() as connection:
                 await connection.execute(text("DELETE FROM tenants WHERE id = :id"), {"id": tenant.id})
+        if args.vs_pgbench:
+            # PostgreSQL alone now: the server's relay and sweeps would otherwise share its cores.
+            if server is not None:
+                stop_server(server)
+                server = None
+            ok = (
+                await compare_with_pgbench(
+                    engine, args, leads_per_second=total / elapsed, latencies_ms=latencies_ms
+                )
+                and ok
+            )
         return 0 if ok else 1
     finally:
         await engine.dispose()
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+            stop_server(server)
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+
+
+async def compare_with_pgbench(
+    engine: AsyncEngine, args: argparse.Namespace, *, leads_per_second: float, latencies_ms: list[float]
+) -> bool:
+    """Run `PGBENCH_SCRIPT` on a tenant of its own; print its rate beside the server's and the ratio."""
+    if shutil.which("pgbench") is None:
+        raise SystemExit("pgbench is not installed (Debian: apt-get install postgresql-client)")
+    slug = f"pgbench-{secrets.token_hex(4)}"
+    async with engine.begin() as connection:
+        tenant = await tenant_store.insert_tenant(
+            connection, name=f"Bench {slug}", slug=slug, timezone="Australia/Perth"
+        )
+        assert tenant is not None
+        webhook = await tenant_store.create_lead_webhook(connection, tenant_id=tenant.id, label="pgbench")
+    try:
+        tps, p99, processed, summary = await asyncio.to_thread(
+            run_pgbench,
+            args.database_url,
+            tenant_id=str(tenant.id),
+            hook_id=str(webhook.id),
+            seconds=args.seconds,
+            clients=args.pgbench_clients,
+            repeat_ratio=args.repeat_ratio,
+        )
+        async with engine.connect() as connection:
+            stored = (
+                await connection.execute(
+                    text("SELECT count(*) FROM leads WHERE tenant_id = :tenant_id"), {"tenant_id": tenant.id}
+                )
+            ).scalar_one()
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM tenants WHERE id = :id"), {"id": tenant.id})
+    server_p99 = percentile(latencies_ms, 0.99)
+    print(
+        f"pgbench       {tps:,.0f} transactions/s, {args.pgbench_clients} clients, p99 "
+        f"{p99 if p99 is not None else float('nan'):.1f} ms, {processed} committed, {stored} leads stored "
+        f"({summary})"
+    )
+    ratio = leads_per_second / tps if tps else float("nan")
+    target_met = ratio >= 0.5 and server_p99 < 50
+    print(
+        f"ratio         {ratio:.2f}x  (server {leads_per_second:,.0f} leads/s with p99 {server_p99:.1f} ms, "
+        f"1 worker, vs pgbench {tps:,.0f}/s; target >= 0.5x with p99 < 50 ms: "
+        f"{'met' if target_met else 'not met'})"
+    )
+    return bool(stored == processed)
 
 
 def main() -> int:
@@ -225,6 +377,12 @@ def main() -> int:
     )
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of uncounted warm-up")
     parser.add_argument("--keep", action="store_true", help="keep the bench tenant and its rows")
+    parser.add_argument(
+        "--vs-pgbench",
+        action="store_true",
+        help="then run the same transaction with pgbench for as long and print the ratio",
+    )
+    parser.add_argument("--pgbench-clients", type=int, default=8)
     args = parser.parse_args()
     if not args.database_url:
         parser.error("--database-url or DATABASE_URL is required (the bench checks the lead count there)")

@@ -107,9 +107,18 @@ class AccessRegistry:
     """Implements `AccessWatcher` and `AccessAnnouncer`: one per process, sharing the event bus."""
 
     def __init__(
-        self, engine: AsyncEngine, bus: EventBus, *, recheck_seconds: float = DEFAULT_RECHECK_SECONDS
+        self,
+        engine: AsyncEngine,
+        bus: EventBus,
+        *,
+        recheck_seconds: float = DEFAULT_RECHECK_SECONDS,
+        request_engine: AsyncEngine | None = None,
     ) -> None:
+        """`engine` serves the periodic re-reads (background work); `request_engine`, when given, the
+        reads sockets ask for (sign-in, `reload`, batched by the coalescer onto one connection at a
+        time), so requests never take the background pool's connections."""
         self._engine = engine
+        self._request_engine = request_engine or engine
         self._bus = bus
         self._recheck_seconds = recheck_seconds
         self._by_user: dict[str, set[_Live]] = {}
@@ -227,7 +236,7 @@ class AccessRegistry:
         began = self._drops
         self._reads_in_flight += 1
         try:
-            async with read_only(self._engine) as connection:
+            async with read_only(self._request_engine) as connection:
                 principals = await load_principals(connection, user_ids)
         finally:
             self._reads_in_flight -= 1

@@ -32,6 +32,7 @@ from exports.routes import routes as export_routes
 from graph.app import CallTraxGraphQL
 from graph.graphiql import routes as graphiql_routes
 from graph.public_dashboard.page import routes as dashboard_routes
+from graph.read_limits import ReadGate, ReadLimits
 from graph.socket_limits import SocketLimits
 from services.deps import Deps
 from webhooks.bodies import read_body
@@ -51,9 +52,13 @@ class State(TypedDict):
     relay: EventRelay
     http: httpx.AsyncClient
     deps: Deps
+    # The same, on the API pool: GraphQL, exports and the public dashboard page use these.
+    api_deps: Deps
     subscriber: EventSubscriber | None
     access: AccessRegistry
     background: BackgroundTasks
+    # GraphQL's query-cost and per-user concurrency limits (graph/read_limits.py reads this key).
+    read_limits: ReadLimits
 
 
 async def healthz(request: Request) -> Response:
@@ -107,14 +112,20 @@ def create_app(
                     relay=runtime.relay,
                     http=runtime.http,
                     deps=runtime.deps,
+                    api_deps=runtime.api_deps,
                     subscriber=runtime.subscriptions,
                     access=runtime.access,
                     background=runtime.background,
+                    read_limits=ReadLimits(
+                        max_cost=settings.graphql_max_query_cost,
+                        max_concurrent_per_user=settings.graphql_max_concurrent_per_user,
+                    ),
                 )
         finally:
             worker_stopped()
 
     graphql = CallTraxGraphQL(
+        deps_key="api_deps",
         read_body=functools.partial(
             read_body, limit=settings.graphql_max_body_bytes, time_limit=settings.body_timeout_seconds
         ),
@@ -128,7 +139,8 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Counted per caller from the start of each request (graph/read_limits.py).
+        Route("/graphql", ReadGate(graphql), methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *webhook_routes,
         *export_routes,

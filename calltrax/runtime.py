@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -48,6 +48,8 @@ class ServerRuntime(Runtime):
     subscriptions: Subscriptions
     access: AccessRegistry
     background: BackgroundTasks
+    # `deps` on the API pool (GraphQL, exports, subscriptions); `deps` itself is the webhooks'.
+    api_deps: Deps
 
 
 def dialpad_gateway(settings: Settings, http: httpx.AsyncClient) -> DialpadGateway:
@@ -80,20 +82,41 @@ async def server_runtime(
     here (a clock, a Dialpad, a DNS resolver for the notifier), never branched on."""
     assert settings.database_url, "the runtime needs settings.database_url"
     async with contextlib.AsyncExitStack() as stack:
+        # Three pools, so no kind of work can take another's connections (docs/security.md): the
+        # webhooks' (`engine`), the API's (GraphQL, exports, subscriptions; its statements have a
+        # timeout) and the background work's (relay, sweeps, notifications, retention, access re-check).
         engine = create_engine(
             settings.database_url,
             pool_size=settings.db_pool_size,
             idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
         )
         stack.push_async_callback(engine.dispose)
+        api_engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_api_pool_size,
+            idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
+            statement_timeout_seconds=settings.read_statement_timeout_seconds,
+        )
+        stack.push_async_callback(api_engine.dispose)
+        background_engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_background_pool_size,
+            idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
+        )
+        stack.push_async_callback(background_engine.dispose)
         bus = await _connected_bus(settings, stack)
-        relay = EventRelay(engine, bus)
+        relay = EventRelay(background_engine, bus)
         await relay.start()
         stack.push_async_callback(relay.stop)
-        subscriptions = Subscriptions(engine, bus)
+        subscriptions = Subscriptions(api_engine, bus)
         await subscriptions.start()
         stack.push_async_callback(subscriptions.stop)
-        access = AccessRegistry(engine, bus, recheck_seconds=settings.access_recheck_seconds)
+        access = AccessRegistry(
+            background_engine,
+            bus,
+            recheck_seconds=settings.access_recheck_seconds,
+            request_engine=api_engine,
+        )
         await access.start()
         stack.push_async_callback(access.stop)
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
@@ -111,7 +134,7 @@ async def server_runtime(
         )
         notifier = Notifier(settings, resolver=resolver)
         stack.push_async_callback(notifier.aclose)
-        background = BackgroundTasks(deps, settings, notifier)
+        background = BackgroundTasks(replace(deps, engine=background_engine), settings, notifier)
         await background.start()
         stack.push_async_callback(background.stop)
         yield ServerRuntime(
@@ -124,6 +147,7 @@ async def server_runtime(
             subscriptions=subscriptions,
             access=access,
             background=background,
+            api_deps=replace(deps, engine=api_engine),
         )
 
 

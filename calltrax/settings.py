@@ -12,14 +12,21 @@ from typing import Any
 from urllib.parse import urlparse
 
 from domain.destinations import DestinationPolicy, IPNetwork, parse_networks
-from persistence.db import DEFAULT_IDLE_IN_TRANSACTION_SECONDS, DEFAULT_POOL_SIZE, RESERVED_CONNECTIONS
+from persistence.db import (
+    DEFAULT_API_POOL_SIZE,
+    DEFAULT_BACKGROUND_POOL_SIZE,
+    DEFAULT_IDLE_IN_TRANSACTION_SECONDS,
+    DEFAULT_POOL_SIZE,
+    DEFAULT_READ_STATEMENT_TIMEOUT_SECONDS,
+    RESERVED_CONNECTIONS,
+)
 
 # Values people paste from examples; refused as a JWT secret outside development.
 PLACEHOLDER_SECRETS = frozenset(
     {"secret", "changeme", "change-me", "your-secret", "dev-secret", "test", "password"}
 )
 MIN_SECRET_LENGTH = 32
-# Room for at least two webhook writes beside the connections kept for the relay and readers.
+# Room for at least two webhook writes beside the connections kept for the webhooks' reads.
 MIN_POOL_SIZE = RESERVED_CONNECTIONS + 2
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -46,10 +53,22 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(".calltrax"))
     environment: str = "development"
     event_retention_days: int = 30
-    # PostgreSQL connections per server process (webhook writes leave 2 of them to the relay and reads).
+    # PostgreSQL connections per server process for the webhooks (their writes leave 2 to their reads).
     db_pool_size: int = DEFAULT_POOL_SIZE
     # PostgreSQL ends a session of ours idle inside a transaction this long (0 = never): a backstop.
     db_idle_in_transaction_seconds: float = DEFAULT_IDLE_IN_TRANSACTION_SECONDS
+    # Separate pools (issue 19), so no kind of work can take another's connections: GraphQL, exports
+    # and subscriptions use the API pool; the relay, sweeps, notifications, retention and the access
+    # re-check the background pool; the webhooks keep `db_pool_size` to themselves.
+    db_api_pool_size: int = DEFAULT_API_POOL_SIZE
+    db_background_pool_size: int = DEFAULT_BACKGROUND_POOL_SIZE
+    # PostgreSQL's statement_timeout on the API pool: a read running longer is cancelled (QUERY_TIMEOUT).
+    read_statement_timeout_seconds: float = DEFAULT_READ_STATEMENT_TIMEOUT_SECONDS
+    # Estimated rows one GraphQL operation may ask for (graph/read_limits.py): QUERY_TOO_COSTLY past it.
+    graphql_max_query_cost: int = 5000
+    # GraphQL requests one user may have running at once, per process; 4 times as many wait in line,
+    # more are refused with TOO_MANY_CONCURRENT_REQUESTS (graph/read_limits.py).
+    graphql_max_concurrent_per_user: int = 2
     log_level: str = "INFO"
     # Outgoing email for notifications (issue 9); emails are not sent while smtp_host is unset.
     smtp_host: str | None = None
@@ -144,6 +163,26 @@ class Settings:
                 get("CALLTRAX_DB_IDLE_IN_TRANSACTION_SECONDS"),
                 DEFAULT_IDLE_IN_TRANSACTION_SECONDS,
                 zero_allowed=True,
+            ),
+            db_api_pool_size=_check_count(
+                "CALLTRAX_DB_API_POOL_SIZE", get("CALLTRAX_DB_API_POOL_SIZE"), DEFAULT_API_POOL_SIZE
+            ),
+            db_background_pool_size=_check_count(
+                "CALLTRAX_DB_BACKGROUND_POOL_SIZE",
+                get("CALLTRAX_DB_BACKGROUND_POOL_SIZE"),
+                DEFAULT_BACKGROUND_POOL_SIZE,
+            ),
+            read_statement_timeout_seconds=_check_seconds(
+                "CALLTRAX_READ_STATEMENT_TIMEOUT_SECONDS",
+                get("CALLTRAX_READ_STATEMENT_TIMEOUT_SECONDS"),
+                DEFAULT_READ_STATEMENT_TIMEOUT_SECONDS,
+                zero_allowed=True,
+            ),
+            graphql_max_query_cost=_check_count(
+                "CALLTRAX_GRAPHQL_MAX_QUERY_COST", get("CALLTRAX_GRAPHQL_MAX_QUERY_COST"), 5000
+            ),
+            graphql_max_concurrent_per_user=_check_count(
+                "CALLTRAX_GRAPHQL_MAX_CONCURRENT_PER_USER", get("CALLTRAX_GRAPHQL_MAX_CONCURRENT_PER_USER"), 2
             ),
             log_level=_check_choice(
                 "CALLTRAX_LOG_LEVEL",

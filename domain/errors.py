@@ -65,6 +65,13 @@ class Unavailable(DomainError):
     http_status = 503
 
 
+class QueryTimeout(DomainError):
+    """A read ran past the statement timeout and was cancelled; ask for less (a smaller page)."""
+
+    code = "QUERY_TIMEOUT"
+    http_status = 503
+
+
 class DialpadError(DomainError):
     """Dialpad refused or failed a request; carries Dialpad's status and message."""
 

@@ -58,7 +58,7 @@ def error_response(error: DomainError) -> JSONResponse:
 
 
 async def _caller(request: Request) -> Principal:
-    return await authenticate(request.state.deps, authorization=request.headers.get("authorization"))
+    return await authenticate(request.state.api_deps, authorization=request.headers.get("authorization"))
 
 
 class CsvStream(StreamingResponse):
@@ -142,7 +142,7 @@ async def leads_csv(request: Request) -> Response:
         tenant_id = params.uuid("tenantId")
         params.check()
         batches = await export_leads(
-            request.state.deps, actor=actor, tenant_id=tenant_id, where=where, stages=stages
+            request.state.api_deps, actor=actor, tenant_id=tenant_id, where=where, stages=stages
         )
     except DomainError as error:
         return error_response(error)
@@ -164,7 +164,7 @@ async def calls_csv(request: Request) -> Response:
         )
         tenant_id = params.uuid("tenantId")
         params.check()
-        batches = await export_calls(request.state.deps, actor=actor, tenant_id=tenant_id, where=where)
+        batches = await export_calls(request.state.api_deps, actor=actor, tenant_id=tenant_id, where=where)
     except DomainError as error:
         return error_response(error)
     return CsvStream("calls.csv", CALLS, batches)

@@ -458,6 +458,9 @@ class CompiledReads(SchemaExtension):
         principal = getattr(context, "principal", None)
         if not getattr(context, "compiled_reads", False) or principal is None:
             return
+        if execution.result is not None:
+            # An earlier extension answered already (graph/read_limits.py refused the query).
+            return
         variables = json.dumps(execution.variables, sort_keys=True, default=str)
         key = (execution.query, execution.operation_name, variables, principal.role, principal.tenant_ids)
         statement = _STATEMENTS.get(key, _UNKNOWN)

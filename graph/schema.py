@@ -41,6 +41,7 @@ from graph.provisioning.query import ProvisioningQuery
 from graph.public_dashboard.mutations import PublicDashboardMutation
 from graph.public_dashboard.query import PublicDashboardQuery
 from graph.public_dashboard.subscription import PublicDashboardSubscription
+from graph.read_limits import ReadLimitsExtension
 from graph.scalars import DateTime
 from graph.subscriptions.subscription import Subscription as EventSubscription
 from graph.tenants.mutations import TenantsMutation
@@ -192,6 +193,8 @@ schema = CallTraxSchema(
         # key on the text (and the token limit), so a cached document has passed every limit.
         ParserCache,
         ValidationCache,
+        # Query cost and per-user concurrency, priced with the variables (graph/read_limits.py).
+        ReadLimitsExtension,
         DomainErrorMasking,
         # Queries over the read schema as one SQL statement when they can be (docs/reads.md).
         CompiledReads,

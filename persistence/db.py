@@ -34,6 +34,14 @@ DEFAULT_POOL_SIZE = 16
 # good). Nothing of ours idles that long in a transaction on purpose: writes are single statements or
 # short transactions, and an export only pauses while its client is not reading.
 DEFAULT_IDLE_IN_TRANSACTION_SECONDS = 60.0
+# The API pool (GraphQL, exports, subscriptions) and the background pool (relay, sweeps,
+# notifications, retention, access re-check) are separate engines beside the webhooks' pool, so a
+# flood of expensive reads can take neither the webhooks' connections nor the relay's (issue 19).
+DEFAULT_API_POOL_SIZE = 8
+DEFAULT_BACKGROUND_POOL_SIZE = 6
+# PostgreSQL cancels a statement on the API pool that runs longer (reads answer within milliseconds;
+# this bounds what one expensive read can hold).
+DEFAULT_READ_STATEMENT_TIMEOUT_SECONDS = 5.0
 
 
 def create_engine(
@@ -42,6 +50,7 @@ def create_engine(
     pool_size: int = DEFAULT_POOL_SIZE,
     max_overflow: int = 0,
     idle_in_transaction_seconds: float = DEFAULT_IDLE_IN_TRANSACTION_SECONDS,
+    statement_timeout_seconds: float = 0.0,
     **kwargs: Any,
 ) -> AsyncEngine:
     """An asyncpg engine tuned for short requests.
@@ -54,7 +63,8 @@ def create_engine(
     No overflow: overflow connections are closed on return, so bursts past the pool would open and
     close a connection per request; waiting briefly for a pooled one is cheaper.
 
-    `idle_in_transaction_seconds` (0 = off) is PostgreSQL's idle_in_transaction_session_timeout."""
+    `idle_in_transaction_seconds` (0 = off) is PostgreSQL's idle_in_transaction_session_timeout;
+    `statement_timeout_seconds` (0 = off) its statement_timeout, for every statement of this engine."""
     server_settings = {
         "application_name": "calltrax",
         # JIT off: compiling costs more than CallTrax's short queries save (the metrics statement
@@ -65,6 +75,7 @@ def create_engine(
         # small queries are unchanged.
         "work_mem": "32MB",
         "idle_in_transaction_session_timeout": str(round(idle_in_transaction_seconds * 1000)),
+        "statement_timeout": str(round(statement_timeout_seconds * 1000)),
     }
     return create_async_engine(
         async_url(url),
@@ -77,9 +88,10 @@ def create_engine(
     )
 
 
-# Connections request handlers may hold at once, per pool: its size minus a few kept for the event relay
-# and readers. When requests took them all, the relay waited behind them and then published large
-# batches at once, which showed as tail latency (Dialpad bench, 16 connections: p99 58-61 -> 39 ms).
+# Connections request handlers may hold at once, per pool: its size minus a few kept for the webhooks'
+# own reads (a token's tenant, the Dialpad inbox). When requests took them all, the relay (then on
+# the same pool; now on the background pool) waited behind them and published large batches at
+# once, which showed as tail latency (Dialpad bench, 16 connections: p99 58-61 -> 39 ms).
 # Past its size the pool would open overflow connections and close them again on return, and a new
 # PostgreSQL backend per request costs more than the whole write (measured: 8 leads/s).
 _GATES: weakref.WeakKeyDictionary[Pool, asyncio.Semaphore] = weakref.WeakKeyDictionary()

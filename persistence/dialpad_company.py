@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, or_, select, text
+from sqlalchemy import Text, bindparam, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -136,6 +136,19 @@ _LEADS_AT_PHONE = """(SELECT id FROM contacts WHERE phone = CAST(:phone AS text)
             ) AS l
             JOIN tenants AS t ON t.id = l.tenant_id"""
 
+# An inbox event still waiting for a tenant (kept for want of one, not yet routed).
+WAITING_SQL = "routed_at IS NULL AND reason = 'NO_TENANT'"
+
+# Whether any event waits at this external number: a lead with the number has just been stored
+# (persistence.leads.ingest runs it on the intake's connection, after its commit).
+ANY_WAITING_AT_NUMBER = DriverStatement(
+    text(
+        f"SELECT EXISTS (SELECT 1 FROM dialpad_inbox WHERE external_number = :phone AND {WAITING_SQL})"
+        " AS waiting"
+    ).bindparams(bindparam("phone", type_=Text))
+)
+
+
 # The rules of domain.dialpad_routing, in its order: each branch finds at most one tenant, the lowest
 # rank wins. One round trip per event; each branch is an index lookup, as is the look for events of
 # the same legs that came earlier and wait in the inbox.
@@ -144,7 +157,7 @@ _ROUTE = DriverStatement(
         f"""
     SELECT rank, id, slug, EXISTS (
         SELECT 1 FROM dialpad_inbox WHERE call_external_id = ANY(CAST(:legs AS text[]))
-            AND routed_at IS NULL AND reason = 'NO_TENANT'
+            AND {WAITING_SQL}
     ) AS legs_waiting FROM (
         (SELECT 1 AS rank, t.id, t.slug FROM tenants AS t
             WHERE t.dialpad_call_center_id = ANY(CAST(:centers AS text[]))
@@ -269,10 +282,9 @@ async def waiting_for(
     rows = await connection.execute(
         text(
             f"SELECT {_INBOX_COLUMNS} FROM dialpad_inbox WHERE id IN ("
-            " SELECT id FROM dialpad_inbox WHERE external_number = :phone"
-            "  AND routed_at IS NULL AND reason = 'NO_TENANT'"
+            f" SELECT id FROM dialpad_inbox WHERE external_number = :phone AND {WAITING_SQL}"
             " UNION ALL SELECT id FROM dialpad_inbox WHERE call_external_id = ANY(CAST(:legs AS text[]))"
-            "  AND routed_at IS NULL AND reason = 'NO_TENANT'"
+            f"  AND {WAITING_SQL}"
             ") ORDER BY event_timestamp_ms, id"
         ),
         {"phone": phone, "legs": call_ids},

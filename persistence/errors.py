@@ -19,6 +19,8 @@ DEADLOCK_DETECTED = "40P01"
 # Raised on purpose by our SQL function calltrax_abort() (migration 0012) when a statement must undo
 # itself: a concurrent duplicate lead committed first. Class "CT" is none of PostgreSQL's.
 LOST_RACE = "CT001"
+# query_canceled: statement_timeout ran out (the API pool sets one, persistence/db.py).
+QUERY_CANCELED = "57014"
 
 # Worth a retry: the same request succeeds once the server is back or the other transaction is done.
 _RETRY_SQLSTATES = frozenset(
@@ -118,3 +120,8 @@ def is_outage(error: BaseException) -> bool:
             return True
     code = sqlstate(error)
     return code is not None and (code in _RETRY_SQLSTATES or code[:2] in _RETRY_CLASSES)
+
+
+def is_statement_timeout(error: BaseException) -> bool:
+    """Whether PostgreSQL cancelled the statement (its statement_timeout ran out)."""
+    return _database_error(error) and sqlstate(error) == QUERY_CANCELED

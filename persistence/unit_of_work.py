@@ -12,10 +12,10 @@ import anyio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.errors import Unavailable
+from domain.errors import QueryTimeout, Unavailable
 from domain.events import NewEvent
 from persistence.db import DriverStatement, translate_driver_error
-from persistence.errors import is_outage
+from persistence.errors import is_outage, is_statement_timeout
 
 T = TypeVar("T")
 
@@ -123,7 +123,16 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[Transaction]:
     except Exception as error:
         if is_outage(error):
             raise Unavailable("the database is unavailable; retry shortly") from error
+        _raise_if_timed_out(error)
         raise
+
+
+def _raise_if_timed_out(error: Exception) -> None:
+    """The statement timeout (the API pool's) ending a statement is the caller's answer, not a bug."""
+    if is_statement_timeout(error):
+        raise QueryTimeout(
+            "the query ran past the statement timeout and was cancelled; ask for fewer rows"
+        ) from error
 
 
 async def _discard(connection: AsyncConnection) -> None:
@@ -143,6 +152,7 @@ async def read_only(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     except Exception as error:
         if is_outage(error):
             raise Unavailable("the database is unavailable; retry shortly") from error
+        _raise_if_timed_out(error)
         raise
 
 
@@ -167,6 +177,7 @@ async def read_snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     except Exception as error:
         if is_outage(error):
             raise Unavailable("the database is unavailable; retry shortly") from error
+        _raise_if_timed_out(error)
         raise
 
 

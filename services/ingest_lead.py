@@ -200,7 +200,7 @@ async def _write(
     assert intake.contact_id is not None
     # The statement wrote the LEAD_CREATED row; the relay numbers and publishes it.
     deps.publisher.committed([intake.tenant_id])
-    if point.phone_e164 is not None:
+    if point.phone_e164 is not None and intake.calls_waiting:
         await _route_waiting_calls(deps, point.phone_e164)
     return LeadIngested(
         lead_id=intake.lead_id, contact_id=intake.contact_id, tenant_id=intake.tenant_id, duplicate=False

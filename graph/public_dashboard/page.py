@@ -56,7 +56,7 @@ HEADERS = {
 
 async def dashboard_page(request: Request) -> Response:
     try:
-        await open_public_link(request.state.deps, token=request.path_params["token"])
+        await open_public_link(request.state.api_deps, token=request.path_params["token"])
     except NotFound:
         return HTMLResponse(GONE, status_code=404, headers=HEADERS)
     # The page reads its token from its own URL; what is written into it is the server's own answer.
@@ -71,7 +71,7 @@ async def _first_figures(request: Request) -> dict[str, Any] | None:
     result = await schema.execute(
         FIRST_FIGURES,
         variable_values={"token": request.path_params["token"]},
-        context_value=Context(request=request, response=None, deps=request.state.deps),
+        context_value=Context(request=request, response=None, deps=request.state.api_deps),
     )
     if result.errors or not result.data:
         return None
