@@ -383,6 +383,9 @@ def peer_main(args: argparse.Namespace, tenant_id: str, token: str, lead_ids: li
         "CALLTRAX_JWT_SECRET": SECRET,
         "CALLTRAX_LOG_LEVEL": "WARNING",
         "CALLTRAX_DATA_DIR": f"/tmp/calltrax-bench-{secrets.token_hex(4)}",
+        # Every connection signs in as the same user here, standing for as many dashboards: the
+        # per-user limit (2 at once by default, docs/security.md) would answer most of them 429.
+        "CALLTRAX_GRAPHQL_MAX_CONCURRENT_PER_USER": str(args.connections),
     }
     env.pop("REDIS_URL", None)
     command = [sys.executable, "-m", "uvicorn", "calltrax.app:app_from_env", "--factory", "--no-access-log"]

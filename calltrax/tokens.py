@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -13,6 +14,11 @@ from domain.errors import Unauthenticated
 
 LEEWAY_SECONDS = 30
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
+# A dashboard sends the same token with every request, and one GraphQL request checks it twice (the
+# per-user read gate, then authentication): a verified token's claims are kept this long, for this
+# many tokens. Verifying (base64, JSON, HMAC) was about 9% of a compiled read's server CPU.
+VERIFIED_TOKEN_SECONDS = 60.0
+VERIFIED_TOKENS_KEPT = 4096
 
 
 class JwtVerifier:
@@ -32,8 +38,25 @@ class JwtVerifier:
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
         self._issuer = issuer
         self._audience = audience
+        # token -> (its claims, until when (monotonic) they may be reused); least recently used first.
+        self._verified: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
 
     async def verify(self, token: str) -> dict[str, Any]:
+        kept = self._verified.get(token)
+        if kept is not None:
+            claims, until = kept
+            # The expiry is checked on every use, as jwt.decode checks it (with the same leeway).
+            if time.monotonic() < until and claims["exp"] >= time.time() - LEEWAY_SECONDS:
+                self._verified.move_to_end(token)
+                return dict(claims)
+            del self._verified[token]
+        claims = await self._verify(token)
+        self._verified[token] = (dict(claims), time.monotonic() + VERIFIED_TOKEN_SECONDS)
+        if len(self._verified) > VERIFIED_TOKENS_KEPT:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -88,6 +89,29 @@ async def test_tokens_within_the_30_second_leeway_still_work(client: httpx.Async
     )
     response = await client.post("/graphql", json={"query": ME}, headers={"Authorization": f"Bearer {token}"})
     assert response.json()["data"]["me"]["id"] == user.user.id
+
+
+async def test_a_token_that_was_accepted_is_refused_once_it_expires(
+    client: httpx.AsyncClient, make_user
+) -> None:
+    # Verified tokens are kept for reuse (calltrax/tokens.py): the expiry must still be checked on
+    # every request. This one is 29 s past its exp, inside the 30 s leeway, so it runs out in ~1 s.
+    user = await make_user("admin")
+    token = jwt.encode(
+        {"sub": user.user.id, "exp": int(time.time()) - 29}, TEST_JWT_SECRET, algorithm="HS256"
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    first = await client.post("/graphql", json={"query": ME}, headers=headers)
+    assert first.json()["data"]["me"]["id"] == user.user.id
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        body = (await client.post("/graphql", json={"query": ME}, headers=headers)).json()
+        if body.get("errors"):
+            assert body["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+            assert "expired" in body["errors"][0]["message"]
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("a kept token was still accepted 10 s after it expired")
 
 
 async def test_graphiql_opens_in_a_browser(client: httpx.AsyncClient) -> None:
