@@ -336,5 +336,18 @@ async def graphql(
     return body
 
 
+@pytest.fixture
+def own_redis() -> Iterator[Any]:
+    """A Redis server of the test's own (tests.subscriptions.support.OwnRedis), stopped afterwards."""
+    # Imported here: that module imports this one.
+    from tests.subscriptions.support import OwnRedis
+
+    redis = OwnRedis()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors") or []]

@@ -13,7 +13,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -36,15 +36,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def own_redis() -> Iterator[OwnRedis]:
-    redis = OwnRedis()
-    try:
-        yield redis
-    finally:
-        redis.stop()
 
 
 class Workers:

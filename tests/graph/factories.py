@@ -101,3 +101,30 @@ async def insert_call(
             )
         ).scalar_one()
     return call_id
+
+
+async def seed_leads(
+    engine: AsyncEngine, tenant_id: Any, leads: int, calls_per_lead: int = 2, *, base: datetime = BASE_TIME
+) -> None:
+    """`leads` leads a minute apart from `base`, each with its contact and `calls_per_lead` outbound calls,
+    in one statement (the large tenants of the query-count and read-isolation tests)."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                """
+                WITH c AS (
+                    INSERT INTO contacts (tenant_id, phone, name)
+                    SELECT :t, '+1555' || lpad(i::text, 7, '0'), 'Person ' || i FROM generate_series(1, :n) i
+                    RETURNING id, phone
+                ), l AS (
+                    INSERT INTO leads (tenant_id, contact_id, created_at)
+                    SELECT :t, c.id, CAST(:base AS timestamptz) + (substr(c.phone, 5)::int * interval '1 minute') FROM c
+                    RETURNING id, contact_id, created_at
+                )
+                INSERT INTO calls (tenant_id, external_id, lead_id, contact_id, direction, status, started_at)
+                SELECT :t, l.id::text || '-' || k, l.id, l.contact_id, 'outbound', 'completed', l.created_at + k * interval '1 second'
+                FROM l, generate_series(1, :k) k
+                """
+            ),
+            {"t": tenant_id, "n": leads, "k": calls_per_lead, "base": base},
+        )

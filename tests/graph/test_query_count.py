@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from tests.conftest import graphql
-from tests.graph.factories import BASE_TIME
+from tests.graph.factories import seed_leads
 
 PAGE = "{ leads(first: 50) { edges { node { contact { name } calls { status } } } } }"
 LEAD_WITH_TIMELINE = """
@@ -68,29 +68,6 @@ def counter(engine: AsyncEngine) -> Iterator[StatementCounter]:
     event.remove(Engine, "before_cursor_execute", counting)
 
 
-async def _seed(engine: AsyncEngine, tenant_id: Any, leads: int, calls_per_lead: int = 2) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                """
-                WITH c AS (
-                    INSERT INTO contacts (tenant_id, phone, name)
-                    SELECT :t, '+1555' || lpad(i::text, 7, '0'), 'Person ' || i FROM generate_series(1, :n) i
-                    RETURNING id, phone
-                ), l AS (
-                    INSERT INTO leads (tenant_id, contact_id, created_at)
-                    SELECT :t, c.id, CAST(:base AS timestamptz) + (substr(c.phone, 5)::int * interval '1 minute') FROM c
-                    RETURNING id, contact_id, created_at
-                )
-                INSERT INTO calls (tenant_id, external_id, lead_id, contact_id, direction, status, started_at)
-                SELECT :t, l.id::text || '-' || k, l.id, l.contact_id, 'outbound', 'completed', l.created_at + k * interval '1 second'
-                FROM l, generate_series(1, :k) k
-                """
-            ),
-            {"t": tenant_id, "n": leads, "k": calls_per_lead, "base": BASE_TIME},
-        )
-
-
 async def _count(
     client: httpx.AsyncClient, counter: StatementCounter, user: Any, document: str, variables: Any = None
 ) -> tuple[int, dict[str, Any]]:
@@ -115,7 +92,7 @@ async def test_a_leads_page_with_contacts_and_calls_runs_at_most_4_statements(
     path: str,
 ) -> None:
     tenant = await make_tenant()
-    await _seed(engine, tenant.id, rows)
+    await seed_leads(engine, tenant.id, rows)
     admin = await make_user("admin")
     statements, body = await _count(client, counter, admin, PAGE)
     edges = body["data"]["leads"]["edges"]
@@ -138,7 +115,7 @@ async def test_an_agents_page_costs_the_same(
     path: str,
 ) -> None:
     tenant, other = await make_tenant(), await make_tenant()
-    await _seed(engine, tenant.id, 30)
+    await seed_leads(engine, tenant.id, 30)
     agent = await make_user("agent", tenants=[tenant, other])
     statements, body = await _count(client, counter, agent, PAGE)
     assert len(body["data"]["leads"]["edges"]) == 30
@@ -154,7 +131,7 @@ async def test_a_lead_with_its_timeline_costs_a_fixed_number_of_statements(
     path: str,
 ) -> None:
     tenant = await make_tenant()
-    await _seed(engine, tenant.id, 3, calls_per_lead=6)
+    await seed_leads(engine, tenant.id, 3, calls_per_lead=6)
     async with engine.connect() as connection:
         lead_id = (await connection.execute(text("SELECT id FROM leads LIMIT 1"))).scalar_one()
     admin = await make_user("admin")

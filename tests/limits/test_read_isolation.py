@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from uuid import UUID
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graph.read_limits import query_cost
 from graph.schema import schema
 from tests.conftest import TEST_JWT_SECRET, AppFactory, channel_prefix, error_codes, free_port, graphql, serve
+from tests.graph.factories import seed_leads
 from tests.limits.read_flood import BASE_TIME, flood_query
 
 DEFAULT_MAX_COST = 5000
@@ -31,31 +31,6 @@ def cost(document: str, variables: dict[str, Any] | None = None) -> int:
     from graphql import parse
 
     return query_cost(schema._schema, parse(document), None, variables)
-
-
-async def seed_leads(engine: AsyncEngine, tenant_id: UUID, leads: int, calls_per_lead: int = 2) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                """
-                WITH c AS (
-                    INSERT INTO contacts (tenant_id, phone, name)
-                    SELECT :t, '+1555' || lpad(i::text, 7, '0'), 'Person ' || i FROM generate_series(1, :n) i
-                    RETURNING id, phone
-                ), l AS (
-                    INSERT INTO leads (tenant_id, contact_id, created_at)
-                    SELECT :t, c.id, CAST(:base AS timestamptz) + (substr(c.phone, 5)::int * interval '1 minute')
-                    FROM c
-                    RETURNING id, contact_id, created_at
-                )
-                INSERT INTO calls (tenant_id, external_id, lead_id, contact_id, direction, status, started_at)
-                SELECT :t, l.id::text || '-' || k, l.id, l.contact_id, 'outbound', 'completed',
-                       l.created_at + k * interval '1 second'
-                FROM l, generate_series(1, :k) k
-                """
-            ),
-            {"t": tenant_id, "n": leads, "k": calls_per_lead, "base": BASE_TIME},
-        )
 
 
 def test_cost_multiplies_page_sizes_through_nested_lists() -> None:
@@ -217,7 +192,7 @@ async def test_a_read_flood_leaves_other_tenants_webhooks_and_graphql_on_time(
     """A client user sends 8 concurrent heavy queries, again and again; meanwhile another tenant's
     lead webhook keeps p99 under 100 ms and its client user's GraphQL answers with data."""
     flooded = await make_tenant()
-    await seed_leads(engine, flooded.id, 3000)
+    await seed_leads(engine, flooded.id, 3000, base=BASE_TIME)
     flooder = await make_user("client", tenant=flooded)
     other = await make_tenant()
     other_user = await make_user("client", tenant=other)

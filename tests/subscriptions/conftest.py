@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.conftest import AppFactory
-from tests.subscriptions.support import OwnRedis, Server, running
+from tests.subscriptions.support import Server, running
 
 
 @pytest.fixture
 async def server(make_app: AppFactory) -> AsyncIterator[Server]:
     async with running(make_app()) as live:
         yield live
-
-
-@pytest.fixture
-def own_redis() -> Iterator[OwnRedis]:
-    redis = OwnRedis()
-    try:
-        yield redis
-    finally:
-        redis.stop()
