@@ -29,7 +29,7 @@ from graph.graphiql import graphiql_page
 from graph.loaders import Loaders
 from graph.schema import schema
 from graph.socket_limits import TOO_MANY_CLOSE_CODE, SocketLimits
-from services.authenticate import authenticate, authenticate_until
+from services.authenticate import authenticate_until
 from services.deps import Deps
 from services.public_dashboard import open_public_link
 
@@ -153,8 +153,12 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             # Per request; websocket contexts live per connection and get uncached loaders on first use.
             context.loaders["data"] = Loaders(deps)
             try:
-                context.principal = await authenticate(
-                    deps, authorization=request.headers.get("authorization")
+                # Signed in as sockets are: the principal from the process's short-lived cache that
+                # every announced access change clears (docs/security.md), else one batched read.
+                context.principal, _ = await authenticate_until(
+                    deps,
+                    authorization=request.headers.get("authorization"),
+                    principals=context.watcher.principal if context.watcher is not None else None,
                 )
             except DomainError as error:
                 context.auth_error = error

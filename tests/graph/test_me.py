@@ -114,6 +114,31 @@ async def test_a_token_that_was_accepted_is_refused_once_it_expires(
     raise AssertionError("a kept token was still accepted 10 s after it expired")
 
 
+async def test_access_changes_reach_the_next_http_request_although_sign_ins_are_cached(
+    client: httpx.AsyncClient, make_user, make_tenant
+) -> None:
+    # HTTP requests sign in from the process's principal cache (docs/security.md): an unassignment
+    # or a deactivation through the API must still reach the very next request.
+    admin = await make_user("admin")
+    tenant = await make_tenant()
+    agent = await make_user("agent", tenants=[tenant])
+    assert (await graphql(client, ME, user=agent))["data"]["me"]["tenantIds"] == [str(tenant.id)]
+    unassign = "mutation($u: ID!, $t: ID!) { unassignAgent(userId: $u, tenantId: $t) { id } }"
+    body = await graphql(client, unassign, {"u": agent.user.id, "t": str(tenant.id)}, user=admin)
+    assert "errors" not in body, body
+    assert (await graphql(client, ME, user=agent))["data"]["me"]["tenantIds"] == []
+    deactivate = "mutation($i: UpsertUserInput!) { upsertUser(input: $i) { id } }"
+    body = await graphql(
+        client,
+        deactivate,
+        {"i": {"id": agent.user.id, "email": agent.user.email, "role": "AGENT", "active": False}},
+        user=admin,
+    )
+    assert body["data"]["upsertUser"] == {"id": agent.user.id}, body
+    refused = await graphql(client, ME, user=agent)
+    assert refused["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}, refused
+
+
 async def test_graphiql_opens_in_a_browser(client: httpx.AsyncClient) -> None:
     response = await client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200

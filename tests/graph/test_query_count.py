@@ -143,5 +143,6 @@ async def test_a_lead_with_its_timeline_costs_a_fixed_number_of_statements(
     without_stage = LEAD_WITH_TIMELINE.replace(" stage ", " ")
     statements, body = await _count(client, counter, admin, without_stage, {"id": str(lead_id)})
     assert len(body["data"]["lead"]["timeline"]) == 7
-    # Compiled: users, then the lead with everything under it in one statement.
-    assert statements == (2 if path == "compiled" else 6), counter.statements
+    # The caller signed in a moment ago: its users row comes from the process's principal cache
+    # (docs/security.md). Compiled: the lead with everything under it in one statement.
+    assert statements == (1 if path == "compiled" else 5), counter.statements
