@@ -126,7 +126,6 @@ class AccessRegistry:
         self._origin = uuid.uuid4().hex
         self._tasks: list[asyncio.Task[None]] = []
         self._reads: set[asyncio.Task[None]] = set()
-        self.rechecks = 0
         # Principals read lately, with when (monotonic); only active users (a refusal is not kept).
         self._cache: dict[str, tuple[Principal, float]] = {}
         # Drops counted: a read begun before a user's drop must not put the old principal back.
@@ -293,7 +292,6 @@ class AccessRegistry:
             del self._cache[user_id]
         if self._by_user:
             await self._read(list(self._by_user))
-        self.rechecks += 1
 
     async def _recheck_forever(self) -> None:
         while True:

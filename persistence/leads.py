@@ -232,27 +232,3 @@ async def _calls_waiting(connection: AsyncConnection, phone: str) -> bool:
     except Exception:
         return True
     return bool(row is not None and row["waiting"])
-
-
-_FIND_BY_KEY = text(
-    """
-    SELECT id, contact_id FROM (
-        SELECT id, contact_id, 1 AS rank FROM leads WHERE tenant_id = :tenant_id AND idempotency_key = :key
-        UNION ALL
-        SELECT id, contact_id, 2 AS rank FROM leads WHERE tenant_id = :tenant_id AND external_id = :external_id
-    ) AS found
-    ORDER BY rank LIMIT 1
-    """
-).bindparams(bindparam("key", type_=Text), bindparam("external_id", type_=Text))
-
-
-async def find_by_key(
-    connection: AsyncConnection, *, tenant_id: UUID, idempotency_key: str | None, external_id: str | None
-) -> tuple[UUID, UUID] | None:
-    """(lead id, contact id) of the tenant's lead with this idempotency key, else this source id."""
-    row = (
-        await connection.execute(
-            _FIND_BY_KEY, {"tenant_id": tenant_id, "key": idempotency_key, "external_id": external_id}
-        )
-    ).first()
-    return (row.id, row.contact_id) if row else None
