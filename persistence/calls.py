@@ -28,8 +28,8 @@ from domain.tenants import TenantSettings
 from persistence.db import DriverStatement, json_value
 from persistence.errors import LOST_RACE, sqlstate
 from persistence.lead_stages import OPEN_STATUSES_SQL
-from persistence.leads import json_snapshot_sql
 from persistence.rows import CallRow
+from persistence.snapshots import json_snapshot_sql
 from persistence.tables import Call, Contact, Lead
 from persistence.unit_of_work import Transaction
 

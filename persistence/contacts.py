@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import Boolean, DateTime, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persistence.errors import unique_violation
 
@@ -145,11 +142,3 @@ _UPSERT = text(
     + MERGE_CONTACT_CTES.format(go="true")
     + "\nSELECT * FROM contact"
 ).bindparams(*CONTACT_PARAMS)
-
-
-_BY_IDS = text("SELECT * FROM contacts WHERE id = ANY(:ids)")
-
-
-async def contacts_by_id(connection: AsyncConnection, ids: Iterable[UUID]) -> dict[UUID, Any]:
-    """Contact rows by id (for event snapshots of many leads at once)."""
-    return {row.id: row for row in await connection.execute(_BY_IDS, {"ids": list(ids)})}

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Boolean, DateTime, FromClause, Text, bindparam, text
+from sqlalchemy import Boolean, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,7 +27,7 @@ from persistence.db import DriverStatement, request_gate
 from persistence.dialpad_company import ANY_WAITING_AT_NUMBER
 from persistence.errors import LOST_RACE, is_lost_race, is_outage
 from persistence.lead_stages import stage_sql
-from persistence.tables import Contact, Lead
+from persistence.snapshots import contact_snapshot_sql, lead_snapshot_sql
 
 
 @dataclass(frozen=True)
@@ -57,29 +57,6 @@ class LeadIntake:
     lost_race: bool = False
     # Dialpad events wait in the company inbox at the new lead's phone (checked after the commit).
     calls_waiting: bool = False
-
-
-def _json_value(alias: str, column: Any) -> str:
-    """SQL for one column as `persistence.snapshots.snapshot()` renders it (timestamps: Python's isoformat)."""
-    ref = f'{alias}."{column.name}"'
-    if isinstance(column.type, DateTime):
-        utc = f"({ref} AT TIME ZONE 'UTC')"
-        return (
-            f"CASE WHEN {ref} IS NULL THEN NULL ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-            f" || CASE WHEN extract(microseconds FROM {utc})::bigint % 1000000 = 0 THEN ''"
-            f" ELSE to_char({utc}, '.US') END || '+00:00' END"
-        )
-    return ref
-
-
-def json_snapshot_sql(alias: str, table: FromClause, *, exclude: tuple[str, ...] = ()) -> str:
-    """A jsonb_build_object() of a row's columns, equal to `snapshot()` of the same row."""
-    pairs = [
-        f"'{column.name}', {_json_value(alias, column)}"
-        for column in table.columns
-        if column.name not in exclude
-    ]
-    return "jsonb_build_object(" + ", ".join(pairs) + ")"
 
 
 # One statement does the whole write, so it runs without BEGIN/COMMIT round trips and is still atomic.
@@ -125,8 +102,8 @@ new_lead AS (
 new_event AS (
     INSERT INTO events (tenant_id, type, payload)
     SELECT new_lead.tenant_id, :event_type, jsonb_build_object(
-        'lead', {json_snapshot_sql("new_lead", Lead.__table__, exclude=("raw_data",))},
-        'contact', {json_snapshot_sql("contact", Contact.__table__)})
+        'lead', {lead_snapshot_sql("new_lead")},
+        'contact', {contact_snapshot_sql("contact")})
     FROM new_lead JOIN contact ON true
     RETURNING id
 )
