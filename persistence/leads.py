@@ -10,7 +10,6 @@ from uuid import UUID
 from sqlalchemy import Boolean, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import Unavailable
 from domain.events import EventType
@@ -23,11 +22,12 @@ from persistence.contacts import (
     contact_values,
     is_contact_race,
 )
-from persistence.db import DriverStatement, request_gate
+from persistence.db import DriverStatement
 from persistence.dialpad_company import ANY_WAITING_AT_NUMBER
 from persistence.errors import LOST_RACE, is_lost_race, is_outage
 from persistence.lead_stages import stage_sql
 from persistence.snapshots import contact_snapshot_sql, lead_snapshot_sql
+from persistence.unit_of_work import Statements
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,11 @@ LEFT JOIN contact ON true
 )
 
 # The hottest statement in CallTrax: run on the driver (see persistence.db.DriverStatement).
-_INGEST_ON_DRIVER = DriverStatement(_INGEST)
+INGEST = DriverStatement(_INGEST)
 
 
 async def ingest(
-    engine: AsyncEngine,
+    work: Statements,
     *,
     token: str,
     region_check: RegionCheck | None,
@@ -150,8 +150,8 @@ async def ingest(
 ) -> LeadIntake:
     """Write a lead arriving on webhook `token`, its contact merge and its LEAD_CREATED event row.
 
-    One statement on an autocommit connection (see `_INGEST`): two round trips with the pool's ping
-    instead of five. Takes the engine, not a connection, because it owns that statement boundary.
+    One statement on `work`'s autocommit connection (see `_INGEST`), so no BEGIN/COMMIT round
+    trips. The written lead's event row is marked on `work` (published as it ends).
     Raises `Unavailable` when the database is down and `ContactRaced` when a retry is needed."""
     values = {
         **contact_values(contact, received_at),
@@ -168,12 +168,13 @@ async def ingest(
         "event_type": EventType.LEAD_CREATED.value,
     }
     try:
-        # The driver statement never opens a transaction: it commits on its own (autocommit).
-        async with request_gate(engine), engine.connect() as connection:
-            row = await _INGEST_ON_DRIVER.fetchrow(connection, values)
-            calls_waiting = False
-            if row is not None and row["lead_id"] is not None and contact.phone is not None:
-                calls_waiting = await _calls_waiting(connection, contact.phone)
+        row = await work.fetchrow(INGEST, values)
+        calls_waiting = False
+        if row is not None and row["lead_id"] is not None:
+            # The statement inserted the LEAD_CREATED row.
+            work.recorded_in_sql(row["tenant_id"])
+            if contact.phone is not None:
+                calls_waiting = await _calls_waiting(work, contact.phone)
     except DBAPIError as error:
         if is_lost_race(error):
             return LeadIntake(webhook_found=True, lost_race=True)
@@ -199,13 +200,13 @@ async def ingest(
     )
 
 
-async def _calls_waiting(connection: AsyncConnection, phone: str) -> bool:
+async def _calls_waiting(work: Statements, phone: str) -> bool:
     """Whether Dialpad events wait for a tenant at `phone`. Asked after the intake committed, on its
     connection (no second checkout, no SQLAlchemy execute: this used to cost a third of a lead's
     CPU). The lead is stored whatever happens here: a failure answers True, so the caller's routing
     attempt (which logs its failures) decides."""
     try:
-        row = await ANY_WAITING_AT_NUMBER.fetchrow(connection, {"phone": phone})
+        row = await work.fetchrow(ANY_WAITING_AT_NUMBER, {"phone": phone})
     except Exception:
         return True
     return bool(row is not None and row["waiting"])

@@ -20,16 +20,29 @@ from persistence.errors import is_outage, is_statement_timeout
 T = TypeVar("T")
 
 
-class Transaction:
+class EventLog:
+    """The tenants whose history a piece of work grew: handed to the publisher once it has committed
+    (`services.deps.Deps`), which numbers and publishes their new event rows."""
+
+    def __init__(self) -> None:
+        self.event_tenants: set[UUID] = set()
+
+    def recorded_in_sql(self, *tenant_ids: UUID) -> None:
+        """A statement of this work inserted event rows of these tenants itself (the hot paths'
+        statements insert theirs with the change they record)."""
+        self.event_tenants.update(tenant_ids)
+
+
+class Transaction(EventLog):
     """A connection inside an open transaction, collecting the tenants whose history grew.
 
     SQLAlchemy statements go through `connection`; hot-path statements through `fetchrow` / `fetch`,
     straight to the driver connection. Both run inside the same BEGIN ... COMMIT."""
 
     def __init__(self, connection: AsyncConnection, driver: Any) -> None:
+        super().__init__()
         self.connection = connection
         self._driver = driver
-        self.event_tenants: set[UUID] = set()
         # Users whose access (role, tenant, assignments, active) this transaction changed.
         self.access_changed: set[str] = set()
 
@@ -57,7 +70,23 @@ class Transaction:
                 "payloads": [json.dumps(event.payload, separators=(",", ":")) for event in events],
             },
         )
-        self.event_tenants.update(event.tenant_id for event in events)
+        self.recorded_in_sql(*(event.tenant_id for event in events))
+
+
+class Statements(EventLog):
+    """A connection in autocommit for work done in single statements, each atomic on its own (no
+    BEGIN/COMMIT round trips: the lead intake, a known call's event). A statement that inserts event
+    rows says so with `recorded_in_sql`; they are published when the work ends."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__()
+        self.connection = connection
+
+    async def fetchrow(
+        self, statement: DriverStatement, values: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        """Run a driver statement on its own (it commits as it ends); its first row, or None."""
+        return await statement.fetchrow(self.connection, values)
 
 
 # One statement for any number of event rows (the webhook's hot path counts round trips).
@@ -154,6 +183,13 @@ async def read_only(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             raise Unavailable("the database is unavailable; retry shortly") from error
         _raise_if_timed_out(error)
         raise
+
+
+@asynccontextmanager
+async def statements(engine: AsyncEngine) -> AsyncIterator[Statements]:
+    """`read_only`'s connection, for single statements that write (see `Statements`)."""
+    async with read_only(engine) as connection:
+        yield Statements(connection)
 
 
 @asynccontextmanager
