@@ -106,6 +106,11 @@ class DriverStatement:
         processors = bind_processors(compiled)
         self._processors = tuple(processors.get(name) for name in self._names)
 
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The statement's parameter names, in the order of the driver's $1, $2, ..."""
+        return self._names
+
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional driver arguments for named `values`."""
         return [

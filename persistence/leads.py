@@ -16,9 +16,9 @@ from domain.events import EventType
 from domain.leads import LeadStatus
 from persistence.contacts import (
     CONTACT_PARAMS,
-    MERGE_CONTACT_CTES,
     ContactFields,
     ContactRaced,
+    contact_gains_sql,
     contact_values,
     is_contact_race,
 )
@@ -27,6 +27,7 @@ from persistence.dialpad_company import ANY_WAITING_AT_NUMBER
 from persistence.errors import LOST_RACE, is_lost_race, is_outage
 from persistence.lead_stages import stage_sql
 from persistence.snapshots import contact_snapshot_sql, lead_snapshot_sql
+from persistence.sql_files import load_sql
 from persistence.unit_of_work import Statements
 
 
@@ -59,63 +60,21 @@ class LeadIntake:
     calls_waiting: bool = False
 
 
-# One statement does the whole write, so it runs without BEGIN/COMMIT round trips and is still atomic.
-# `hook` checks the token (rotation and deactivation take effect at once) and, when the caller
-# normalised a national number, that the tenant's region inputs are what it assumed. `existing`
-# finds an earlier lead with the same key; then nothing is written. The lead insert's ON CONFLICT
-# covers both partial unique keys: when a concurrent duplicate committed first it inserts nothing,
-# and the final SELECT fails on purpose (calltrax_abort, SQLSTATE `errors.LOST_RACE`) so this statement's contact
-# merge is undone too. A new lead is open, so it starts in the column of age zero (Follow Up 1 unless
-# the tenant's first bound is zero). The event row carries the snapshots subscribers need; the relay numbers it.
+# The statement and what each of its CTEs does: persistence/sql/lead_ingest.sql.
 _INGEST = text(
-    f"""
-WITH hook AS (
-    SELECT lw.id AS webhook_id, lw.tenant_id, lw.label, t.settings
-    FROM lead_webhooks AS lw JOIN tenants AS t ON t.id = lw.tenant_id
-    WHERE lw.token = :token AND lw.active
-      AND (NOT (SELECT :check_region)
-           OR (t.timezone = :timezone AND coalesce(t.settings ->> 'default_region', '') = :default_region))
-),
-existing AS (
-    SELECT found.id, found.contact_id FROM (
-        SELECT l.id, l.contact_id, 1 AS rank
-        FROM leads AS l JOIN hook ON l.tenant_id = hook.tenant_id
-        WHERE l.idempotency_key = (SELECT :idempotency_key)
-        UNION ALL
-        SELECT l.id, l.contact_id, 2 AS rank
-        FROM leads AS l JOIN hook ON l.tenant_id = hook.tenant_id
-        WHERE l.external_id = (SELECT :external_id)
-    ) AS found
-    ORDER BY found.rank LIMIT 1
-),
-{MERGE_CONTACT_CTES.format(go="NOT EXISTS (SELECT 1 FROM existing)")},
-new_lead AS (
-    INSERT INTO leads AS l (tenant_id, contact_id, lead_webhook_id, source, status, notes, city, raw_data,
-                           external_id, idempotency_key, created_at, updated_at, stage)
-    SELECT hook.tenant_id, contact.id, hook.webhook_id, coalesce(:source, hook.label, 'webhook'), :status,
-           :notes, :city, :raw_data, :external_id, :idempotency_key, :at, :at,
-           {stage_sql(created_at="CAST(:at AS timestamptz)", settings="hook.settings", now="CAST(:at AS timestamptz)")}
-    FROM hook JOIN contact ON true
-    ON CONFLICT DO NOTHING
-    RETURNING l.*
-),
-new_event AS (
-    INSERT INTO events (tenant_id, type, payload)
-    SELECT new_lead.tenant_id, :event_type, jsonb_build_object(
-        'lead', {lead_snapshot_sql("new_lead")},
-        'contact', {contact_snapshot_sql("contact")})
-    FROM new_lead JOIN contact ON true
-    RETURNING id
-)
-SELECT hook.tenant_id AS tenant_id, existing.id AS existing_lead_id, existing.contact_id AS existing_contact_id,
-       new_lead.id AS lead_id, contact.id AS contact_id,
-       CASE WHEN new_lead.id IS NULL AND contact.id IS NOT NULL
-            THEN calltrax_abort('{LOST_RACE}', 'a concurrent duplicate lead committed first') END AS lost_race
-FROM hook
-LEFT JOIN existing ON true
-LEFT JOIN new_lead ON true
-LEFT JOIN contact ON true
-"""
+    load_sql(
+        "lead_ingest",
+        gains_by_phone=contact_gains_sql(also_gained="(c.email IS NULL AND EXCLUDED.email IS NOT NULL)"),
+        gains_by_email=contact_gains_sql(
+            also_gained="(c.phone_raw IS NULL AND EXCLUDED.phone_raw IS NOT NULL)"
+        ),
+        new_lead_stage=stage_sql(
+            created_at="CAST(:at AS timestamptz)", settings="hook.settings", now="CAST(:at AS timestamptz)"
+        ),
+        lead_snapshot=lead_snapshot_sql("new_lead"),
+        contact_snapshot=contact_snapshot_sql("contact"),
+        lost_race=LOST_RACE,
+    )
 ).bindparams(
     *CONTACT_PARAMS,
     bindparam("token", type_=Text),
@@ -150,8 +109,8 @@ async def ingest(
 ) -> LeadIntake:
     """Write a lead arriving on webhook `token`, its contact merge and its LEAD_CREATED event row.
 
-    One statement on `work`'s autocommit connection (see `_INGEST`), so no BEGIN/COMMIT round
-    trips. The written lead's event row is marked on `work` (published as it ends).
+    One statement on `work`'s autocommit connection (persistence/sql/lead_ingest.sql), so no
+    BEGIN/COMMIT round trips. The written lead's event row is marked on `work` (published as it ends).
     Raises `Unavailable` when the database is down and `ContactRaced` when a retry is needed."""
     values = {
         **contact_values(contact, received_at),
