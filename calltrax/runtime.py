@@ -103,6 +103,7 @@ async def server_runtime(
             settings.database_url,
             pool_size=settings.db_pool_size,
             idle_in_transaction_seconds=settings.db_idle_in_transaction_seconds,
+            generic_plans=True,
         )
         stack.push_async_callback(engine.dispose)
         api_engine = create_engine(
