@@ -42,7 +42,7 @@ class Deps:
     # runtime (dataclasses.replace keeps them).
     call_hints: CallEventHints = field(default_factory=CallEventHints)
 
-    # The two ways a use case writes; both are the only door to the publisher, so every event row
+    # The two ways a use case writes, and together the only door to the publisher: every event row
     # written is published once its write has committed (docs/architecture.md, "Where each rule lives").
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[Transaction]:
@@ -50,7 +50,7 @@ class Deps:
         whose access changes are announced before the use case returns (so before its answer)."""
         async with transaction(self.engine) as tx:
             yield tx
-        self._published(tx)
+        self._publish(tx)
         if tx.access_changed and self.access is not None:
             await self.access.access_changed(tx.access_changed)
 
@@ -64,9 +64,9 @@ class Deps:
                 yield work
         finally:
             if work is not None:
-                self._published(work)
+                self._publish(work)
 
-    def _published(self, work: EventLog) -> None:
+    def _publish(self, work: EventLog) -> None:
         if work.event_tenants:
             self.publisher.committed(work.event_tenants)
 
