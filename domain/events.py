@@ -50,6 +50,6 @@ def tenant_channel(tenant_id: UUID) -> str:
 #   PipelineStage values, null off the board); LEAD_STAGE_CHANGED (the stage sweep: the lead aged into
 #   another column, or its tenant's bounds changed) has changes ["stage"] and "from_stage", "to_stage".
 # - CALL_UPDATED: {"call": <snapshot of the calls row>, "kind": "RINGING" | "CONNECTED" | "ENDED" | "DISPOSITION"}
-# Snapshots come from persistence.snapshots.snapshot(): column names as in persistence/tables.py,
-# uuids as strings, timestamps as ISO 8601 UTC, numerics as floats.
+# Snapshots come from persistence/snapshots.py: column names as in persistence/tables.py,
+# uuids as strings, timestamps as ISO 8601 UTC, numerics as numbers.
 # - PUBLIC_LINK_REVOKED: {"public_link": {"id": <uuid string>, "revoked_at": <ISO 8601 UTC>}} (never the token)

@@ -28,8 +28,8 @@ from domain.tenants import TenantSettings
 from persistence.db import DriverStatement, json_value
 from persistence.errors import LOST_RACE, sqlstate
 from persistence.lead_stages import OPEN_STATUSES_SQL
-from persistence.leads import json_snapshot_sql
 from persistence.rows import CallRow
+from persistence.snapshots import json_snapshot_sql
 from persistence.tables import Call, Contact, Lead
 from persistence.unit_of_work import Transaction
 
@@ -531,7 +531,7 @@ async def write_call_outcome(
             **_booking_values(booking),
         },
     )
-    tx.event_tenants.add(tenant_id)
+    tx.recorded_in_sql(tenant_id)
 
 
 # The lead's contact as this statement leaves it: `ensured` when the statement just wrote it (a data-
@@ -718,7 +718,7 @@ async def update_call(
     params = _update_params(call, columns, contact, disposition, kind, booking)
     row = await tx.fetchrow(_UPDATE_CALL, {**params, "tenant_id": call.tenant_id})
     assert row is not None  # the caller holds the call's lock
-    tx.event_tenants.add(call.tenant_id)
+    tx.recorded_in_sql(call.tenant_id)
     return WrittenCall(call=_call(row), row_version=row["row_version"])
 
 

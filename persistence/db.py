@@ -1,10 +1,8 @@
-"""The async engine, its request gate, and statements run on the driver itself."""
+"""The async engine and statements run on the driver itself."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +11,6 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import Pool, QueuePool
 from sqlalchemy.sql.elements import TextClause
 
 from persistence.bind_processors import bind_processors
@@ -42,6 +39,9 @@ DEFAULT_BACKGROUND_POOL_SIZE = 6
 # PostgreSQL cancels a statement on the API pool that runs longer (reads answer within milliseconds;
 # this bounds what one expensive read can hold).
 DEFAULT_READ_STATEMENT_TIMEOUT_SECONDS = 5.0
+# Connections of a pool that webhook writes leave to the process's own reads (calltrax/runtime.py
+# `write_gate`).
+RESERVED_CONNECTIONS = 2
 
 
 def create_engine(
@@ -57,7 +57,7 @@ def create_engine(
     """An asyncpg engine tuned for short requests.
 
     16 connections by default: on the 2-core machine 16 PostgreSQL backends did more work than 30 (the
-    Dialpad bench: 1,100 -> 1,200 events/s, p99 47 -> 39 ms, with `request_gate`).
+    Dialpad bench: 1,100 -> 1,200 events/s, p99 47 -> 39 ms, with the runtime's write gate).
 
     No pre-ping: it costs a round trip on every checkout, and after a database restart SQLAlchemy
     invalidates the whole pool on the first disconnect error anyway (that one request answers 503).
@@ -99,26 +99,6 @@ def create_engine(
     )
 
 
-# Connections request handlers may hold at once, per pool: its size minus a few kept for the webhooks'
-# own reads (a token's tenant, the Dialpad inbox). When requests took them all, the relay (then on
-# the same pool; now on the background pool) waited behind them and published large batches at
-# once, which showed as tail latency (Dialpad bench, 16 connections: p99 58-61 -> 39 ms).
-# Past its size the pool would open overflow connections and close them again on return, and a new
-# PostgreSQL backend per request costs more than the whole write (measured: 8 leads/s).
-_GATES: weakref.WeakKeyDictionary[Pool, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-RESERVED_CONNECTIONS = 2
-
-
-def request_gate(engine: AsyncEngine) -> asyncio.Semaphore:
-    """The semaphore webhook writes hold while they use a connection of `engine` (see above)."""
-    pool = engine.sync_engine.pool
-    gate = _GATES.get(pool)
-    if gate is None:
-        size = pool.size() if isinstance(pool, QueuePool) else 1 + RESERVED_CONNECTIONS
-        gate = _GATES[pool] = asyncio.Semaphore(max(1, size - RESERVED_CONNECTIONS))
-    return gate
-
-
 class DriverStatement:
     """One fixed statement run on the asyncpg driver itself, for the hot paths.
 
@@ -136,6 +116,11 @@ class DriverStatement:
         self._names: tuple[str, ...] = tuple(compiled.positiontup or ())
         processors = bind_processors(compiled)
         self._processors = tuple(processors.get(name) for name in self._names)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The statement's parameter names, in the order of the driver's $1, $2, ..."""
+        return self._names
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional driver arguments for named `values`."""

@@ -11,13 +11,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.leads import LeadStatus
 from persistence.keyset import PageKey, after_key, newest_first, stream_in_batches, uuid_in
 from persistence.rows import ContactRow, LeadRow, StatusChangeRow
-from persistence.snapshots import snapshot
+from persistence.snapshots import contact_snapshot_sql, lead_snapshot_sql
 from persistence.tables import Call, Contact, Lead, LeadStatusChange, Tenant
 
 leads = Lead.__table__
@@ -265,13 +265,19 @@ async def status_changes_for_leads(
     return found
 
 
+# A lead event's snapshots (persistence/snapshots.py), in one statement.
+_LEAD_EVENT_SNAPSHOTS = text(
+    f"SELECT {lead_snapshot_sql('l')} AS lead, {contact_snapshot_sql('c')} AS contact "
+    "FROM leads AS l JOIN contacts AS c ON c.id = l.contact_id WHERE l.id = :id"
+)
+
+
 async def lead_event_payload(
     connection: AsyncConnection, lead_id: UUID, *, changes: list[str]
 ) -> dict[str, Any]:
     """A LEAD_UPDATED payload (domain/events.py conventions) for the lead as it now is in this transaction."""
-    lead = (await connection.execute(select(leads).where(leads.c.id == lead_id))).one()
-    contact = (await connection.execute(select(contacts).where(contacts.c.id == lead.contact_id))).one()
-    return {"lead": snapshot(lead, exclude=("raw_data",)), "contact": snapshot(contact), "changes": changes}
+    row = (await connection.execute(_LEAD_EVENT_SNAPSHOTS, {"id": lead_id})).one()
+    return {"lead": row.lead, "contact": row.contact, "changes": changes}
 
 
 def list_conditions(tenant_ids: frozenset[UUID] | None, where: LeadFilter) -> list[ColumnElement[bool]]:

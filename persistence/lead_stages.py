@@ -11,9 +11,8 @@ from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.leads import OPEN_STATUSES, LeadStatus, PipelineStage, StageBounds
-from persistence.contacts import contacts_by_id
 from persistence.db import try_xact_lock
-from persistence.snapshots import snapshot
+from persistence.snapshots import contact_snapshot_sql, lead_snapshot_sql
 
 # Any constant unique to this lock; the SLA sweep and the migration lock use others.
 STAGE_SWEEP_LOCK_KEY = 7_100_912_310
@@ -49,7 +48,8 @@ def stage_sql(*, created_at: str, settings: str, now: str) -> str:
 # outside it after the tenant changed its bounds): each branch is a range scan of ix_leads_open_by_stage,
 # so a sweep with nothing to do reads no lead. `locked` takes the rows (SKIP LOCKED leaves a lead a
 # status change holds to the next sweep) and recomputes the stage on the locked row; the UPDATE writes
-# only where it still differs, so a lead moves, and its event is recorded, exactly once.
+# only where it still differs, so a lead moves, and its event is recorded, exactly once, with the
+# snapshots selected here (persistence/snapshots.py).
 _RESTAGE = text(
     f"""
     WITH edges AS (
@@ -91,12 +91,17 @@ _RESTAGE = text(
         FROM leads AS l JOIN tenants AS t ON t.id = l.tenant_id
         WHERE l.id IN (SELECT id FROM due) AND l.status IN {OPEN_STATUSES_SQL}
         FOR NO KEY UPDATE OF l SKIP LOCKED
+    ),
+    moved AS (
+        UPDATE leads AS l
+        SET stage = locked.to_stage, updated_at = now()
+        FROM locked
+        WHERE l.id = locked.id AND l.stage IS DISTINCT FROM locked.to_stage
+        RETURNING l.*, locked.from_stage
     )
-    UPDATE leads AS l
-    SET stage = locked.to_stage, updated_at = now()
-    FROM locked
-    WHERE l.id = locked.id AND l.stage IS DISTINCT FROM locked.to_stage
-    RETURNING l.*, locked.from_stage
+    SELECT m.tenant_id, m.from_stage, m.stage, {lead_snapshot_sql("m")} AS lead, {contact_snapshot_sql("c")} AS contact
+    FROM moved AS m JOIN contacts AS c ON c.id = m.contact_id
+    ORDER BY m.tenant_id, m.created_at, m.id
     """
 ).bindparams(bindparam("now", type_=DateTime(timezone=True)))
 
@@ -119,17 +124,14 @@ async def try_sweep_lock(connection: AsyncConnection) -> bool:
 
 async def restage(connection: AsyncConnection, *, now: datetime, limit: int) -> list[RestagedLead]:
     """Move up to `limit` open leads whose stored stage differs from their age's at `now`; returns them."""
-    leads = (await connection.execute(_RESTAGE, {"now": now, "limit": limit})).all()
-    if not leads:
-        return []
-    contacts = await contacts_by_id(connection, {lead.contact_id for lead in leads})
+    rows = await connection.execute(_RESTAGE, {"now": now, "limit": limit})
     return [
         RestagedLead(
-            tenant_id=lead.tenant_id,
-            lead=snapshot(lead, exclude=("raw_data", "from_stage")),
-            contact=snapshot(contacts[lead.contact_id]),
-            from_stage=PipelineStage(lead.from_stage) if lead.from_stage else None,
-            to_stage=PipelineStage(lead.stage),
+            tenant_id=row.tenant_id,
+            lead=row.lead,
+            contact=row.contact,
+            from_stage=PipelineStage(row.from_stage) if row.from_stage else None,
+            to_stage=PipelineStage(row.stage),
         )
-        for lead in sorted(leads, key=lambda lead: (lead.tenant_id, lead.created_at, lead.id))
+        for row in rows
     ]

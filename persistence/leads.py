@@ -7,27 +7,28 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Boolean, DateTime, FromClause, Text, bindparam, text
+from sqlalchemy import Boolean, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import Unavailable
 from domain.events import EventType
 from domain.leads import LeadStatus
 from persistence.contacts import (
     CONTACT_PARAMS,
-    MERGE_CONTACT_CTES,
     ContactFields,
     ContactRaced,
+    contact_gains_sql,
     contact_values,
     is_contact_race,
 )
-from persistence.db import DriverStatement, request_gate
+from persistence.db import DriverStatement
 from persistence.dialpad_company import ANY_WAITING_AT_NUMBER
 from persistence.errors import LOST_RACE, is_lost_race, is_outage
 from persistence.lead_stages import stage_sql
-from persistence.tables import Contact, Lead
+from persistence.snapshots import contact_snapshot_sql, lead_snapshot_sql
+from persistence.sql_files import load_sql
+from persistence.unit_of_work import Statements
 
 
 @dataclass(frozen=True)
@@ -59,86 +60,21 @@ class LeadIntake:
     calls_waiting: bool = False
 
 
-def _json_value(alias: str, column: Any) -> str:
-    """SQL for one column as `persistence.snapshots.snapshot()` renders it (timestamps: Python's isoformat)."""
-    ref = f'{alias}."{column.name}"'
-    if isinstance(column.type, DateTime):
-        utc = f"({ref} AT TIME ZONE 'UTC')"
-        return (
-            f"CASE WHEN {ref} IS NULL THEN NULL ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-            f" || CASE WHEN extract(microseconds FROM {utc})::bigint % 1000000 = 0 THEN ''"
-            f" ELSE to_char({utc}, '.US') END || '+00:00' END"
-        )
-    return ref
-
-
-def json_snapshot_sql(alias: str, table: FromClause, *, exclude: tuple[str, ...] = ()) -> str:
-    """A jsonb_build_object() of a row's columns, equal to `snapshot()` of the same row."""
-    pairs = [
-        f"'{column.name}', {_json_value(alias, column)}"
-        for column in table.columns
-        if column.name not in exclude
-    ]
-    return "jsonb_build_object(" + ", ".join(pairs) + ")"
-
-
-# One statement does the whole write, so it runs without BEGIN/COMMIT round trips and is still atomic.
-# `hook` checks the token (rotation and deactivation take effect at once) and, when the caller
-# normalised a national number, that the tenant's region inputs are what it assumed. `existing`
-# finds an earlier lead with the same key; then nothing is written. The lead insert's ON CONFLICT
-# covers both partial unique keys: when a concurrent duplicate committed first it inserts nothing,
-# and the final SELECT fails on purpose (calltrax_abort, SQLSTATE `errors.LOST_RACE`) so this statement's contact
-# merge is undone too. A new lead is open, so it starts in the column of age zero (Follow Up 1 unless
-# the tenant's first bound is zero). The event row carries the snapshots subscribers need; the relay numbers it.
+# The statement and what each of its CTEs does: persistence/sql/lead_ingest.sql.
 _INGEST = text(
-    f"""
-WITH hook AS (
-    SELECT lw.id AS webhook_id, lw.tenant_id, lw.label, t.settings
-    FROM lead_webhooks AS lw JOIN tenants AS t ON t.id = lw.tenant_id
-    WHERE lw.token = :token AND lw.active
-      AND (NOT (SELECT :check_region)
-           OR (t.timezone = :timezone AND coalesce(t.settings ->> 'default_region', '') = :default_region))
-),
-existing AS (
-    SELECT found.id, found.contact_id FROM (
-        SELECT l.id, l.contact_id, 1 AS rank
-        FROM leads AS l JOIN hook ON l.tenant_id = hook.tenant_id
-        WHERE l.idempotency_key = (SELECT :idempotency_key)
-        UNION ALL
-        SELECT l.id, l.contact_id, 2 AS rank
-        FROM leads AS l JOIN hook ON l.tenant_id = hook.tenant_id
-        WHERE l.external_id = (SELECT :external_id)
-    ) AS found
-    ORDER BY found.rank LIMIT 1
-),
-{MERGE_CONTACT_CTES.format(go="NOT EXISTS (SELECT 1 FROM existing)")},
-new_lead AS (
-    INSERT INTO leads AS l (tenant_id, contact_id, lead_webhook_id, source, status, notes, city, raw_data,
-                           external_id, idempotency_key, created_at, updated_at, stage)
-    SELECT hook.tenant_id, contact.id, hook.webhook_id, coalesce(:source, hook.label, 'webhook'), :status,
-           :notes, :city, :raw_data, :external_id, :idempotency_key, :at, :at,
-           {stage_sql(created_at="CAST(:at AS timestamptz)", settings="hook.settings", now="CAST(:at AS timestamptz)")}
-    FROM hook JOIN contact ON true
-    ON CONFLICT DO NOTHING
-    RETURNING l.*
-),
-new_event AS (
-    INSERT INTO events (tenant_id, type, payload)
-    SELECT new_lead.tenant_id, :event_type, jsonb_build_object(
-        'lead', {json_snapshot_sql("new_lead", Lead.__table__, exclude=("raw_data",))},
-        'contact', {json_snapshot_sql("contact", Contact.__table__)})
-    FROM new_lead JOIN contact ON true
-    RETURNING id
-)
-SELECT hook.tenant_id AS tenant_id, existing.id AS existing_lead_id, existing.contact_id AS existing_contact_id,
-       new_lead.id AS lead_id, contact.id AS contact_id,
-       CASE WHEN new_lead.id IS NULL AND contact.id IS NOT NULL
-            THEN calltrax_abort('{LOST_RACE}', 'a concurrent duplicate lead committed first') END AS lost_race
-FROM hook
-LEFT JOIN existing ON true
-LEFT JOIN new_lead ON true
-LEFT JOIN contact ON true
-"""
+    load_sql(
+        "lead_ingest",
+        gains_by_phone=contact_gains_sql(also_gained="(c.email IS NULL AND EXCLUDED.email IS NOT NULL)"),
+        gains_by_email=contact_gains_sql(
+            also_gained="(c.phone_raw IS NULL AND EXCLUDED.phone_raw IS NOT NULL)"
+        ),
+        new_lead_stage=stage_sql(
+            created_at="CAST(:at AS timestamptz)", settings="hook.settings", now="CAST(:at AS timestamptz)"
+        ),
+        lead_snapshot=lead_snapshot_sql("new_lead"),
+        contact_snapshot=contact_snapshot_sql("contact"),
+        lost_race=LOST_RACE,
+    )
 ).bindparams(
     *CONTACT_PARAMS,
     bindparam("token", type_=Text),
@@ -155,11 +91,11 @@ LEFT JOIN contact ON true
 )
 
 # The hottest statement in CallTrax: run on the driver (see persistence.db.DriverStatement).
-_INGEST_ON_DRIVER = DriverStatement(_INGEST)
+INGEST = DriverStatement(_INGEST)
 
 
 async def ingest(
-    engine: AsyncEngine,
+    work: Statements,
     *,
     token: str,
     region_check: RegionCheck | None,
@@ -173,8 +109,8 @@ async def ingest(
 ) -> LeadIntake:
     """Write a lead arriving on webhook `token`, its contact merge and its LEAD_CREATED event row.
 
-    One statement on an autocommit connection (see `_INGEST`): two round trips with the pool's ping
-    instead of five. Takes the engine, not a connection, because it owns that statement boundary.
+    One statement on `work`'s autocommit connection (persistence/sql/lead_ingest.sql), so no
+    BEGIN/COMMIT round trips. The written lead's event row is marked on `work` (published as it ends).
     Raises `Unavailable` when the database is down and `ContactRaced` when a retry is needed."""
     values = {
         **contact_values(contact, received_at),
@@ -191,12 +127,13 @@ async def ingest(
         "event_type": EventType.LEAD_CREATED.value,
     }
     try:
-        # The driver statement never opens a transaction: it commits on its own (autocommit).
-        async with request_gate(engine), engine.connect() as connection:
-            row = await _INGEST_ON_DRIVER.fetchrow(connection, values)
-            calls_waiting = False
-            if row is not None and row["lead_id"] is not None and contact.phone is not None:
-                calls_waiting = await _calls_waiting(connection, contact.phone)
+        row = await work.fetchrow(INGEST, values)
+        calls_waiting = False
+        if row is not None and row["lead_id"] is not None:
+            # The statement inserted the LEAD_CREATED row.
+            work.recorded_in_sql(row["tenant_id"])
+            if contact.phone is not None:
+                calls_waiting = await _calls_waiting(work, contact.phone)
     except DBAPIError as error:
         if is_lost_race(error):
             return LeadIntake(webhook_found=True, lost_race=True)
@@ -222,13 +159,13 @@ async def ingest(
     )
 
 
-async def _calls_waiting(connection: AsyncConnection, phone: str) -> bool:
+async def _calls_waiting(work: Statements, phone: str) -> bool:
     """Whether Dialpad events wait for a tenant at `phone`. Asked after the intake committed, on its
     connection (no second checkout, no SQLAlchemy execute: this used to cost a third of a lead's
     CPU). The lead is stored whatever happens here: a failure answers True, so the caller's routing
     attempt (which logs its failures) decides."""
     try:
-        row = await ANY_WAITING_AT_NUMBER.fetchrow(connection, {"phone": phone})
+        row = await work.fetchrow(ANY_WAITING_AT_NUMBER, {"phone": phone})
     except Exception:
         return True
     return bool(row is not None and row["waiting"])

@@ -19,9 +19,8 @@ from persistence.business_clock import (
     deadlines_lateral,
     sla_state,
 )
-from persistence.contacts import contacts_by_id
 from persistence.db import try_xact_lock
-from persistence.snapshots import snapshot
+from persistence.snapshots import contact_snapshot_sql, lead_snapshot_sql
 
 # Any constant unique to this lock; the migration lock uses another.
 SLA_SWEEP_LOCK_KEY = 7_100_912_309
@@ -37,7 +36,7 @@ _SLA = f"coalesce((t.settings ->> 'sla_seconds')::int, {DEFAULT_SLA_SECONDS})"
 # time): it is when the SLA actually ran out, whenever the sweep noticed. A lead first spoken with
 # (a connected call either way) by its deadline is within the SLA and never marked. SKIP LOCKED
 # leaves a lead a call event is updating right now to the next sweep, which then sees its first
-# attempt.
+# attempt. The event's snapshots are selected with the marked rows (persistence/snapshots.py).
 _MARK_BREACHED = text(
     f"""
     WITH clock_tenants AS (
@@ -89,12 +88,17 @@ _MARK_BREACHED = text(
         ORDER BY l.created_at
         LIMIT :limit
         FOR NO KEY UPDATE OF l SKIP LOCKED
+    ),
+    breached AS (
+        UPDATE leads AS l
+        SET sla_breached_at = due.deadline, updated_at = now()
+        FROM due
+        WHERE l.id = due.id AND l.sla_breached_at IS NULL AND l.first_attempt_at IS NULL
+        RETURNING l.*
     )
-    UPDATE leads AS l
-    SET sla_breached_at = due.deadline, updated_at = now()
-    FROM due
-    WHERE l.id = due.id AND l.sla_breached_at IS NULL AND l.first_attempt_at IS NULL
-    RETURNING l.*
+    SELECT b.tenant_id, {lead_snapshot_sql("b")} AS lead, {contact_snapshot_sql("c")} AS contact
+    FROM breached AS b JOIN contacts AS c ON c.id = b.contact_id
+    ORDER BY b.created_at, b.id
     """
 )
 
@@ -147,15 +151,5 @@ async def mark_breached(
         "c_tzs": [zone for _, zone in business_clocks],
         **clock_parameters(clock for clock, _ in business_clocks),
     }
-    leads = (await connection.execute(_MARK_BREACHED, params)).all()
-    if not leads:
-        return []
-    contacts = await contacts_by_id(connection, {lead.contact_id for lead in leads})
-    return [
-        BreachedLead(
-            tenant_id=lead.tenant_id,
-            lead=snapshot(lead, exclude=("raw_data",)),
-            contact=snapshot(contacts[lead.contact_id]),
-        )
-        for lead in sorted(leads, key=lambda lead: (lead.created_at, lead.id))
-    ]
+    rows = await connection.execute(_MARK_BREACHED, params)
+    return [BreachedLead(tenant_id=row.tenant_id, lead=row.lead, contact=row.contact) for row in rows]

@@ -1,4 +1,11 @@
-"""JSON-safe snapshots of rows, carried in event payloads so subscribers need no query per event."""
+"""Snapshots of rows carried in event payloads, so subscribers need no query per event.
+
+A lead's, a contact's and a call's snapshots are rendered by SQL only (`lead_snapshot_sql`,
+`contact_snapshot_sql`, `call_snapshot_sql`): every statement that records an event about them selects
+its snapshots with these, so the payload has one definition (docs/architecture.md, "Where each rule
+lives"). `snapshot()` renders payloads of rows no SQL statement snapshots (notes, tenants) the same
+way: uuids as strings, timestamps as ISO 8601 UTC (Python's isoformat), numerics as numbers.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,70 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 from uuid import UUID
+
+from sqlalchemy import DateTime, FromClause, text
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from persistence.db import DriverStatement, json_value
+from persistence.tables import Call, Contact, Lead
+from persistence.unit_of_work import Transaction
+
+# Columns a payload leaves out: a lead's raw body (large, and no subscriber reads it) and a call's
+# stored-event counter (bookkeeping of the event write, not a fact of the call).
+LEAD_EXCLUDED = ("raw_data",)
+CALL_EXCLUDED = ("event_count",)
+
+
+def _json_value(alias: str, column: KeyedColumnElement[Any]) -> str:
+    """SQL for one column's JSON value: timestamps as Python's isoformat of the UTC time (no fraction
+    when it is zero), everything else as jsonb renders it."""
+    ref = f'{alias}."{column.name}"'
+    if isinstance(column.type, DateTime):
+        utc = f"({ref} AT TIME ZONE 'UTC')"
+        return (
+            f"CASE WHEN {ref} IS NULL THEN NULL ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+            f" || CASE WHEN extract(microseconds FROM {utc})::bigint % 1000000 = 0 THEN ''"
+            f" ELSE to_char({utc}, '.US') END || '+00:00' END"
+        )
+    return ref
+
+
+def json_snapshot_sql(alias: str, table: FromClause, *, exclude: tuple[str, ...] = ()) -> str:
+    """A jsonb_build_object() of the columns of `table`'s row `alias`, minus `exclude`."""
+    pairs = [
+        f"'{column.name}', {_json_value(alias, column)}"
+        for column in table.columns
+        if column.name not in exclude
+    ]
+    return "jsonb_build_object(" + ", ".join(pairs) + ")"
+
+
+def lead_snapshot_sql(alias: str) -> str:
+    """The `lead` of a lead event's payload, from leads row `alias`."""
+    return json_snapshot_sql(alias, Lead.__table__, exclude=LEAD_EXCLUDED)
+
+
+def contact_snapshot_sql(alias: str) -> str:
+    """The `contact` of a lead event's payload, from contacts row `alias`."""
+    return json_snapshot_sql(alias, Contact.__table__)
+
+
+def call_snapshot_sql(alias: str) -> str:
+    """The `call` of a CALL_UPDATED payload, from calls row `alias`."""
+    return json_snapshot_sql(alias, Call.__table__, exclude=CALL_EXCLUDED)
+
+
+_CALL_SNAPSHOT = DriverStatement(
+    text(f"SELECT {call_snapshot_sql('c')} AS call FROM calls AS c WHERE c.id = :id")
+)
+
+
+async def call_snapshot(tx: Transaction, call_id: UUID) -> dict[str, Any]:
+    """The `call` of a CALL_UPDATED payload for call `call_id` as it is in this transaction."""
+    row = await tx.fetchrow(_CALL_SNAPSHOT, {"id": call_id})
+    assert row is not None  # the caller holds the call's lock
+    snapshot: dict[str, Any] = json_value(row["call"])
+    return snapshot
 
 
 def jsonable(value: Any) -> Any:
@@ -28,7 +99,8 @@ def jsonable(value: Any) -> Any:
 
 
 def snapshot(row: Any, *, exclude: Iterable[str] = ()) -> dict[str, Any]:
-    """Every column of a result row (or a dataclass / mapping) as JSON-safe values, minus `exclude`."""
+    """Every column of a row no statement snapshots in SQL (a note, a tenant) as JSON-safe values,
+    minus `exclude`. Leads, contacts and calls: the `*_snapshot_sql` functions above."""
     skipped = set(exclude)
     if hasattr(row, "_mapping"):
         items = dict(row._mapping)

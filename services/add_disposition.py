@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from domain.dispositions import Disposition, decide_disposition
@@ -13,7 +12,7 @@ from domain.roles import Principal, can_see_tenant, can_work_leads
 from persistence import calls as call_store
 from persistence.calls import Booking
 from persistence.rows import CallRow
-from persistence.snapshots import snapshot
+from persistence.snapshots import call_snapshot
 from services.deps import Deps
 
 MAX_DISPOSITION_LENGTH = 200
@@ -30,11 +29,6 @@ def booking_for(disposition: Disposition | None, *, at: datetime, changed_by: st
         from_statuses=advancing_to(LeadStatus.BOOKED),
         changed_by=changed_by,
     )
-
-
-def call_payload(call: CallRow, kind: str) -> dict[str, Any]:
-    """The CALL_UPDATED payload (domain/events.py)."""
-    return {"call": snapshot(call), "kind": kind}
 
 
 async def add_disposition(deps: Deps, *, actor: Principal | None, call_id: UUID, disposition: str) -> CallRow:
@@ -60,7 +54,9 @@ async def add_disposition(deps: Deps, *, actor: Principal | None, call_id: UUID,
         await call_store.write_call_outcome(
             tx,
             tenant_id=call.tenant_id,
-            call_payload=call_payload(call, "DISPOSITION") if changed else None,
+            call_payload={"call": await call_snapshot(tx, call.id), "kind": "DISPOSITION"}
+            if changed
+            else None,
             lead_id=call.lead_id,
             booking=booking_for(decided, at=deps.clock.now(), changed_by=actor.user_id if actor else None),
         )

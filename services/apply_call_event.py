@@ -29,10 +29,10 @@ from persistence.calls import (
     TenantChanged,
     WrittenCall,
 )
-from persistence.db import request_gate
 from persistence.rows import CallRow
 from persistence.unit_of_work import Transaction
 from services.add_disposition import booking_for
+from services.call_hints import CallEventHints, KnownLeg
 from services.deps import Deps
 from services.dialpad_event_body import read_event_body
 
@@ -60,47 +60,11 @@ def _region(tenant: EventTenant) -> str | None:
     return tenant.settings.default_region or region_for_timezone(tenant.timezone)
 
 
-# Per process, slug -> the tenant as last read, so an event needs no tenant query of its own. Only a
-# hint: the event write checks the secret, timezone and settings are still these (see
-# `store_event_and_lock_call`), and an event the hint cannot verify is verified again after a
-# fresh read, so a rotated secret or a changed setting takes effect at once.
-_TENANTS: dict[str, EventTenant] = {}
-_MAX_TENANTS = 10_000
 # Reads of a tenant that keeps changing between its read and the write, before asking for a retry.
 _ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
-class _Known:
-    """A leg's stored events as this process last read or wrote them, with the row and count they were of."""
-
-    events: KnownEvents
-    facts: tuple[CallEventFacts, ...]
-    # The row as this process last wrote it (a call of one leg only), for `call_store.apply_known_event`.
-    row: WrittenCall | None = None
-
-
-# Per process, (tenant id, Dialpad call id) -> the leg's events as committed by the last event this
-# process applied to it, and (tenant id, customer call key) -> its legs then. Only a hint, so an
-# event needs not read and parse again the events it saw: the event write checks the leg's row and
-# count are still those (another process or a redelivery may have added one), and reads them when not.
-_KNOWN: dict[tuple[UUID, str], _Known] = {}
-_GROUPS: dict[tuple[UUID, str], tuple[str, ...]] = {}
-_MAX_KNOWN = 20_000
-
-
-def _learn(tenant_id: UUID, legs: dict[str, _Known], group: tuple[str, ...] | None) -> None:
-    """Remember what a committed event's transaction read and wrote (see `_KNOWN`)."""
-    if len(_KNOWN) >= _MAX_KNOWN:
-        _KNOWN.clear()
-        _GROUPS.clear()
-    for call_id, known in legs.items():
-        _KNOWN[(tenant_id, call_id)] = known
-    if group is not None:
-        _GROUPS[(tenant_id, group[0])] = group[1:]
-
-
-def _history(locked: LockedCall, known: _Known | None) -> list[CallEventFacts]:
+def _history(locked: LockedCall, known: KnownLeg | None) -> list[CallEventFacts]:
     """A locked leg's stored events: as read, or as this process knew them (the read said so)."""
     if locked.history is None:
         assert known is not None  # the statement leaves the events out only when told they are known
@@ -114,18 +78,15 @@ async def _fresh_tenant(deps: Deps, slug: str) -> EventTenant:
         raise NotFound("no tenant at this address")
     async with deps.reader() as connection:
         tenant = await call_store.get_event_tenant(connection, slug)
+    deps.call_hints.remember_tenant(slug, tenant)
     if tenant is None:
-        _TENANTS.pop(slug, None)
         raise NotFound(f"no tenant with slug {slug!r}")
-    if len(_TENANTS) >= _MAX_TENANTS:
-        _TENANTS.clear()
-    _TENANTS[slug] = tenant
     return tenant
 
 
 async def apply_call_event(deps: Deps, *, tenant_slug: str, body: bytes) -> CallEventOutcome:
     """Verify a Dialpad webhook body, store the event once and re-project its call, contact and lead."""
-    tenant = _TENANTS.get(tenant_slug)
+    tenant = deps.call_hints.tenants.get(tenant_slug)
     fresh = tenant is None
     if tenant is None:
         tenant = await _fresh_tenant(deps, tenant_slug)
@@ -155,7 +116,7 @@ async def apply_routed_event(
     deps: Deps, *, tenant_slug: str, claims: dict[str, Any], facts: CallEventFacts
 ) -> CallEventOutcome:
     """Apply an event already verified elsewhere (the company endpoint) to the tenant it was routed to."""
-    tenant = _TENANTS.get(tenant_slug) or await _fresh_tenant(deps, tenant_slug)
+    tenant = deps.call_hints.tenants.get(tenant_slug) or await _fresh_tenant(deps, tenant_slug)
     for _ in range(_ATTEMPTS):
         try:
             return await _apply_once(deps, tenant, facts, claims)
@@ -196,14 +157,14 @@ async def _apply(
     """Store the verified event and re-project its call, contact and lead, in one transaction."""
     region = _region(tenant)
     scope = call_store.customer_lock_scope(tenant.id, _customer_number(facts, region))
-    known = _KNOWN.get((tenant.id, facts.call_id))
+    known = deps.call_hints.known.get((tenant.id, facts.call_id))
     if _alone(facts, known):
         applied = await _apply_known(deps, tenant, facts, claims, known, region, scope)
         if applied is not None:
             return applied
-    learned: dict[str, _Known] = {}
+    learned: dict[str, KnownLeg] = {}
     group: list[tuple[str, ...]] = []
-    async with request_gate(deps.engine), deps.unit_of_work() as tx:
+    async with deps.write_gate, deps.unit_of_work() as tx:
         locked = await call_store.store_event_and_lock_call(
             tx,
             tenant=tenant,
@@ -222,9 +183,18 @@ async def _apply(
         projection = project_call(history, region=region)
         links = sorted({link for fact in history for link in fact.links})
         if links or before.linked:
-            learned[facts.call_id] = _Known(events, tuple(history))
+            learned[facts.call_id] = KnownLeg(events, tuple(history))
             status = await _apply_to_customer_call(
-                tx, tenant, facts, locked, history, links, region, learned=learned, group=group
+                tx,
+                deps.call_hints,
+                tenant,
+                facts,
+                locked,
+                history,
+                links,
+                region,
+                learned=learned,
+                group=group,
             )
         else:
             write = _plan_write(tenant, facts, before, projection, region, event_is_newest=True)
@@ -232,12 +202,12 @@ async def _apply(
             status = write.status
             if written is None and locked.row_version is not None:
                 written = WrittenCall(call=before, row_version=locked.row_version)
-            learned[facts.call_id] = _Known(events, tuple(history), row=written)
-    _learn(tenant.id, learned, group[0] if group else None)
+            learned[facts.call_id] = KnownLeg(events, tuple(history), row=written)
+    deps.call_hints.learn(tenant.id, learned, group[0] if group else None)
     return CallEventOutcome(duplicate=False, call_id=before.id, status=status)
 
 
-def _alone(facts: CallEventFacts, known: _Known | None) -> bool:
+def _alone(facts: CallEventFacts, known: KnownLeg | None) -> bool:
     """True when the event is of a call of one leg (so far) whose events and row this process knows,
     and not one of its stored events; or, knowing nothing of its call, it names no other leg (it is
     then taken for its call's first: `call_store.apply_known_event` checks)."""
@@ -256,7 +226,7 @@ async def _apply_known(
     tenant: EventTenant,
     facts: CallEventFacts,
     claims: dict[str, Any],
-    known: _Known | None,
+    known: KnownLeg | None,
     region: str | None,
     scope: str,
 ) -> CallEventOutcome | None:
@@ -271,9 +241,9 @@ async def _apply_known(
     )
     if not write.changed:
         return None
-    async with request_gate(deps.engine), deps.reader() as connection:
+    async with deps.write_gate, deps.statements() as work:
         written = await call_store.apply_known_event(
-            connection,
+            work.connection,
             tenant=tenant,
             facts=facts,
             raw=claims,
@@ -285,11 +255,12 @@ async def _apply_known(
             kind=write.kind,
             booking=write.booking,
         )
-    if written is None:
-        return None
-    deps.publisher.committed({tenant.id})
+        if written is None:
+            return None
+        # The statement inserted the event rows (persistence/calls.py): published as the block ends.
+        work.recorded_in_sql(tenant.id)
     events = KnownEvents(written.call.id, len(history))
-    _learn(tenant.id, {facts.call_id: _Known(events, history, row=written)}, None)
+    deps.call_hints.learn(tenant.id, {facts.call_id: KnownLeg(events, history, row=written)}, None)
     return CallEventOutcome(duplicate=False, call_id=written.call.id, status=write.status)
 
 
@@ -385,6 +356,7 @@ async def _write_call(
 
 async def _apply_to_customer_call(
     tx: Transaction,
+    hints: CallEventHints,
     tenant: EventTenant,
     facts: CallEventFacts,
     locked: LockedCall,
@@ -392,18 +364,18 @@ async def _apply_to_customer_call(
     links: list[str],
     region: str | None,
     *,
-    learned: dict[str, _Known],
+    learned: dict[str, KnownLeg],
     group: list[tuple[str, ...]],
 ) -> CallStatus:
     """An event of a leg of a customer call of several legs: re-project the customer call on its
     primary leg's row, and each leg's own record on its row (`domain/call_projection.py`).
 
-    Fills `learned` with the legs' events and `group` with (primary, its other legs) for `_learn`."""
+    Fills `learned` with the legs' events and `group` with (primary, its other legs) for `hints.learn`."""
     own = locked.call
     own_key = own.customer_call_key or own.external_id
-    candidates = set(links) | set(_GROUPS.get((tenant.id, own_key), ()))
+    candidates = set(links) | set(hints.groups.get((tenant.id, own_key), ()))
     known = {
-        call_id: seen for call_id in candidates if (seen := _KNOWN.get((tenant.id, call_id))) is not None
+        call_id: seen for call_id in candidates if (seen := hints.known.get((tenant.id, call_id))) is not None
     }
     others = await call_store.customer_call_legs(
         tx,
@@ -418,7 +390,7 @@ async def _apply_to_customer_call(
     for other in others:
         call_id = other.call.external_id
         events = _history(other, known.get(call_id))
-        learned[call_id] = _Known(KnownEvents(other.call.id, other.event_count), tuple(events))
+        learned[call_id] = KnownLeg(KnownEvents(other.call.id, other.event_count), tuple(events))
         if events:
             legs[call_id] = events
     named = {link for events in legs.values() for fact in events for link in fact.links}

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.destinations import DestinationPolicy
 from domain.ports import AccessAnnouncer, Clock, DialpadGateway, EventPublisher, TokenVerifier
-from persistence.unit_of_work import Transaction, read_only, transaction
+from persistence.db import DEFAULT_POOL_SIZE
+from persistence.unit_of_work import EventLog, Statements, Transaction, read_only, statements, transaction
+from services.call_hints import CallEventHints
 
 
 @dataclass(frozen=True)
@@ -32,17 +34,41 @@ class Deps:
     # Told after a commit that changed users' access, so open subscriptions re-read it (None: no
     # server here to tell, e.g. the CLI: servers then see the change on their periodic re-read).
     access: AccessAnnouncer | None = None
+    # Held by webhook writes while they use a connection of `engine`, so they leave some of its pool
+    # to the rest of the process (calltrax/runtime.py `write_gate` sizes it from the pool). A Deps
+    # built outside a runtime (a test, a bench) gets one as wide as the default pool.
+    write_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DEFAULT_POOL_SIZE))
+    # Per-process hints of the call event path (services/call_hints.py), shared by every Deps of the
+    # runtime (dataclasses.replace keeps them).
+    call_hints: CallEventHints = field(default_factory=CallEventHints)
 
+    # The two ways a use case writes, and together the only door to the publisher: every event row
+    # written is published once its write has committed (docs/architecture.md, "Where each rule lives").
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[Transaction]:
         """A transaction whose recorded events are handed to the publisher once it has committed, and
         whose access changes are announced before the use case returns (so before its answer)."""
         async with transaction(self.engine) as tx:
             yield tx
-        if tx.event_tenants:
-            self.publisher.committed(tx.event_tenants)
+        self._publish(tx)
         if tx.access_changed and self.access is not None:
             await self.access.access_changed(tx.access_changed)
+
+    @asynccontextmanager
+    async def statements(self) -> AsyncIterator[Statements]:
+        """Single statements in autocommit, each atomic on its own; the events they record are handed
+        to the publisher when the block ends (also when it ends in an error after one committed)."""
+        work: Statements | None = None
+        try:
+            async with statements(self.engine) as work:
+                yield work
+        finally:
+            if work is not None:
+                self._publish(work)
+
+    def _publish(self, work: EventLog) -> None:
+        if work.event_tenants:
+            self.publisher.committed(work.event_tenants)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncConnection]:

@@ -170,18 +170,20 @@ async def _write(
     key: str | None,
     received_at: datetime,
 ) -> LeadIngested:
-    intake = await lead_store.ingest(
-        deps.engine,
-        token=token,
-        region_check=region_check,
-        contact=_contact_fields(lead, point),
-        source=lead.source,
-        notes=lead.notes,
-        raw_data=raw_data,
-        external_id=lead.external_id,
-        idempotency_key=key,
-        received_at=received_at,
-    )
+    # The new lead's LEAD_CREATED row is published (the relay numbers it) as the block ends.
+    async with deps.write_gate, deps.statements() as work:
+        intake = await lead_store.ingest(
+            work,
+            token=token,
+            region_check=region_check,
+            contact=_contact_fields(lead, point),
+            source=lead.source,
+            notes=lead.notes,
+            raw_data=raw_data,
+            external_id=lead.external_id,
+            idempotency_key=key,
+            received_at=received_at,
+        )
     if not intake.webhook_found:
         if region_check is not None:
             raise _Stale
@@ -198,8 +200,6 @@ async def _write(
         )
     assert intake.lead_id is not None
     assert intake.contact_id is not None
-    # The statement wrote the LEAD_CREATED row; the relay numbers and publishes it.
-    deps.publisher.committed([intake.tenant_id])
     if point.phone_e164 is not None and intake.calls_waiting:
         await _route_waiting_calls(deps, point.phone_e164)
     return LeadIngested(

@@ -6,16 +6,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
-
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.dialpad_events import CallEventFacts, parse_call_event
 from domain.dialpad_routing import RouteReason, call_center_ids, is_internal, linked_call_ids
 from domain.errors import Unauthenticated
 from domain.phones import normalize_phone
 from persistence import dialpad_company as company_store
-from persistence.db import request_gate
 from services.apply_call_event import CallEventOutcome, apply_routed_event
 from services.deps import Deps
 from services.dialpad_event_body import read_event_body
@@ -33,37 +29,17 @@ class CompanyEventOutcome:
     duplicate: bool = False
 
 
-# Per database (engine): the company secret as last read. Only a hint: an event it does not verify is
-# verified again with a fresh read, so a secret changed by `calltrax dialpad setup` applies at once.
-_SECRETS: WeakKeyDictionary[AsyncEngine, str] = WeakKeyDictionary()
-
-
 async def _company_secret(deps: Deps, *, fresh: bool) -> str:
-    cached = _SECRETS.get(deps.engine)
-    if cached is not None and not fresh:
-        return cached
+    """The company secret, as last read unless `fresh` (a hint: see `CallEventHints.company_secret`)."""
+    hints = deps.call_hints
+    if hints.company_secret is not None and not fresh:
+        return hints.company_secret
     async with deps.reader() as connection:
         company = await company_store.get_company(connection)
+    hints.company_secret = company.secret if company is not None else None
     if company is None:
-        _SECRETS.pop(deps.engine, None)
         raise Unauthenticated("the company Dialpad endpoint is not set up: run `calltrax dialpad setup`")
-    _SECRETS[deps.engine] = company.secret
     return company.secret
-
-
-# Per database: Dialpad call id -> the slug its leg was routed to, so a leg's later events (about 2.5 of
-# 3.5) skip the routing statement. A leg belongs to one tenant once routed; the apply path still
-# checks the tenant is current. Events of a leg that reach another process are routed there by the
-# leg (LINKED_CALL) anyway.
-_LEGS: WeakKeyDictionary[AsyncEngine, dict[str, str]] = WeakKeyDictionary()
-_MAX_LEGS = 100_000
-
-
-def _legs(deps: Deps) -> dict[str, str]:
-    legs = _LEGS.get(deps.engine)
-    if legs is None or len(legs) >= _MAX_LEGS:
-        legs = _LEGS[deps.engine] = {}
-    return legs
 
 
 def _phone(facts: CallEventFacts) -> str | None:
@@ -74,7 +50,7 @@ def _phone(facts: CallEventFacts) -> str | None:
 
 async def receive_company_event(deps: Deps, *, body: bytes) -> CompanyEventOutcome:
     """Verify a body signed with the company secret and route its event (domain.dialpad_routing)."""
-    cached = deps.engine in _SECRETS
+    cached = deps.call_hints.company_secret is not None
     secret = await _company_secret(deps, fresh=False)
     try:
         claims, _signed = read_event_body(body, secret=secret, allow_unsigned=False, now=deps.clock.now())
@@ -91,14 +67,14 @@ async def _route(deps: Deps, claims: dict[str, Any], facts: CallEventFacts) -> C
     phone = _phone(facts)
     if is_internal(claims):
         return await _keep(deps, claims, facts, phone, RouteReason.INTERNAL)
-    legs = _legs(deps)
+    legs = deps.call_hints.routed_legs()
     known = legs.get(facts.call_id)
     if known is not None:
         applied = await apply_routed_event(deps, tenant_slug=known, claims=claims, facts=facts)
         return CompanyEventOutcome(
             applied=applied, routed=RouteReason.LINKED_CALL, duplicate=applied.duplicate
         )
-    async with request_gate(deps.engine), deps.reader() as connection:
+    async with deps.write_gate, deps.reader() as connection:
         route = await company_store.route_event(
             connection,
             centers=call_center_ids(claims),
@@ -119,7 +95,7 @@ async def _keep(
     deps: Deps, claims: dict[str, Any], facts: CallEventFacts, phone: str | None, reason: RouteReason
 ) -> CompanyEventOutcome:
     # One autocommit statement: atomic without a BEGIN/COMMIT round trip.
-    async with request_gate(deps.engine), deps.reader() as connection:
+    async with deps.write_gate, deps.reader() as connection:
         stored = await company_store.store_in_inbox(
             connection,
             call_id=facts.call_id,

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.events import EventType, NewEvent
-from persistence.snapshots import snapshot
+from persistence.snapshots import contact_snapshot_sql, lead_snapshot_sql
 from persistence.unit_of_work import transaction
 
 
@@ -45,7 +45,7 @@ async def insert_lead(
             await tx.connection.execute(
                 text(
                     "INSERT INTO contacts (tenant_id, phone, email, name) VALUES (:t, :phone, :email, :name) "
-                    "RETURNING *"
+                    f"RETURNING id, {contact_snapshot_sql('contacts')} AS snapshot"
                 ),
                 {"t": tenant_id, "phone": phone, "email": email, "name": name},
             )
@@ -54,7 +54,8 @@ async def insert_lead(
             await tx.connection.execute(
                 text(
                     "INSERT INTO leads (tenant_id, contact_id, source, created_at, first_attempt_at) "
-                    "VALUES (:t, :c, 'test', coalesce(:created_at, now()), :first_attempt_at) RETURNING *"
+                    "VALUES (:t, :c, 'test', coalesce(:created_at, now()), :first_attempt_at) "
+                    f"RETURNING {lead_snapshot_sql('leads')} AS snapshot"
                 ),
                 {
                     "t": tenant_id,
@@ -64,11 +65,11 @@ async def insert_lead(
                 },
             )
         ).one()
-        lead_snapshot = snapshot(lead, exclude=("raw_data",))
+        lead_snapshot: dict[str, Any] = lead.snapshot
         if record_created:
             await tx.record(
                 NewEvent(
-                    tenant_id, EventType.LEAD_CREATED, {"lead": lead_snapshot, "contact": snapshot(contact)}
+                    tenant_id, EventType.LEAD_CREATED, {"lead": lead_snapshot, "contact": contact.snapshot}
                 )
             )
     return lead_snapshot

@@ -627,14 +627,12 @@ async def test_a_small_pool_serves_a_burst_and_keeps_connections_for_the_relay(
 async def test_webhook_writes_wait_for_the_gate_that_keeps_connections_for_the_relay(
     make_app: AppFactory, make_tenant
 ):
-    from persistence.db import request_gate
-
     tenant = await make_tenant()
     async with (
         LifespanManager(make_app(db_pool_size=4)) as manager,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as http,
     ):
-        gate = request_gate(manager._state["engine"])
+        gate = manager._state["deps"].write_gate
         for _ in range(2):  # a pool of 4 keeps 2 for the relay and readers: webhooks get the other 2
             await gate.acquire()
         assert gate.locked()
