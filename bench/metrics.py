@@ -168,7 +168,9 @@ _DERIVE = text(
             ELSE 'contacted' END
     FROM (
         SELECT l2.id,
-               min(c.started_at) FILTER (WHERE c.direction = 'outbound') AS first_attempt,
+               min(c.started_at) FILTER (WHERE calltrax_is_attempt(c.contact_id, c.direction, c.is_primary_leg,
+                                                                   c.started_at, l2.contact_id, l2.created_at))
+                   AS first_attempt,
                min(c.connected_at) AS first_connected
         FROM leads l2
         LEFT JOIN calls c ON c.contact_id = l2.contact_id AND c.started_at >= l2.created_at AND c.is_primary_leg

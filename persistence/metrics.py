@@ -71,6 +71,9 @@ class MetricsRequest:
     business_sla: bool = False
     # Also the breakdowns (they read the range's calls).
     details: bool = False
+    # Also the time-to-first-contact figures and contacted within the SLA (a third of the per-lead
+    # work: computed only when asked).
+    first_contact: bool = True
     # Source -> cost of one lead (tenant setting).
     source_costs: tuple[tuple[str, float], ...] = ()
 
@@ -157,6 +160,7 @@ def metrics_parameters(requests: Sequence[MetricsRequest], now: datetime) -> dic
         "slas": [float(request.sla_seconds) for request in requests],
         "business_slas": [request.business_sla for request in requests],
         "details": [request.details for request in requests],
+        "first_contacts": [request.first_contact for request in requests],
         **clock_parameters(TenantClock(r.tenant_id, r.hours, r.holidays) for r in requests),
         "now": now,
     }

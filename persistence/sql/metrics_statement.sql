@@ -2,7 +2,8 @@
 -- result row per request (persistence/metrics.py reads it; docs/metrics.md defines each figure).
 --
 -- Parameters (arrays, one element per request, in request order): :tenant_ids, :tzs, :froms, :tos,
--- :slas (seconds), :business_slas, :details (also the breakdowns); :now; the business clock's
+-- :slas (seconds), :business_slas, :details (also the breakdowns), :first_contacts (also the time to
+-- first contact figures and contacted within the SLA); :now; the business clock's
 -- :s_tenants, :s_dows, :s_opens, :s_closes, :h_tenants, :h_days (persistence/business_clock.py
 -- `clock_parameters`).
 --
@@ -21,13 +22,13 @@ WITH
 -- midnights through AT TIME ZONE, so a 23- or 25-hour day is right), then the range's end.
 params AS MATERIALIZED (
     SELECT p.idx, p.tenant_id, p.tz, p.range_from, p.range_to, p.sla, p.business_sla, p.details,
-           f.first_day, f.last_day - f.first_day + 1 AS days,
+           p.first_contact, f.first_day, f.last_day - f.first_day + 1 AS days,
            ARRAY(SELECT greatest(p.range_from, (f.first_day + g.n)::timestamp AT TIME ZONE p.tz)
                  FROM generate_series(0, f.last_day - f.first_day) AS g(n) ORDER BY g.n) || p.range_to AS day_bounds
     FROM unnest(CAST(:tenant_ids AS uuid[]), CAST(:tzs AS text[]), CAST(:froms AS timestamptz[]),
                 CAST(:tos AS timestamptz[]), CAST(:slas AS float8[]), CAST(:business_slas AS bool[]),
-                CAST(:details AS bool[]))
-         WITH ORDINALITY AS p(tenant_id, tz, range_from, range_to, sla, business_sla, details, idx)
+                CAST(:details AS bool[]), CAST(:first_contacts AS bool[]))
+         WITH ORDINALITY AS p(tenant_id, tz, range_from, range_to, sla, business_sla, details, first_contact, idx)
     CROSS JOIN LATERAL (
         SELECT (p.range_from AT TIME ZONE p.tz)::date AS first_day,
                ((p.range_to - interval '1 microsecond') AT TIME ZONE p.tz)::date AS last_day
@@ -35,7 +36,7 @@ params AS MATERIALIZED (
 ),
 -- One row per tenant day of each request, as [day_from, day_to) instants.
 days AS MATERIALIZED (
-    SELECT p.idx, p.tenant_id, p.sla, p.business_sla, p.details, p.first_day + g.n AS day,
+    SELECT p.idx, p.tenant_id, p.sla, p.business_sla, p.details, p.first_contact, p.first_day + g.n AS day,
            p.day_bounds[g.n + 1] AS day_from, p.day_bounds[g.n + 2] AS day_to
     FROM params p
     CROSS JOIN LATERAL generate_series(0, p.days - 1) AS g(n)
@@ -54,7 +55,7 @@ span AS (
 -- facts. A call before the lead's creation never counts for it; the SLA counts the first attempt
 -- or the first conversation, whichever came first.
 lead_facts AS (
-    SELECT d.idx, d.tenant_id, d.sla, d.business_sla, d.details, d.day, l.*
+    SELECT d.idx, d.tenant_id, d.sla, d.business_sla, d.details, d.first_contact, d.day, l.*
     FROM days d
     CROSS JOIN LATERAL (
         SELECT l.source, l.attempts_to_contact AS attempts, l.first_attempt_agent_id AS first_agent,
@@ -92,19 +93,21 @@ lead_clock AS (
     OFFSET 0
 ),
 -- Each lead's speeds (wall and open seconds, to the first attempt and to the first contact) and its
--- SLA states against the deadline of its tenant's SLA clock (persistence/business_clock.py).
+-- SLA states against the deadline of its tenant's SLA clock (persistence/business_clock.py). The
+-- first-contact figures only for the requests that ask for them (`first_contact`): they are a
+-- third of the per-lead work, and the pre-issue-17 figures and the overview do not read them.
 lead_rows AS MATERIALIZED (
     SELECT c.idx, c.details, c.day, c.source, c.attempts, c.first_agent,
            coalesce(c.booked, false) AS booked, c.attempted, c.contacted,
            CASE WHEN c.attempted THEN c.until_epoch - c.created_epoch END AS speed,
            -- Business seconds to the attempt or, while unattempted, to now.
            {{open_until}} - {{open_created}} AS business,
-           CASE WHEN c.contacted THEN c.contact_epoch - c.created_epoch END AS contact_speed,
-           {{open_contact}} - {{open_created}} AS contact_business,
+           CASE WHEN c.first_contact AND c.contacted THEN c.contact_epoch - c.created_epoch END AS contact_speed,
+           CASE WHEN c.first_contact THEN {{open_contact}} - {{open_created}} END AS contact_business,
            {{speed_state}} AS speed_state,
            {{business_state}} AS business_state,
-           {{contact_state}} AS contact_state,
-           {{contact_business_state}} AS contact_business_state
+           CASE WHEN c.first_contact THEN {{contact_state}} END AS contact_state,
+           CASE WHEN c.first_contact THEN {{contact_business_state}} END AS contact_business_state
     FROM lead_clock c
     {{deadlines}} AS dl
 ),

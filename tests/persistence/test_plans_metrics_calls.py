@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.business_hours import parse_hours
 from domain.tenants import DEFAULT_BUSINESS_HOURS
-from persistence.calls import PROJECTED_COLUMNS, CallContact, _update_params, _UPDATE_CALL
+from persistence.calls import _UPDATE_CALL, PROJECTED_COLUMNS, CallContact, _update_params
 from persistence.metrics import METRICS_STATEMENT, MetricsRequest, metrics_parameters
 
 BIG_TABLES = {"leads", "calls", "contacts", "call_events"}
