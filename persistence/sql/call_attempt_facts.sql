@@ -32,11 +32,13 @@ $$;
 -- * attempts: its attempts up to and including its first contact (all of them while never reached);
 -- * first_agent: the agent of its first attempt (the call at `first_attempt`; the lowest agent id
 --   when two started at once). One index range of the contact's calls (ix_calls_contact_id_started_at).
-CREATE OR REPLACE FUNCTION calltrax_lead_attempt_facts(
-    lead_contact uuid, lead_created timestamptz, first_attempt timestamptz, first_connected timestamptz,
-    OUT attempts integer, OUT first_agent text
-)
-LANGUAGE sql STABLE PARALLEL SAFE
+-- RETURNS TABLE (one row) rather than a record: the planner inlines a set-returning SQL function
+-- into the query that calls it (planned once with it), not a scalar one with a FROM clause.
+DROP FUNCTION IF EXISTS calltrax_lead_attempt_facts(uuid, timestamptz, timestamptz, timestamptz);
+CREATE FUNCTION calltrax_lead_attempt_facts(
+    lead_contact uuid, lead_created timestamptz, first_attempt timestamptz, first_connected timestamptz
+) RETURNS TABLE (attempts integer, first_agent text)
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
 AS $$
     SELECT count(*) FILTER (
                WHERE c.started_at <= CASE WHEN first_connected >= lead_created THEN first_connected
@@ -50,11 +52,12 @@ $$;
 
 
 -- An inbound customer call's callback: the start of the next outbound customer call to the same
--- contact (NULL for other calls, and until one follows).
-CREATE OR REPLACE FUNCTION calltrax_callback_at(
+-- contact (NULL for other calls, and until one follows). A one-row table, inlined like the above.
+DROP FUNCTION IF EXISTS calltrax_callback_at(uuid, text, boolean, timestamptz);
+CREATE FUNCTION calltrax_callback_at(
     call_contact uuid, call_direction text, call_primary boolean, call_started timestamptz
-) RETURNS timestamptz
-LANGUAGE sql STABLE PARALLEL SAFE
+) RETURNS TABLE (callback_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
 AS $$
     SELECT min(o.started_at)
     FROM calls AS o
@@ -81,9 +84,7 @@ BEGIN
         AND (l.attempts_to_contact, l.first_attempt_agent_id) IS DISTINCT FROM (f.attempts, f.first_agent);
     UPDATE calls AS m SET callback_at = f.callback_at
     FROM calls AS x
-    CROSS JOIN LATERAL (
-        SELECT calltrax_callback_at(x.contact_id, x.direction, x.is_primary_leg, x.started_at) AS callback_at
-    ) AS f
+    CROSS JOIN LATERAL calltrax_callback_at(x.contact_id, x.direction, x.is_primary_leg, x.started_at) AS f
     WHERE x.contact_id = contact AND x.direction = 'inbound' AND m.id = x.id
         AND m.callback_at IS DISTINCT FROM f.callback_at;
 END
@@ -104,9 +105,7 @@ BEGIN
         AND (l.attempts_to_contact, l.first_attempt_agent_id) IS DISTINCT FROM (f.attempts, f.first_agent);
     UPDATE calls AS m SET callback_at = f.callback_at
     FROM calls AS x
-    CROSS JOIN LATERAL (
-        SELECT calltrax_callback_at(x.contact_id, x.direction, x.is_primary_leg, x.started_at) AS callback_at
-    ) AS f
+    CROSS JOIN LATERAL calltrax_callback_at(x.contact_id, x.direction, x.is_primary_leg, x.started_at) AS f
     WHERE (tenant IS NULL OR x.tenant_id = tenant) AND x.direction = 'inbound' AND m.id = x.id
         AND m.callback_at IS DISTINCT FROM f.callback_at;
 END
