@@ -168,7 +168,9 @@ _DERIVE = text(
             ELSE 'contacted' END
     FROM (
         SELECT l2.id,
-               min(c.started_at) FILTER (WHERE c.direction = 'outbound') AS first_attempt,
+               min(c.started_at) FILTER (WHERE calltrax_is_attempt(c.contact_id, c.direction, c.is_primary_leg,
+                                                                   c.started_at, l2.contact_id, l2.created_at))
+                   AS first_attempt,
                min(c.connected_at) AS first_connected
         FROM leads l2
         LEFT JOIN calls c ON c.contact_id = l2.contact_id AND c.started_at >= l2.created_at AND c.is_primary_leg
@@ -194,8 +196,13 @@ async def _fill(connection: AsyncConnection, tenant_id: uuid.UUID, leads: int, c
     per_lead = max(1, math.ceil(calls / attempted))
     keep = calls / (attempted * per_lead)
     params = {"tenant": tenant_id, "leads": leads, "days": days, "per_lead": per_lead, "keep": keep}
+    # Bulk rows with the attempt-facts triggers off (one refresh per call row would take an hour),
+    # then the facts from the triggers' own functions, per tenant.
+    await connection.execute(text("SET LOCAL session_replication_role = replica"))
     for statement in (_CONTACTS, _LEADS, _CALLS, _DERIVE, STORED_STAGES):
         await connection.execute(statement, params)
+    await connection.execute(text("SELECT calltrax_backfill_facts(:tenant)"), params)
+    await connection.execute(text("SET LOCAL session_replication_role = origin"))
 
 
 async def generate(engine: AsyncEngine, args: argparse.Namespace) -> uuid.UUID:

@@ -8,6 +8,7 @@ its call row and reading the call's history is one statement.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +29,11 @@ from domain.tenants import TenantSettings
 from persistence.db import DriverStatement, json_value
 from persistence.errors import LOST_RACE, sqlstate
 from persistence.lead_stages import OPEN_STATUSES_SQL
+from persistence.lead_status import stage_after_move_sql
 from persistence.rows import CallRow
-from persistence.snapshots import json_snapshot_sql
-from persistence.tables import Call, Contact, Lead
+from persistence.snapshots import call_snapshot_sql, contact_snapshot_sql, lead_snapshot_sql
+from persistence.sql_files import compact, fill_fragments, read_sql
+from persistence.tables import Call
 from persistence.unit_of_work import Transaction
 
 
@@ -92,16 +95,11 @@ def customer_lock_scope(tenant_id: UUID, external_e164: str | None) -> str:
     return f"{tenant_id}:{external_e164 or ''}"
 
 
-# The tenant, when it is still as the caller read it (secret, timezone, settings), once the event's
-# customer lock is held: a CTE of the statements that store an event.
-_TENANT_CURRENT = f"""tenant AS (
-        SELECT id FROM tenants
-        WHERE id = :tenant_id AND slug = :slug AND timezone = :timezone
-            AND dialpad_webhook_secret IS NOT DISTINCT FROM CAST(:secret AS text)
-            AND settings = CAST(:settings AS jsonb)
-            -- Before the call row's lock: the customer's events go one at a time (see _CUSTOMER_LOCK).
-            AND pg_advisory_xact_lock({_CUSTOMER_LOCK_CLASS}, hashtext(:lock_scope))::text = ''
-    )"""
+# The tenant, when it is still as the caller read it, with the customer lock: a CTE of the statements
+# that store an event (persistence/sql/call_tenant_current.sql).
+_TENANT_CURRENT = fill_fragments(
+    read_sql("call_tenant_current"), {"customer_lock_class": str(_CUSTOMER_LOCK_CLASS)}
+)
 
 
 # Checks the tenant is still as the caller read it (it may come from a per-process cache). Stores
@@ -396,96 +394,34 @@ def _booking_values(booking: Booking | None) -> dict[str, Any]:
     }
 
 
-# What a call's change does to its lead, as CTEs over a one-row CTE `inputs` (tenant_id, call_payload,
-# and a LeadUpdate's fields): fold the times into the lead (locked) and apply the automatic status
-# moves, with their history rows, then record CALL_UPDATED (`call_payload`) and LEAD_UPDATED (the lead
-# as written here, its contact as `contact_of_lead` finds it, what changed). Times only move earlier (LEAST),
-# so facts from events in any order converge; an attempt or connect before the lead was created is not
-# the lead's. Automatic moves start from an open status, so a lead keeps its board column when it
-# becomes CONTACTED and leaves the board when BOOKED (as `persistence.lead_status.change_status` would
-# set them, one move at a time).
+# What a call's change does to its leads: the CTEs of `persistence/sql/call_outcome.sql`, after a
+# one-row CTE `inputs` (the file lists its columns), with `contact_of_lead` finding the contact of a
+# changed lead. Their generated parts come from their one home: the open statuses
+# (`persistence/lead_stages.py`), the stage after a move (`persistence/lead_status.py`), the
+# snapshots (`persistence/snapshots.py`).
+_OUTCOME_SQL = read_sql("call_outcome")
+
+
 def _outcome_ctes(contact_of_lead: str) -> str:
-    return f"""
-    cur AS (
-        SELECT l.id, l.tenant_id, l.status, l.stage, l.created_at, l.first_attempt_at, l.first_connected_at,
-            l.booked_at
-        FROM leads AS l
-        WHERE l.id = (SELECT lead_id FROM inputs)
-            -- A call serves every open lead of its person created at or before it.
-            OR (l.contact_id = (SELECT served_contact_id FROM inputs)
-                AND l.created_at <= (SELECT served_until FROM inputs) AND l.status IN {OPEN_STATUSES_SQL})
-        ORDER BY l.id
-        FOR NO KEY UPDATE
-    ),
-    facts AS (
-        SELECT cur.*,
-            CASE WHEN i.attempt_at >= cur.created_at
-                THEN LEAST(coalesce(cur.first_attempt_at, i.attempt_at), i.attempt_at)
-                ELSE cur.first_attempt_at END AS new_attempt,
-            CASE WHEN i.connected_at >= cur.created_at
-                THEN LEAST(coalesce(cur.first_connected_at, i.connected_at), i.connected_at)
-                ELSE cur.first_connected_at END AS new_connected,
-            CASE WHEN i.booked_at IS NOT NULL
-                THEN LEAST(coalesce(cur.booked_at, i.booked_at), i.booked_at)
-                ELSE cur.booked_at END AS new_booked,
-            CASE WHEN cur.status = ANY(i.contacted_from) THEN 'contacted' ELSE cur.status END AS mid_status,
-            i.connected_at AS contacted_at, i.booked_at AS booked_at_input, i.booked_from, i.booked_reason,
-            i.changed_by
-        FROM cur CROSS JOIN inputs AS i
-    ),
-    moves AS (
-        SELECT facts.*,
-            CASE WHEN mid_status = ANY(booked_from) THEN 'booked' ELSE mid_status END AS new_status
-        FROM facts
-    ),
-    target AS (
-        SELECT moves.*,
-            CASE WHEN new_status = status THEN stage WHEN new_status IN {OPEN_STATUSES_SQL} THEN stage END AS new_stage,
-            CASE WHEN new_status <> mid_status THEN booked_at_input ELSE contacted_at END AS moved_at
-        FROM moves
-        WHERE new_attempt IS DISTINCT FROM first_attempt_at OR new_connected IS DISTINCT FROM first_connected_at
-            OR new_booked IS DISTINCT FROM booked_at OR new_status <> status
-    ),
-    changed AS (
-        UPDATE leads SET first_attempt_at = target.new_attempt, first_connected_at = target.new_connected,
-            booked_at = target.new_booked, status = target.new_status, stage = target.new_stage,
-            status_changed_at = CASE WHEN target.new_status <> target.status THEN target.moved_at
-                ELSE leads.status_changed_at END,
-            updated_at = now()
-        FROM target WHERE leads.id = target.id
-        RETURNING leads.*, target.status AS from_status, target.stage AS from_stage, (
-            SELECT jsonb_agg(name ORDER BY name) FROM unnest(ARRAY[
-                CASE WHEN target.new_attempt IS DISTINCT FROM target.first_attempt_at THEN 'first_attempt_at' END,
-                CASE WHEN target.new_connected IS DISTINCT FROM target.first_connected_at
-                    THEN 'first_connected_at' END,
-                CASE WHEN target.new_booked IS DISTINCT FROM target.booked_at THEN 'booked_at' END,
-                CASE WHEN target.new_status <> target.status THEN 'status' END,
-                CASE WHEN target.new_stage IS DISTINCT FROM target.stage THEN 'stage' END
-            ]) AS name WHERE name IS NOT NULL
-        ) AS changes
-    ),
-    history AS (
-        INSERT INTO lead_status_changes (tenant_id, lead_id, from_status, to_status, changed_by, reason, changed_at)
-        SELECT tenant_id, id, status, 'contacted', NULL, 'call connected', contacted_at
-        FROM target WHERE mid_status <> status
-        UNION ALL
-        SELECT tenant_id, id, mid_status, 'booked', changed_by, booked_reason, booked_at_input
-        FROM target WHERE new_status <> mid_status
-    ),
-    recorded AS (
-        INSERT INTO events (tenant_id, type, payload)
-        SELECT tenant_id, 'CALL_UPDATED', call_payload FROM inputs WHERE call_payload IS NOT NULL
-        UNION ALL
-        SELECT changed.tenant_id, 'LEAD_UPDATED', jsonb_build_object(
-            'lead', {json_snapshot_sql("changed", Lead.__table__, exclude=("raw_data",))},
-            'contact', {json_snapshot_sql("c", Contact.__table__)},
-            'changes', changed.changes) || CASE WHEN changed.status <> changed.from_status
-                THEN jsonb_build_object('from_status', changed.from_status, 'from_stage', changed.from_stage,
-                    'to_stage', changed.stage)
-                ELSE '{{}}' END
-        FROM changed CROSS JOIN LATERAL ({contact_of_lead}) AS c
-        RETURNING id
-    )"""
+    return fill_fragments(
+        _OUTCOME_SQL,
+        {
+            "open_statuses": OPEN_STATUSES_SQL,
+            # Automatic moves start from an open status, so the branch for a lead coming back to the
+            # board (which reads the tenant's bounds) never runs; its subquery is then never evaluated.
+            "stage_after_move": stage_after_move_sql(
+                from_status="status",
+                to_status="new_status",
+                stage="stage",
+                created_at="created_at",
+                settings="(SELECT t.settings FROM tenants AS t WHERE t.id = moves.tenant_id)",
+                at="moved_at",
+            ),
+            "lead_snapshot": lead_snapshot_sql("changed"),
+            "contact_snapshot": contact_snapshot_sql("c"),
+            "contact_of_lead": contact_of_lead,
+        },
+    )
 
 
 _BOOKING_PARAMS = (bindparam("booked_at", type_=DateTime(timezone=True)),)
@@ -494,18 +430,19 @@ _BOOKING_PARAMS = (bindparam("booked_at", type_=DateTime(timezone=True)),)
 # CALL_UPDATED when given, and the booking, when given, of lead `lead_id`.
 _CALL_OUTCOME = DriverStatement(
     text(
-        f"""
+        compact(f"""
     WITH inputs AS (
         SELECT CAST(:tenant_id AS uuid) AS tenant_id, CAST(:call_payload AS jsonb) AS call_payload,
             CAST(:lead_id AS uuid) AS lead_id, CAST(NULL AS uuid) AS served_contact_id,
-            CAST(NULL AS timestamptz) AS served_until, CAST(NULL AS timestamptz) AS attempt_at,
+            CAST(NULL AS timestamptz) AS served_until, CAST(NULL AS text) AS call_direction,
+            CAST(NULL AS boolean) AS call_primary, CAST(NULL AS timestamptz) AS attempt_at,
             CAST(NULL AS timestamptz) AS connected_at, CAST('{{}}' AS text[]) AS contacted_from,
             CAST(:booked_at AS timestamptz) AS booked_at, CAST(:booked_from AS text[]) AS booked_from,
             CAST(:booked_reason AS text) AS booked_reason, CAST(:changed_by AS text) AS changed_by
     ),
     {_outcome_ctes("SELECT * FROM contacts WHERE contacts.id = changed.contact_id")}
     SELECT count(*) FROM recorded
-    """
+    """)
     ).bindparams(*_BOOKING_PARAMS)
 )
 
@@ -544,23 +481,8 @@ _CONTACT_AS_WRITTEN = """
     WHERE contacts.id = changed.contact_id AND NOT EXISTS (SELECT 1 FROM ensured WHERE ensured.id = changed.contact_id)
 """
 
-# A call's new projection, in one statement with what follows from it (one round trip while its lock is
-# held): the contact is the given one, or (when `contact_phone` is set) the tenant's contact with that
-# E.164 phone, found or made, race-safe, as in `persistence.contacts`; the lead is the contact's latest
-# lead created at or before the call started; the disposition is written when given. When the call's
-# lead, direction, start or connect changed, its leads (the linked one and every open lead of the
-# contact created at or before the call) get the first outbound attempt and the connect,
-# and a connect moves it on to CONTACTED (`contacted_from`); a booking (`booked_*`) books it. Then
-# CALL_UPDATED (the call as written, `kind`) and LEAD_UPDATED as in `_outcome_ctes`.
-# For `apply_known_event`: the call is updated only if its row is the version the caller saw (its
-# xmin: any write since makes a new one) and the tenant is current; the event is stored only then,
-# and counted in the same update; otherwise the statement undoes itself (LOST_RACE).
 # The call's lead: its contact's latest lead created at or before the call started.
-_LEAD_OF_CALL = """
-                SELECT leads.id FROM leads
-                WHERE leads.contact_id = (SELECT id FROM contact)
-                    AND leads.created_at <= CAST(:started_at AS timestamptz)
-                ORDER BY leads.created_at DESC, leads.id DESC LIMIT 1"""
+_LEAD_OF_CALL = read_sql("call_lead_of_call")
 
 
 def _typed(name: str) -> str:
@@ -570,37 +492,28 @@ def _typed(name: str) -> str:
 
 
 # For `apply_first_event`: the call's row, made with its projection, unless it exists already.
-_INSERT_CALL = f"""
-        INSERT INTO calls (tenant_id, external_id, {", ".join(PROJECTED_COLUMNS)}, contact_id, disposition,
-            disposition_raw, booked, lead_id, event_count)
-        SELECT tenant.id, :call_id, {", ".join(_typed(name) for name in PROJECTED_COLUMNS)},
-            (SELECT id FROM contact), CAST(:disposition AS text), CAST(:disposition_raw AS text),
-            coalesce(CAST(:booked AS boolean), false), ({_LEAD_OF_CALL}), 1
-        FROM tenant
-        ON CONFLICT (tenant_id, external_id) DO NOTHING"""
-_KNOWN_VERSION = " AND xmin::text = CAST(:row_version AS text) AND EXISTS (SELECT 1 FROM tenant)"
-_STORED_AFTER_UPDATE = """
-    stored AS (
-        INSERT INTO call_events (tenant_id, call_external_id, state, event_timestamp_ms, format, raw)
-        SELECT tenant_id, :call_id, :state, :event_ms, :format, :raw FROM updated
-        ON CONFLICT (tenant_id, call_external_id, state, event_timestamp_ms) DO NOTHING
-        RETURNING id
-    ),"""
-_APPLIED_OR_ABORT = f"""SELECT updated.*, CASE WHEN NOT EXISTS (SELECT 1 FROM stored)
-        THEN calltrax_abort('{LOST_RACE}', 'the call changed since its events were read') END AS lost_race
-    FROM (SELECT 1) AS one LEFT JOIN updated ON true"""
+_INSERT_CALL = fill_fragments(
+    read_sql("call_insert_row"),
+    {
+        "projected_columns": ", ".join(PROJECTED_COLUMNS),
+        "projected_values": ", ".join(_typed(name) for name in PROJECTED_COLUMNS),
+        "lead_of_call": _LEAD_OF_CALL,
+    },
+)
 
 
-def _update_sql(*, known: bool) -> str:
-    return f"""
-        UPDATE calls SET {", ".join(f"{name} = :{name}" for name in PROJECTED_COLUMNS)},
-            contact_id = (SELECT id FROM contact),
-            disposition = coalesce(CAST(:disposition AS text), disposition),
-            disposition_raw = coalesce(CAST(:disposition_raw AS text), disposition_raw),
-            booked = coalesce(CAST(:booked AS boolean), booked),
-            lead_id = ({_LEAD_OF_CALL}),
-            updated_at = now(){", event_count = calls.event_count + 1" if known else ""}
-        WHERE id = :id{_KNOWN_VERSION if known else ""}"""
+def _update_row_sql(*, known: bool) -> str:
+    return fill_fragments(
+        read_sql("call_update_row"),
+        {
+            "projected_sets": ", ".join(f"{name} = :{name}" for name in PROJECTED_COLUMNS),
+            "lead_of_call": _LEAD_OF_CALL,
+            "count_event": ", event_count = calls.event_count + 1" if known else "",
+            "known_version": " AND xmin::text = CAST(:row_version AS text) AND EXISTS (SELECT 1 FROM tenant)"
+            if known
+            else "",
+        },
+    )
 
 
 # The driver keeps a statement prepared (parsed and planned once per connection) only up to this
@@ -609,50 +522,24 @@ def _update_sql(*, known: bool) -> str:
 DRIVER_CACHEABLE_CHARS = 15 * 1024
 
 
-def _compact(sql: str) -> str:
-    """`sql` without its comments and runs of whitespace (none of these statements has either in a literal)."""
-    lines = (line.split("--", 1)[0] for line in sql.splitlines())
-    return " ".join(" ".join(lines).split())
-
-
 def _update_call_sql(*, known: bool = False, new: bool = False) -> str:
-    """`_UPDATE_CALL`; with `known` as `_APPLY_KNOWN_EVENT`, with `new` as `_APPLY_FIRST_EVENT`."""
+    """`persistence/sql/call_update.sql` as `_UPDATE_CALL`; with `known` as `_APPLY_KNOWN_EVENT`, with
+    `new` as `_APPLY_FIRST_EVENT` (the file says what each variant adds). Written out in full, comments
+    kept: `compact` makes the driver's text."""
     store = known or new
-    return _compact(f"""
-    WITH {_TENANT_CURRENT + "," if store else ""}
-    ensured AS (
-        INSERT INTO contacts (tenant_id, phone, name)
-        SELECT :tenant_id, CAST(:contact_phone AS text), CAST(:contact_name AS text)
-        WHERE CAST(:contact_phone AS text) IS NOT NULL
-        ON CONFLICT (tenant_id, phone) DO UPDATE SET name = coalesce(contacts.name, EXCLUDED.name)
-        RETURNING contacts.*
-    ),
-    contact AS (SELECT coalesce((SELECT id FROM ensured), CAST(:contact_id AS uuid)) AS id),
-    updated AS ({_INSERT_CALL if new else _update_sql(known=known)}
-        RETURNING *, xmin::text AS row_version
-    ),{_STORED_AFTER_UPDATE if store else ""}
-    inputs AS (
-        SELECT u.tenant_id,
-            CASE WHEN CAST(:kind AS text) IS NOT NULL THEN jsonb_build_object(
-                'call', {json_snapshot_sql("u", Call.__table__, exclude=("event_count",))},
-                'kind', CAST(:kind AS text)) END AS call_payload,
-            u.lead_id, u.contact_id AS served_contact_id, u.started_at AS served_until,
-            CASE WHEN moved.timing AND u.direction = CAST(:outbound AS text) THEN u.started_at END AS attempt_at,
-            CASE WHEN moved.timing THEN u.connected_at END AS connected_at,
-            CASE WHEN moved.timing AND u.connected_at IS NOT NULL THEN CAST(:contacted_from AS text[])
-                ELSE CAST('{{}}' AS text[]) END AS contacted_from,
-            CAST(:booked_at AS timestamptz) AS booked_at, CAST(:booked_from AS text[]) AS booked_from,
-            CAST(:booked_reason AS text) AS booked_reason, CAST(:changed_by AS text) AS changed_by
-        FROM updated AS u CROSS JOIN LATERAL (
-            SELECT u.lead_id IS DISTINCT FROM CAST(:before_lead_id AS uuid)
-                OR u.direction IS DISTINCT FROM CAST(:before_direction AS text)
-                OR u.started_at IS DISTINCT FROM CAST(:before_started_at AS timestamptz)
-                OR u.connected_at IS DISTINCT FROM CAST(:before_connected_at AS timestamptz) AS timing
-        ) AS moved
-    ),
-    {_outcome_ctes(_CONTACT_AS_WRITTEN)}
-    {_APPLIED_OR_ABORT if store else "SELECT updated.* FROM updated"}
-    """)
+    return fill_fragments(
+        read_sql("call_update"),
+        {
+            "tenant_current": _TENANT_CURRENT + "," if store else "",
+            "write_call": _INSERT_CALL if new else _update_row_sql(known=known),
+            "store_event": read_sql("call_store_event") if store else "",
+            "call_snapshot": call_snapshot_sql("u"),
+            "outcome": _outcome_ctes(_CONTACT_AS_WRITTEN),
+            "result": fill_fragments(read_sql("call_applied_or_abort"), {"lost_race": LOST_RACE})
+            if store
+            else "SELECT updated.* FROM updated",
+        },
+    )
 
 
 _UPDATE_PARAMS = (
@@ -660,7 +547,7 @@ _UPDATE_PARAMS = (
     bindparam("before_connected_at", type_=DateTime(timezone=True)),
     *_BOOKING_PARAMS,
 )
-_UPDATE_CALL = DriverStatement(text(_update_call_sql(known=False)).bindparams(*_UPDATE_PARAMS))
+_UPDATE_CALL = DriverStatement(text(compact(_update_call_sql())).bindparams(*_UPDATE_PARAMS))
 
 
 def _update_params(
@@ -681,7 +568,6 @@ def _update_params(
         disposition_raw=disposition.raw if disposition else None,
         booked=disposition.booked if disposition else None,
         kind=kind,
-        outbound=CallDirection.OUTBOUND.value,
         contacted_from=_CONTACTED_FROM,
         before_lead_id=call.lead_id if call else None,
         before_direction=CallDirection(call.direction).value if call else None,
@@ -723,10 +609,10 @@ async def update_call(
 
 
 _APPLY_KNOWN_EVENT = DriverStatement(
-    text(_update_call_sql(known=True)).bindparams(*_UPDATE_PARAMS, bindparam("raw", type_=JSONB))
+    text(compact(_update_call_sql(known=True))).bindparams(*_UPDATE_PARAMS, bindparam("raw", type_=JSONB))
 )
 _APPLY_FIRST_EVENT = DriverStatement(
-    text(_update_call_sql(new=True)).bindparams(*_UPDATE_PARAMS, bindparam("raw", type_=JSONB))
+    text(compact(_update_call_sql(new=True))).bindparams(*_UPDATE_PARAMS, bindparam("raw", type_=JSONB))
 )
 
 
@@ -902,3 +788,13 @@ def _legs_json(legs: Sequence[dict[str, object]]) -> str:
 def leg_differs(call: CallRow, columns: Mapping[str, object]) -> bool:
     """True when writing a leg's `columns` would change its row."""
     return any(getattr(call, name) != columns[name] for name in LEG_COLUMNS)
+
+
+if __name__ == "__main__":
+    # Every variant of the call statement as sent (before compaction), to read or to run with psql.
+    for name, variant in (
+        ("_UPDATE_CALL", {}),
+        ("_APPLY_KNOWN_EVENT", {"known": True}),
+        ("_APPLY_FIRST_EVENT", {"new": True}),
+    ):
+        sys.stdout.write(f"-- {name}\n{_update_call_sql(**variant)};\n\n")

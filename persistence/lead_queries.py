@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, text
+from sqlalchemy import Boolean, ColumnElement, Select, and_, exists, false, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.leads import LeadStatus
@@ -57,14 +57,19 @@ class LeadFilter:
 
 
 def _attempts(*conditions: ColumnElement[bool]) -> list[ColumnElement[bool]]:
-    """A lead's attempts: outbound customer calls to its contact at or after its creation."""
-    return [
-        calls.c.contact_id == leads.c.contact_id,
-        calls.c.direction == "outbound",
+    """A lead's attempts: the database's one attempt rule (`calltrax_is_attempt`,
+    persistence/sql/call_attempt_facts.sql; the planner inlines it, so the contact's call index
+    still serves the lookup)."""
+    attempt = func.calltrax_is_attempt(
+        calls.c.contact_id,
+        calls.c.direction,
         calls.c.is_primary_leg,
-        calls.c.started_at >= leads.c.created_at,
-        *conditions,
-    ]
+        calls.c.started_at,
+        leads.c.contact_id,
+        leads.c.created_at,
+        type_=Boolean,
+    )
+    return [attempt, *conditions]
 
 
 def _like(text: str) -> str:
@@ -181,25 +186,9 @@ LEAD_EXPORT_COLUMNS = (
     leads.c.booked_at,
     leads.c.sla_breached_at,
     select(func.count()).where(*_attempts()).scalar_subquery().label("attempts"),
-    select(func.count())
-    .where(
-        *_attempts(
-            # Up to the first contact (a connection before the lead's creation is none of its).
-            or_(
-                leads.c.first_connected_at.is_(None),
-                leads.c.first_connected_at < leads.c.created_at,
-                calls.c.started_at <= leads.c.first_connected_at,
-            )
-        )
-    )
-    .scalar_subquery()
-    .label("attempts_to_contact"),
-    select(calls.c.agent_id)
-    .where(*_attempts(calls.c.started_at == leads.c.first_attempt_at))
-    .order_by(calls.c.agent_id)
-    .limit(1)
-    .scalar_subquery()
-    .label("first_attempt_agent_id"),
+    # Kept by the attempt-facts trigger (persistence/sql/call_attempt_facts.sql).
+    leads.c.attempts_to_contact,
+    leads.c.first_attempt_agent_id,
     select(calls.c.agent_name)
     .where(*_attempts(calls.c.started_at == leads.c.first_attempt_at))
     .order_by(calls.c.agent_id)

@@ -23,10 +23,12 @@ from persistence.db import DriverStatement, json_value
 from persistence.tables import Call, Contact, Lead
 from persistence.unit_of_work import Transaction
 
-# Columns a payload leaves out: a lead's raw body (large, and no subscriber reads it) and a call's
-# stored-event counter (bookkeeping of the event write, not a fact of the call).
+# Columns a payload leaves out: a lead's raw body (large, and no subscriber reads it), a call's
+# stored-event counter (bookkeeping of the event write, not a fact of the call) and its callback time
+# (kept by a trigger after the statement that snapshots the call, so a snapshot would show it stale;
+# only the metrics read it).
 LEAD_EXCLUDED = ("raw_data",)
-CALL_EXCLUDED = ("event_count",)
+CALL_EXCLUDED = ("event_count", "callback_at")
 
 
 def _json_value(alias: str, column: KeyedColumnElement[Any]) -> str:

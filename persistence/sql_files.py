@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from persistence.db import DriverStatement
@@ -24,15 +25,48 @@ SQL_DIR = Path(__file__).with_name("sql")
 _PIECE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
-def load_sql(name: str, **pieces: str) -> str:
-    """The statement in `persistence/sql/<name>.sql`, each `{{ piece }}` replaced by `pieces[piece]`,
-    compacted. A placeholder without a piece, or a piece without a placeholder, is an error at import."""
-    # Comments are dropped first: they may name a placeholder.
-    source = compact((SQL_DIR / f"{name}.sql").read_text())
-    wanted = set(_PIECE.findall(source))
+def read_sql(name: str) -> str:
+    """The text of `persistence/sql/<name>.sql`, as written (comments and layout kept)."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def fill_fragments(sql: str, pieces: Mapping[str, str]) -> str:
+    """`sql` with each `{{ piece }}` replaced by `pieces[piece]` (a piece may be used more than once).
+    A placeholder without a piece, or a piece without a placeholder, is an error."""
+    wanted = set(_PIECE.findall(sql))
     if wanted != set(pieces):
-        raise ValueError(f"{name}.sql: placeholders {sorted(wanted)} but pieces {sorted(pieces)} were given")
-    return compact(_PIECE.sub(lambda match: pieces[match.group(1)], source))
+        raise ValueError(f"placeholders {sorted(wanted)} but pieces {sorted(pieces)} were given")
+    return _PIECE.sub(lambda match: pieces[match.group(1)], sql)
+
+
+def load_sql(name: str, **pieces: str) -> str:
+    """The statement in `persistence/sql/<name>.sql`, its pieces filled in (`fill_fragments`), compacted."""
+    try:
+        # Comments are dropped first: they may name a placeholder.
+        return compact(fill_fragments(compact(read_sql(name)), pieces))
+    except ValueError as error:
+        raise ValueError(f"{name}.sql: {error}") from None
+
+
+def script_statements(sql: str) -> list[str]:
+    """A script's statements, split at the `;` that ends a line outside a `$$` function body (a
+    migration runs them one at a time: the driver prepares each statement)."""
+    statements: list[str] = []
+    current: list[str] = []
+    in_body = False
+    for line in sql.splitlines():
+        code = line.split("--", 1)[0]
+        current.append(line)
+        if code.count("$$") % 2 == 1:
+            in_body = not in_body
+        if not in_body and code.rstrip().endswith(";"):
+            statement = "\n".join(current).strip()
+            if compact(statement):
+                statements.append(statement.rstrip().rstrip(";"))
+            current = []
+    if compact("\n".join(current)):
+        statements.append("\n".join(current).strip())
+    return statements
 
 
 def compact(sql: str) -> str:

@@ -155,8 +155,8 @@ class Lead(Base):
             "created_at",
             postgresql_where=text("status IN ('new', 'contacted')"),
         ),
-        # Metrics over a range read the derived facts, and the breakdowns' source, contact and
-        # booking, from the index alone (migrations 0008, 0016).
+        # Metrics over a range read the derived facts, and the breakdowns' source, contact,
+        # booking and attempt facts, from the index alone (migrations 0008, 0016, 0017).
         Index(
             "ix_leads_metrics",
             "tenant_id",
@@ -168,6 +168,8 @@ class Lead(Base):
                 "contact_id",
                 "source",
                 "booked_at",
+                "attempts_to_contact",
+                "first_attempt_agent_id",
             ],
         ),
         Index(
@@ -226,6 +228,11 @@ class Lead(Base):
     first_connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     booked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sla_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Attempt facts, kept by a trigger from the calls (persistence/sql/call_attempt_facts.sql,
+    # migration 0017): attempts up to and including the first contact (all while never reached),
+    # and the agent of the first attempt.
+    attempts_to_contact: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    first_attempt_agent_id: Mapped[str | None] = mapped_column(Text)
     # The pipeline column the board last showed (NULL off the board: booked or closed). Writers set it
     # with the status; the stage sweep moves it as the lead ages, recording LEAD_STAGE_CHANGED.
     stage: Mapped[str | None] = mapped_column(Text)
@@ -242,8 +249,8 @@ class Call(Base):
         Index(None, "contact_id", "started_at"),
         # The company endpoint sends a leg where its linked legs went (migration 0012).
         Index(None, "external_id"),
-        # Call rates, the trend and the breakdowns (agents, attempts, missed calls) read primary
-        # legs from the index alone (migrations 0008, 0016).
+        # Call rates, the trend and the breakdowns (agents, missed calls and their callbacks) read
+        # primary legs from the index alone (migrations 0008, 0016, 0017).
         Index(
             "ix_calls_metrics",
             "tenant_id",
@@ -256,6 +263,7 @@ class Call(Base):
                 "status",
                 "ended_at",
                 "agent_id",
+                "callback_at",
             ],
             postgresql_where=text("is_primary_leg"),
         ),
@@ -303,6 +311,9 @@ class Call(Base):
     voicemail_url: Mapped[str | None] = mapped_column(Text)
     voicemail: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An inbound customer call's callback: the start of the next outbound customer call to its
+    # contact, kept by a trigger (persistence/sql/call_attempt_facts.sql, migration 0017).
+    callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Stored events of this call; see persistence.calls._STORE_AND_LOCK.
     event_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     created_at: Mapped[datetime] = _created()

@@ -29,6 +29,10 @@ class MetricsKey:
     previous: bool = False
     # The previous period's breakdowns too.
     previous_details: bool = False
+    # The time-to-first-contact figures and contacted within the SLA (of the range, of the previous
+    # period): a caller that selects none of them may say so, and they are not computed.
+    first_contact: bool = True
+    previous_first_contact: bool = True
 
 
 def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.MetricsRequest:
@@ -55,17 +59,21 @@ def _request(key: MetricsKey, tenant: TenantRow, now: datetime) -> metric_store.
         holidays=settings.holidays,
         business_sla=settings.sla_clock is SlaClock.BUSINESS_HOURS,
         details=key.details,
+        first_contact=key.first_contact,
         source_costs=settings.source_costs,
     )
 
 
-def _previous(request: metric_store.MetricsRequest, *, details: bool) -> metric_store.MetricsRequest:
+def _previous(
+    request: metric_store.MetricsRequest, *, details: bool, first_contact: bool
+) -> metric_store.MetricsRequest:
     before = previous_range(request.range_from, request.range_to, request.timezone)
     return replace(
         request,
         range_from=before.range_from.astimezone(UTC),
         range_to=before.range_to.astimezone(UTC),
         details=details,
+        first_contact=first_contact,
     )
 
 
@@ -111,7 +119,11 @@ async def metrics_batch(
                 if key.previous:
                     # Same statement: the previous period is one more request of the batch.
                     previous_at[position] = len(requests)
-                    requests.append(_previous(request, details=key.previous_details))
+                    requests.append(
+                        _previous(
+                            request, details=key.previous_details, first_contact=key.previous_first_contact
+                        )
+                    )
             except DomainError as error:
                 answers[position] = error
         found = await metric_store.tenant_metrics(connection, requests, now=now)

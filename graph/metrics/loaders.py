@@ -22,6 +22,8 @@ _KEY = "metrics"
 # Fields of `Metrics` that need the breakdowns read (the range's calls), and the previous period.
 _DETAIL_FIELDS = frozenset({"attemptsToContact", "missedInbound", "byAgent", "bySource"})
 _PREVIOUS_FIELD = "previous"
+# Fields of `Metrics` that need the time-to-first-contact figures computed.
+_FIRST_CONTACT_FIELDS = frozenset({"timeToFirstContact", "businessHoursToFirstContact", "contactedWithinSla"})
 
 
 def _field_names(selections: Iterable[Any]) -> Iterable[tuple[str, Any]]:
@@ -34,28 +36,40 @@ def _field_names(selections: Iterable[Any]) -> Iterable[tuple[str, Any]]:
             yield from _field_names(getattr(selection, "selections", ()))
 
 
-def _wants(selections: Iterable[Any]) -> tuple[bool, bool, bool]:
-    """(breakdowns, previous period, previous period's breakdowns) selected."""
-    details = previous = previous_details = False
+def _wants(selections: Iterable[Any]) -> tuple[bool, bool, bool, bool, bool]:
+    """(breakdowns, first-contact figures, previous period, its breakdowns, its first-contact
+    figures) selected."""
+    details = contact = previous = previous_details = previous_contact = False
     for name, selection in _field_names(selections):
         if name in _DETAIL_FIELDS:
             details = True
+        elif name in _FIRST_CONTACT_FIELDS:
+            contact = True
         elif name == _PREVIOUS_FIELD:
             previous = True
-            previous_details = previous_details or _wants(selection.selections)[0]
-    return details, previous, previous_details
+            inner = _wants(selection.selections)
+            previous_details = previous_details or inner[0]
+            previous_contact = previous_contact or inner[1]
+    return details, contact, previous, previous_details, previous_contact
 
 
 def metrics_key(
     info: Info, tenant_id: UUID, range_from: datetime | None, range_to: datetime | None
 ) -> MetricsKey:
-    """The key for this `metrics` field: breakdowns and the previous period only when selected
-    (an overview of every tenant reads neither)."""
-    details, previous, previous_details = _wants(
+    """The key for this `metrics` field: breakdowns, first-contact figures and the previous period
+    only when selected (an overview of every tenant reads none of them)."""
+    details, contact, previous, previous_details, previous_contact = _wants(
         selection for field in info.selected_fields for selection in field.selections
     )
     return MetricsKey(
-        tenant_id, range_from, range_to, details=details, previous=previous, previous_details=previous_details
+        tenant_id,
+        range_from,
+        range_to,
+        details=details,
+        previous=previous,
+        previous_details=previous_details,
+        first_contact=contact,
+        previous_first_contact=previous_contact,
     )
 
 

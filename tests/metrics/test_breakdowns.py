@@ -509,6 +509,40 @@ async def test_every_new_figure_equals_the_hand_computed_one(world) -> None:
     }
 
 
+async def test_first_contact_figures_asked_alone_equal_those_of_the_full_query(world) -> None:
+    """They are computed only when selected (persistence/metrics.py `first_contact`): each one asked
+    alone, through a fragment, and in the previous period, is the full query's value."""
+    http, tenant, admin = world["http"], world["tenant"], world["admin"]
+    variables = {"tenantId": str(tenant.id), **RANGE}
+    full = await graphql(http, METRICS, variables, user=admin)
+    assert "errors" not in full, full
+    for name, fields in (
+        ("timeToFirstContact", SPEED),
+        ("businessHoursToFirstContact", SPEED),
+        ("contactedWithinSla", RATE),
+    ):
+        query = (
+            "query ($tenantId: ID!, $from: DateTime, $to: DateTime) {"
+            " metrics(tenantId: $tenantId, from: $from, to: $to) { leads ...F } }"
+            f" fragment F on Metrics {{ {name} {{ {fields} }} previous {{ contactedWithinSla {{ {RATE} }} }} }}"
+        )
+        alone = await graphql(http, query, variables, user=admin)
+        assert "errors" not in alone, alone
+        metrics = alone["data"]["metrics"]
+        assert metrics[name] == full["data"]["metrics"][name], name
+        assert metrics["previous"] == {
+            "contactedWithinSla": full["data"]["metrics"]["previous"]["contactedWithinSla"]
+        }
+    # And a query that asks for none of them still answers the others alike.
+    base = await graphql(
+        http,
+        "query ($tenantId: ID!, $from: DateTime, $to: DateTime) { metrics(tenantId: $tenantId, from: $from, to: $to) { leads leadResponseRate { numerator denominator value } } }",
+        variables,
+        user=admin,
+    )
+    assert base["data"]["metrics"]["leadResponseRate"] == full["data"]["metrics"]["leadResponseRate"]
+
+
 async def test_the_sla_sweep_follows_the_business_clock_and_the_holiday(world) -> None:
     http, admin, leads = world["http"], world["admin"], world["leads"]
     breached = {}

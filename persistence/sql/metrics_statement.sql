@@ -1,0 +1,254 @@
+-- The metrics statement: every figure of `Metrics` for a batch of (tenant, range) requests, one
+-- result row per request (persistence/metrics.py reads it; docs/metrics.md defines each figure).
+--
+-- Parameters (arrays, one element per request, in request order): :tenant_ids, :tzs, :froms, :tos,
+-- :slas (seconds), :business_slas, :details (also the breakdowns), :first_contacts (also the time to
+-- first contact figures and contacted within the SLA); :now; the business clock's
+-- :s_tenants, :s_dows, :s_opens, :s_closes, :h_tenants, :h_days (persistence/business_clock.py
+-- `clock_parameters`).
+--
+-- A name in double braces marks a fragment generated at import from the rule's one home (the
+-- business clock from persistence/business_clock.py, the speed bands from domain/metrics.py): print
+-- the statement as sent with `python -m persistence.metrics` and run it with psql (\set each
+-- parameter: the statement's :name placeholders are psql's variables too).
+--
+-- Cost: every read is an index range of the tenant's period, one range per tenant day (a row's day
+-- is then known without a time zone conversion per row). Leads come from ix_leads_metrics, calls
+-- from ix_calls_metrics, both index-only: the per-lead and per-call facts the breakdowns need
+-- (attempts to contact, the first attempt's agent, a missed call's callback) are kept on the rows
+-- by call processing (persistence/sql/call_attempt_facts.sql), so no lead is joined to its calls.
+WITH
+-- One row per request: its range, SLA, and the start of each tenant day of the range (local
+-- midnights through AT TIME ZONE, so a 23- or 25-hour day is right), then the range's end.
+params AS MATERIALIZED (
+    SELECT p.idx, p.tenant_id, p.tz, p.range_from, p.range_to, p.sla, p.business_sla, p.details,
+           p.first_contact, f.first_day, f.last_day - f.first_day + 1 AS days,
+           ARRAY(SELECT greatest(p.range_from, (f.first_day + g.n)::timestamp AT TIME ZONE p.tz)
+                 FROM generate_series(0, f.last_day - f.first_day) AS g(n) ORDER BY g.n) || p.range_to AS day_bounds
+    FROM unnest(CAST(:tenant_ids AS uuid[]), CAST(:tzs AS text[]), CAST(:froms AS timestamptz[]),
+                CAST(:tos AS timestamptz[]), CAST(:slas AS float8[]), CAST(:business_slas AS bool[]),
+                CAST(:details AS bool[]), CAST(:first_contacts AS bool[]))
+         WITH ORDINALITY AS p(tenant_id, tz, range_from, range_to, sla, business_sla, details, first_contact, idx)
+    CROSS JOIN LATERAL (
+        SELECT (p.range_from AT TIME ZONE p.tz)::date AS first_day,
+               ((p.range_to - interval '1 microsecond') AT TIME ZONE p.tz)::date AS last_day
+    ) AS f
+),
+-- One row per tenant day of each request, as [day_from, day_to) instants.
+days AS MATERIALIZED (
+    SELECT p.idx, p.tenant_id, p.sla, p.business_sla, p.details, p.first_contact, p.first_day + g.n AS day,
+           p.day_bounds[g.n + 1] AS day_from, p.day_bounds[g.n + 2] AS day_to
+    FROM params p
+    CROSS JOIN LATERAL generate_series(0, p.days - 1) AS g(n)
+),
+-- The tenant days each request's business clock covers: from the day before the range (or now) to
+-- the day after its end (or now).
+span AS (
+    SELECT p.idx, p.tenant_id, p.tz,
+           (least(p.range_from, CAST(:now AS timestamptz)) AT TIME ZONE p.tz)::date - 1 AS first_day,
+           (greatest(p.range_to, CAST(:now AS timestamptz)) AT TIME ZONE p.tz)::date + 1 AS last_day
+    FROM params p
+),
+-- business_clock(idx, bounds, cums): the open intervals of each span (persistence/business_clock.py).
+{{business_clock_ctes}},
+-- The range's leads, one index range per day (ix_leads_metrics, index-only), with their stored
+-- facts. A call before the lead's creation never counts for it; the SLA counts the first attempt
+-- or the first conversation, whichever came first.
+lead_facts AS (
+    SELECT d.idx, d.tenant_id, d.sla, d.business_sla, d.details, d.first_contact, d.day, l.*
+    FROM days d
+    CROSS JOIN LATERAL (
+        SELECT l.source, l.attempts_to_contact AS attempts, l.first_attempt_agent_id AS first_agent,
+               l.booked_at >= l.created_at AS booked,
+               a.attempt_at IS NOT NULL AS attempted,
+               k.contact_at IS NOT NULL AS contacted,
+               r.response_at IS NOT NULL AS answered,
+               date_part('epoch', l.created_at) AS created_epoch,
+               -- Until the first attempt or, while unattempted, until now.
+               date_part('epoch', coalesce(a.attempt_at, CAST(:now AS timestamptz))) AS until_epoch,
+               date_part('epoch', coalesce(r.response_at, CAST(:now AS timestamptz))) AS response_epoch,
+               date_part('epoch', coalesce(k.contact_at, CAST(:now AS timestamptz))) AS contact_epoch
+        FROM leads l
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN l.first_attempt_at >= l.created_at THEN l.first_attempt_at END AS attempt_at
+        ) AS a
+        -- First contact: the first connected call either way.
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN l.first_connected_at >= l.created_at THEN l.first_connected_at END AS contact_at
+        ) AS k
+        CROSS JOIN LATERAL (SELECT LEAST(a.attempt_at, k.contact_at) AS response_at) AS r
+        WHERE l.tenant_id = d.tenant_id AND l.created_at >= d.day_from AND l.created_at < d.day_to
+        -- An index range per day (a join here may be planned as one scan of all the tenant's leads).
+        OFFSET 0
+    ) AS l
+),
+-- Each lead's place on its business clock (binary searches), computed once per row.
+lead_clock AS (
+    SELECT f.*, k.bounds, k.cums,
+           width_bucket(f.created_epoch, k.bounds) AS created_bucket,
+           width_bucket(f.until_epoch, k.bounds) AS until_bucket,
+           width_bucket(f.contact_epoch, k.bounds) AS contact_bucket
+    FROM lead_facts f
+    LEFT JOIN business_clock k ON k.idx = f.idx
+    OFFSET 0
+),
+-- Each lead's speeds (wall and open seconds, to the first attempt and to the first contact) and its
+-- SLA states against the deadline of its tenant's SLA clock (persistence/business_clock.py). The
+-- first-contact figures only for the requests that ask for them (`first_contact`): they are a
+-- third of the per-lead work, and the pre-issue-17 figures and the overview do not read them.
+lead_rows AS MATERIALIZED (
+    SELECT c.idx, c.details, c.day, c.source, c.attempts, c.first_agent,
+           coalesce(c.booked, false) AS booked, c.attempted, c.contacted,
+           CASE WHEN c.attempted THEN c.until_epoch - c.created_epoch END AS speed,
+           -- Business seconds to the attempt or, while unattempted, to now.
+           {{open_until}} - {{open_created}} AS business,
+           CASE WHEN c.first_contact AND c.contacted THEN c.contact_epoch - c.created_epoch END AS contact_speed,
+           CASE WHEN c.first_contact THEN {{open_contact}} - {{open_created}} END AS contact_business,
+           {{speed_state}} AS speed_state,
+           {{business_state}} AS business_state,
+           CASE WHEN c.first_contact THEN {{contact_state}} END AS contact_state,
+           CASE WHEN c.first_contact THEN {{contact_business_state}} END AS contact_business_state
+    FROM lead_clock c
+    {{deadlines}} AS dl
+),
+-- Per request: lead counts, the four speed figures (average, median and p90 from one sort each,
+-- SLA states, bands) and, for the breakdowns, the attempts to contact.
+lead_totals AS (
+    SELECT idx AS lead_idx,
+        count(*) AS leads,
+        count(*) FILTER (WHERE attempted) AS attempted,
+        count(*) FILTER (WHERE contacted) AS contacted,
+        count(*) FILTER (WHERE contact_state = 1) AS contacted_within,
+        {{speed_aggregates}},
+        {{business_aggregates}},
+        {{contact_aggregates}},
+        {{contact_business_aggregates}},
+        avg(attempts) FILTER (WHERE details AND contacted) AS attempts_avg,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY attempts) FILTER (WHERE details AND contacted)
+            AS attempts_median,
+        {{never_reached}}
+    FROM lead_rows
+    GROUP BY idx
+),
+-- Per request and tenant day: leads and their median speed (the trend).
+lead_days AS MATERIALIZED (
+    SELECT idx, day, count(*) AS leads, percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median
+    FROM lead_rows
+    GROUP BY idx, day
+),
+-- Per request and tenant day: customer calls (primary legs), one index range per day
+-- (ix_calls_metrics, index-only).
+call_days AS MATERIALIZED (
+    SELECT d.idx, d.day, c.*
+    FROM days d
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS calls,
+               count(*) FILTER (WHERE c.connected_at IS NOT NULL) AS connected,
+               count(*) FILTER (WHERE c.connected_at IS NOT NULL AND c.booked) AS booked,
+               count(*) FILTER (WHERE c.direction = 'outbound') AS outbound,
+               count(*) FILTER (WHERE c.direction = 'outbound' AND c.connected_at IS NOT NULL) AS outbound_connected
+        FROM calls c
+        WHERE c.tenant_id = d.tenant_id AND c.started_at >= d.day_from AND c.started_at < d.day_to
+            AND c.is_primary_leg
+    ) AS c
+),
+call_totals AS (
+    SELECT idx AS call_idx, sum(calls) AS calls, sum(connected) AS connected, sum(booked) AS booked,
+           sum(outbound) AS outbound, sum(outbound_connected) AS outbound_connected
+    FROM call_days
+    GROUP BY idx
+),
+-- Breakdowns, for the requests with `details` only: the range's customer calls, one index range per
+-- day (ix_calls_metrics, index-only), so the planner knows their number and aggregates by hashing.
+range_calls AS MATERIALIZED (
+    SELECT d.idx, c.*
+    FROM days d
+    CROSS JOIN LATERAL (
+        SELECT c.direction, c.status, c.connected_at, c.ended_at, c.booked, c.agent_id, c.callback_at,
+               c.started_at
+        FROM calls c
+        WHERE c.tenant_id = d.tenant_id AND c.started_at >= d.day_from AND c.started_at < d.day_to
+            AND c.is_primary_leg
+        OFFSET 0
+    ) AS c
+    WHERE d.details
+),
+-- Per agent: their calls of the range.
+agent_calls AS (
+    SELECT idx, agent_id,
+        count(*) FILTER (WHERE direction = 'outbound') AS attempts,
+        count(*) FILTER (WHERE direction = 'outbound' AND connected_at IS NOT NULL) AS connects,
+        count(*) FILTER (WHERE connected_at IS NOT NULL) AS connected,
+        count(*) FILTER (WHERE connected_at IS NOT NULL AND booked) AS bookings
+    FROM range_calls
+    WHERE agent_id IS NOT NULL
+    GROUP BY idx, agent_id
+),
+-- Per agent: median talk time, apart from the counts (only talked calls are sorted).
+agent_talk AS (
+    SELECT idx, agent_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY talk) AS talk_median
+    FROM (
+        SELECT idx, agent_id, date_part('epoch', ended_at - connected_at) AS talk
+        FROM range_calls
+        WHERE agent_id IS NOT NULL AND ended_at >= connected_at
+    ) AS t
+    GROUP BY idx, agent_id
+),
+-- Per agent: the range's leads whose first attempt was theirs (the lead's stored fact).
+agent_leads AS (
+    SELECT idx, first_agent AS agent_id, count(*) AS leads,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median
+    FROM lead_rows
+    WHERE details AND first_agent IS NOT NULL
+    GROUP BY idx, first_agent
+),
+agent_rows AS MATERIALIZED (
+    SELECT coalesce(ac.idx, al.idx) AS idx, coalesce(ac.agent_id, al.agent_id) AS agent_id,
+           coalesce(ac.attempts, 0) AS attempts, coalesce(al.leads, 0) AS leads, al.speed_median,
+           coalesce(ac.connects, 0) AS connects, coalesce(ac.connected, 0) AS connected,
+           coalesce(ac.bookings, 0) AS bookings, at.talk_median
+    FROM agent_calls ac
+    FULL JOIN agent_leads al ON al.idx = ac.idx AND al.agent_id = ac.agent_id
+    LEFT JOIN agent_talk at ON at.idx = ac.idx AND at.agent_id = ac.agent_id
+),
+-- Inbound calls of the range that were missed, and their callbacks (the call's stored fact).
+missed_totals AS (
+    SELECT idx AS missed_idx, count(*) AS missed_total,
+        count(*) FILTER (WHERE status = 'missed') AS missed_missed,
+        count(*) FILTER (WHERE status = 'abandoned') AS missed_abandoned,
+        count(*) FILTER (WHERE status = 'voicemail') AS missed_voicemail,
+        count(callback_at) AS called_back,
+        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', callback_at - started_at))
+            AS callback_percentiles
+    FROM range_calls
+    WHERE direction = 'inbound' AND status IN ('missed', 'abandoned', 'voicemail')
+    GROUP BY idx
+),
+-- Per lead source.
+source_rows AS MATERIALIZED (
+    SELECT r.idx, r.source, count(*) AS leads,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median,
+        count(*) FILTER (WHERE speed_state = 1) AS within_sla,
+        count(*) FILTER (WHERE contacted) AS contacted,
+        count(*) FILTER (WHERE booked) AS booked
+    FROM lead_rows r
+    WHERE r.details
+    GROUP BY r.idx, r.source
+)
+SELECT p.idx, p.details, lt.*, ct.*, mt.*,
+       (SELECT json_agg(json_build_array(cd.day, coalesce(ld.leads, 0), ld.speed_median,
+                                         cd.calls, cd.connected, cd.booked) ORDER BY cd.day)
+        FROM call_days cd
+        LEFT JOIN lead_days ld ON ld.idx = cd.idx AND ld.day = cd.day
+        WHERE cd.idx = p.idx) AS trend,
+       (SELECT json_agg(json_build_array(a.agent_id, a.attempts, a.leads, a.speed_median, a.connects,
+                                         a.connected, a.bookings, a.talk_median) ORDER BY a.agent_id)
+        FROM agent_rows a WHERE a.idx = p.idx) AS agents,
+       (SELECT json_agg(json_build_array(s.source, s.leads, s.speed_median, s.within_sla, s.contacted,
+                                         s.booked) ORDER BY s.source)
+        FROM source_rows s WHERE s.idx = p.idx) AS sources
+FROM params p
+LEFT JOIN lead_totals lt ON lt.lead_idx = p.idx
+LEFT JOIN call_totals ct ON ct.call_idx = p.idx
+LEFT JOIN missed_totals mt ON mt.missed_idx = p.idx
+ORDER BY p.idx
