@@ -34,7 +34,7 @@ from persistence.rows import CallRow
 from persistence.snapshots import call_snapshot_sql, contact_snapshot_sql, lead_snapshot_sql
 from persistence.sql_files import compact, fill_fragments, read_sql
 from persistence.tables import Call
-from persistence.unit_of_work import Transaction
+from persistence.unit_of_work import Statements, Transaction
 
 
 def _call(row: Mapping[str, Any]) -> CallRow:
@@ -617,7 +617,7 @@ _APPLY_FIRST_EVENT = DriverStatement(
 
 
 async def apply_known_event(
-    connection: AsyncConnection,
+    work: Statements,
     *,
     tenant: EventTenant,
     facts: CallEventFacts,
@@ -659,12 +659,14 @@ async def apply_known_event(
         raw=raw,
     )
     try:
-        row = await statement.fetchrow(connection, params)
+        row = await work.fetchrow(statement, params)
     except Exception as error:
         if sqlstate(error) == LOST_RACE:
             return None
         raise
     assert row is not None
+    # The statement inserted the call's and its leads' event rows.
+    work.recorded_in_sql(tenant.id)
     return WrittenCall(call=_call(row), row_version=row["row_version"])
 
 

@@ -243,7 +243,7 @@ async def _apply_known(
         return None
     async with deps.write_gate, deps.statements() as work:
         written = await call_store.apply_known_event(
-            work.connection,
+            work,
             tenant=tenant,
             facts=facts,
             raw=claims,
@@ -257,8 +257,6 @@ async def _apply_known(
         )
         if written is None:
             return None
-        # The statement inserted the event rows (persistence/calls.py): published as the block ends.
-        work.recorded_in_sql(tenant.id)
     events = KnownEvents(written.call.id, len(history))
     deps.call_hints.learn(tenant.id, {facts.call_id: KnownLeg(events, history, row=written)}, None)
     return CallEventOutcome(duplicate=False, call_id=written.call.id, status=write.status)

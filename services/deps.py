@@ -15,6 +15,7 @@ from domain.ports import AccessAnnouncer, Clock, DialpadGateway, EventPublisher,
 from persistence.db import DEFAULT_POOL_SIZE
 from persistence.unit_of_work import EventLog, Statements, Transaction, read_only, statements, transaction
 from services.call_hints import CallEventHints
+from services.intake_hints import IntakeHints
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Deps:
     # Per-process hints of the call event path (services/call_hints.py), shared by every Deps of the
     # runtime (dataclasses.replace keeps them).
     call_hints: CallEventHints = field(default_factory=CallEventHints)
+    # And of the lead intake (services/intake_hints.py), shared the same way.
+    intake_hints: IntakeHints = field(default_factory=IntakeHints)
 
     # The two ways a use case writes, and together the only door to the publisher: every event row
     # written is published once its write has committed (docs/architecture.md, "Where each rule lives").

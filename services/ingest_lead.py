@@ -11,12 +11,12 @@ from uuid import UUID
 
 from domain.errors import BadInput, NotFound, Unavailable
 from domain.lead_intake import ContactPoint, LeadInput, check_lead_ids, contact_point
-from domain.phones import region_for_timezone
 from persistence import leads as lead_store
 from persistence import tenants as tenant_store
 from persistence.contacts import ContactFields, ContactRaced
 from persistence.leads import RegionCheck
 from services.deps import Deps
+from services.intake_hints import RegionHint
 from services.route_call_event import route_waiting_events
 
 log = logging.getLogger("calltrax.leads")
@@ -34,27 +34,6 @@ class LeadIngested:
     duplicate: bool
 
 
-@dataclass(frozen=True)
-class _RegionHint:
-    timezone: str
-    default_region: str | None
-
-    @property
-    def region(self) -> str | None:
-        return self.default_region or region_for_timezone(self.timezone)
-
-    @property
-    def check(self) -> RegionCheck:
-        return RegionCheck(timezone=self.timezone, default_region=self.default_region)
-
-
-# Per process, token -> the tenant's region inputs, so a national phone can be normalised before the
-# one-statement write. Only a hint: the write re-checks the token and these inputs in the same
-# statement, so a rotated token or a changed region never slips through (it is re-read and retried).
-_HINTS: dict[str, _RegionHint] = {}
-_MAX_HINTS = 10_000
-
-
 class _Stale(Exception):
     """The region hint no longer matched the tenant."""
 
@@ -63,18 +42,16 @@ class _LostRace(Exception):
     """A concurrent request with the same idempotency key committed first; this one wrote nothing."""
 
 
-async def _fresh_hint(deps: Deps, token: str) -> _RegionHint:
+async def _fresh_hint(deps: Deps, token: str) -> RegionHint:
     """Read the webhook's tenant now; 404 when the token is unknown or inactive."""
     async with deps.reader() as connection:
         found = await tenant_store.find_active_webhook(connection, token)
     if found is None:
-        _HINTS.pop(token, None)
+        deps.intake_hints.remember(token, None)
         raise NotFound("no active lead webhook at this address")
     tenant = found[1]
-    hint = _RegionHint(timezone=tenant.timezone, default_region=tenant.settings.default_region)
-    if len(_HINTS) >= _MAX_HINTS:
-        _HINTS.clear()
-    _HINTS[token] = hint
+    hint = RegionHint(timezone=tenant.timezone, default_region=tenant.settings.default_region)
+    deps.intake_hints.remember(token, hint)
     return hint
 
 
@@ -127,7 +104,7 @@ async def ingest_lead(
     received_at = deps.clock.now()
     if not _TOKEN.fullmatch(token):
         raise NotFound("no active lead webhook at this address")
-    hint = _HINTS.get(token)
+    hint = deps.intake_hints.region_of(token)
     for _ in range(_ATTEMPTS):
         try:
             key, point = _validated(lead, idempotency_key, hint.region if hint else None)
