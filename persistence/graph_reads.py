@@ -83,6 +83,9 @@ class ById:
     id: UUID
     scope: Scope
     shape: Shape
+    # The operation's variable that gave `id`, when the statement may serve any id it holds (a
+    # statement cached for one lead serves the next: see `Statement.bind`).
+    slot: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,7 @@ class _Statement:
         self.params: list[object] = []
         self._aliases = 0
         self.checks: list[str] = []
+        self.slots: list[tuple[str, int]] = []
 
     def param(self, value: object, cast: str) -> str:
         self.params.append(value)
@@ -294,11 +298,11 @@ class _Statement:
 
     def by_id(self, root: ById) -> str:
         alias = self.alias()
-        found = (
-            f"(SELECT {self.shape(alias, root.shape)} FROM {root.table} {alias} "
-            f"WHERE {alias}.id = {self.param(root.id, 'uuid')} AND {self.scope(alias, root.scope)})"
-        )
-        return found
+        shape = self.shape(alias, root.shape)
+        row_id = self.param(root.id, "uuid")
+        if root.slot is not None:
+            self.slots.append((root.slot, len(self.params) - 1))
+        return f"(SELECT {shape} FROM {root.table} {alias} WHERE {alias}.id = {row_id} AND {self.scope(alias, root.scope)})"
 
     def cursor(self, alias: str, table: str) -> str:
         """graph/relay.py encode_cursor: base64url of `k1|<isoformat or empty>|<id>`, unpadded."""
@@ -396,11 +400,22 @@ class Statement:
 
     sql: str
     params: tuple[object, ...]
+    # (variable, parameter index): the by-id roots' ids, which `bind` replaces.
+    slots: tuple[tuple[str, int], ...] = ()
+
+    def bind(self, ids: Mapping[str, UUID]) -> Statement:
+        """The same statement for other ids of its by-id roots (by variable name)."""
+        if not self.slots:
+            return self
+        params = list(self.params)
+        for name, index in self.slots:
+            params[index] = ids[name]
+        return Statement(self.sql, tuple(params), self.slots)
 
 
 def render(roots: Sequence[tuple[str, Root]]) -> Statement:
     """The statement for an operation's root fields and its parameters. It returns one text column:
-    the `data` object, or NULL when a row a root field needs is missing (the resolvers then answer
+    the `data` object, or no row when a row a root field needs is missing (the resolvers then answer
     NOT_FOUND, so the caller runs them instead)."""
     statement = _Statement()
     values: list[str] = []
@@ -416,11 +431,13 @@ def render(roots: Sequence[tuple[str, Root]]) -> Statement:
         values.append(f"{expression} AS v{index}")
         keys.append(f"{_quote(key)}, v{index}")
     checks = " AND ".join(statement.checks) or "TRUE"
+    # OFFSET 0 keeps the sub-select whole: pulled up, each `vN` the checks and the object both name
+    # was computed twice (a lead with its timeline read everything twice). A failed check: no row.
     sql = (
-        f"SELECT CASE WHEN {checks} THEN json_build_object({', '.join(keys)})::text END "
-        f"FROM (SELECT {', '.join(values)}) answer"
+        f"SELECT json_build_object({', '.join(keys)})::text "
+        f"FROM (SELECT {', '.join(values)} OFFSET 0) answer WHERE {checks}"
     )
-    return Statement(sql, tuple(statement.params))
+    return Statement(sql, tuple(statement.params), tuple(statement.slots))
 
 
 async def read_json(connection: AsyncConnection, statement: Statement) -> str | None:
