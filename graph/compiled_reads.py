@@ -476,8 +476,10 @@ _SLOTS: OrderedDict[tuple[str, str | None], frozenset[str]] = OrderedDict()
 # request bodies of a megabyte each.
 _CACHED_TEXT = 16 * 1024
 _UNKNOWN = object()
-# Documents and operations a statement was compiled for (the HTTP view's shortcut looks only for those).
-_COMPILED: OrderedDict[tuple[str, str | None], None] = OrderedDict()
+# Documents and operation names (as requests give them: none for a document of one operation) a
+# statement was compiled for, and the name of the operation that ran (the HTTP view's shortcut looks
+# only for those, and keys the statement cache as Strawberry's request did).
+_COMPILED: OrderedDict[tuple[str, str | None], str | None] = OrderedDict()
 _ANY_ID = "\x00id"
 
 
@@ -516,6 +518,9 @@ def cached_statement(
     """The statement an earlier request of the same document, operation, variables (bar by-id ids)
     and caller compiled, bound to this request's ids; None when there is none (the request then
     goes through Strawberry, which parses, validates, prices and compiles it)."""
+    if (query, operation_name) not in _COMPILED:
+        return None
+    operation_name = _COMPILED[(query, operation_name)]
     slots = _SLOTS.get((query, operation_name))
     if slots is None:
         return None
@@ -595,6 +600,21 @@ class CompiledReads(SchemaExtension):
                     _SLOTS.popitem(last=False)
         return slots
 
+    def _compiled(self) -> None:
+        """Remember that this document and operation compiled, under the names a request may give."""
+        execution = self.execution_context
+        query, name = execution.query or "", execution.operation_name
+        _COMPILED[(query, name)] = name
+        document = execution.graphql_document
+        operations = [
+            d for d in (document.definitions if document else ()) if isinstance(d, OperationDefinitionNode)
+        ]
+        if len(operations) == 1:
+            # A request naming no operation runs the only one.
+            _COMPILED[(query, None)] = name
+        while len(_COMPILED) > _KEEP_STATEMENTS:
+            _COMPILED.popitem(last=False)
+
     async def _try(self) -> None:
         execution = self.execution_context
         context = execution.context
@@ -618,9 +638,7 @@ class CompiledReads(SchemaExtension):
                 if len(_STATEMENTS) > _KEEP_STATEMENTS:
                     _STATEMENTS.popitem(last=False)
                 if statement is not None:
-                    _COMPILED[(execution.query or "", execution.operation_name)] = None
-                    if len(_COMPILED) > _KEEP_STATEMENTS:
-                        _COMPILED.popitem(last=False)
+                    self._compiled()
             else:
                 _STATEMENTS.move_to_end(key)
                 statement = cached.bind(ids) if isinstance(cached, plan.Statement) else None

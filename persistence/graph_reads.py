@@ -24,6 +24,8 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.calls import AGENT_COLUMNS
+from domain.leads import SPEED_TO_LEAD_SPAN
 from persistence import call_queries, lead_queries
 from persistence.bind_processors import bind_processors
 from persistence.call_queries import CallFilter
@@ -142,26 +144,23 @@ PageField = Edges | PageInfo | TotalCount | Constant
 Root = ById | Page | Constant
 
 
-# Values computed from a row's columns, by the row kind's table alias.
+# Values computed from a row's columns, by the row kind's table alias: generated from the rule's one
+# definition (domain.leads.SPEED_TO_LEAD_SPAN).
+_START, _END = SPEED_TO_LEAD_SPAN
 DERIVED: Mapping[str, str] = {
-    "speed_to_lead_seconds": "extract(epoch FROM {a}.first_attempt_at - {a}.created_at)::float8",
+    "speed_to_lead_seconds": f"extract(epoch FROM {{a}}.{_END} - {{a}}.{_START})::float8",
 }
+# domain.calls.AGENT_COLUMNS as the agent's fields, present when one of them is non-empty.
+_AGENT = (
+    "SELECT "
+    + ", ".join(f"{{p}}.{column} AS {column.removeprefix('agent_')}" for column in AGENT_COLUMNS)
+    + " WHERE "
+    + " OR ".join(f"coalesce({{p}}.{column}, '') <> ''" for column in AGENT_COLUMNS)
+)
 
 _NOTES = (
     "SELECT n.id, n.tenant_id, n.lead_id, n.author_id, u.name AS author_name, u.email AS author_email, "
     "n.body, n.created_at FROM lead_notes n LEFT JOIN users u ON u.id = n.author_id"
-)
-# A lead's timeline: its arrival, calls, notes and status changes in time order; equal times keep
-# that order (graph/leads/types.py Lead.timeline sorts stably in the same order).
-_TIMELINE = (
-    "SELECT {p}.created_at AS at, 'created' AS kind, NULL::uuid AS call_id, NULL::uuid AS note_id, "
-    "NULL::bigint AS change_id, 0 AS grp, NULL::timestamptz AS o1, NULL::uuid AS o2, NULL::bigint AS o3 "
-    "UNION ALL SELECT coalesce(c.started_at, c.created_at), 'call', c.id, NULL, NULL, 1, c.started_at, "
-    "c.id, NULL FROM calls c WHERE c.lead_id = {p}.id AND c.is_primary_leg "
-    "UNION ALL SELECT n.created_at, 'note', NULL, n.id, NULL, 2, n.created_at, n.id, NULL "
-    "FROM lead_notes n WHERE n.lead_id = {p}.id "
-    "UNION ALL SELECT s.changed_at, 'status_change', NULL, NULL, s.id, 3, s.changed_at, NULL, s.id "
-    "FROM lead_status_changes s WHERE s.lead_id = {p}.id"
 )
 
 
@@ -184,7 +183,8 @@ RELATIONS: Mapping[str, _Relation] = {
     "lead.status_changes": _Relation(
         True, "SELECT * FROM lead_status_changes WHERE lead_id = {p}.id", "{a}.changed_at, {a}.id"
     ),
-    "lead.timeline": _Relation(True, _TIMELINE, "{a}.at, {a}.grp, {a}.o1, {a}.o2, {a}.o3"),
+    # lead_queries.TIMELINE: the resolvers read the same rows in the same order (timeline_for_leads).
+    "lead.timeline": _Relation(True, lead_queries.TIMELINE, lead_queries.TIMELINE_ORDER),
     "entry.call": _Relation(False, "SELECT * FROM calls WHERE id = {p}.call_id"),
     "entry.note": _Relation(False, _NOTES + " WHERE n.id = {p}.note_id"),
     "entry.status_change": _Relation(False, "SELECT * FROM lead_status_changes WHERE id = {p}.change_id"),
@@ -196,13 +196,7 @@ RELATIONS: Mapping[str, _Relation] = {
         "AND event_count > 0",
         "length({a}.external_id), {a}.external_id",
     ),
-    # graph/calls/types.py Call.from_row: an agent only when one of its fields is set.
-    "call.agent": _Relation(
-        False,
-        "SELECT {p}.agent_id AS id, {p}.agent_name AS name, {p}.agent_email AS email "
-        "WHERE coalesce({p}.agent_id, '') <> '' OR coalesce({p}.agent_name, '') <> '' "
-        "OR coalesce({p}.agent_email, '') <> ''",
-    ),
+    "call.agent": _Relation(False, _AGENT),
 }
 
 # Newest first, and the page's sort column (persistence.keyset).

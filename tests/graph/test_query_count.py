@@ -138,11 +138,12 @@ async def test_a_lead_with_its_timeline_costs_a_fixed_number_of_statements(
     statements, body = await _count(client, counter, admin, LEAD_WITH_TIMELINE, {"id": str(lead_id)})
     assert len(body["data"]["lead"]["timeline"]) == 7
     # `stage` is not compiled (docs/reads.md), so both paths run the resolvers: users, lead, then
-    # tenant (stage), contact, calls, notes, status changes in one round.
-    assert statements == 7, counter.statements
+    # tenant (stage), contact, the timeline's entries in order, calls, notes, status changes in one round.
+    assert statements == 8, counter.statements
     without_stage = LEAD_WITH_TIMELINE.replace(" stage ", " ")
     statements, body = await _count(client, counter, admin, without_stage, {"id": str(lead_id)})
     assert len(body["data"]["lead"]["timeline"]) == 7
     # The caller signed in a moment ago: its users row comes from the process's principal cache
     # (docs/security.md). Compiled: the lead with everything under it in one statement.
-    assert statements == (1 if path == "compiled" else 5), counter.statements
+    # Resolvers: the lead, then contact, timeline entries, calls, notes, status changes in one round.
+    assert statements == (1 if path == "compiled" else 6), counter.statements
