@@ -240,7 +240,7 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             )
         except DomainError:
             return None
-        statement = cached_statement(query, name, variables, principal)
+        statement = cached_statement(query, name, variables, principal, deps.clock.now())
         if statement is None:
             return None
         text = await run_statement(deps, statement)

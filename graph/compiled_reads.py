@@ -21,6 +21,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -96,6 +97,7 @@ _COLUMNS: Mapping[str, frozenset[str]] = {
             "bookedAt",
             "slaBreachedAt",
             "speedToLeadSeconds",
+            "stage",
         ]
     ),
     "Contact": frozenset(["id", "tenantId", "name", "phone", "phoneRaw", "email", "city", "createdAt"]),
@@ -513,7 +515,11 @@ def has_cached_statements(query: str, operation_name: str | None) -> bool:
 
 
 def cached_statement(
-    query: str, operation_name: str | None, variables: Mapping[str, Any] | None, principal: Principal
+    query: str,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    principal: Principal,
+    now: datetime,
 ) -> plan.Statement | None:
     """The statement an earlier request of the same document, operation, variables (bar by-id ids)
     and caller compiled, bound to this request's ids; None when there is none (the request then
@@ -532,7 +538,7 @@ def cached_statement(
     if statement is None or any(name not in ids for name, _ in statement.slots):
         return None
     _STATEMENTS.move_to_end(key)
-    return statement.bind(ids)
+    return statement.bind(ids, now)
 
 
 async def run_statement(deps: Any, statement: plan.Statement) -> str | None:
@@ -627,8 +633,9 @@ class CompiledReads(SchemaExtension):
         found = _cache_key(
             execution.query or "", execution.operation_name, execution.variables, principal, self._slots()
         )
+        ids: dict[str, UUID] = {}
         if found is None:
-            statement = self._compile(principal, {})
+            statement = self._compile(principal, ids)
         else:
             key, ids = found
             cached = _STATEMENTS.get(key, _UNKNOWN)
@@ -641,10 +648,10 @@ class CompiledReads(SchemaExtension):
                     self._compiled()
             else:
                 _STATEMENTS.move_to_end(key)
-                statement = cached.bind(ids) if isinstance(cached, plan.Statement) else None
+                statement = cached if isinstance(cached, plan.Statement) else None
         if statement is None:
             return
-        text = await run_statement(context.deps, statement)
+        text = await run_statement(context.deps, statement.bind(ids, context.deps.clock.now()))
         if text is not None:
             execution.result = ExecutionResult(data=CompiledJSON(text), errors=None)  # type: ignore[arg-type]
 

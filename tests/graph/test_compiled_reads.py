@@ -181,6 +181,23 @@ async def seeded(make_tenant, make_user, engine: AsyncEngine) -> Seeded:
     admin = await make_user("admin")
     own_leads, own_calls = await _seed(engine, own.id, "own", admin.user.id)
     other_leads, other_calls = await _seed(engine, other.id, "other", admin.user.id)
+    async with engine.begin() as connection:
+        # Open leads of several ages, and a tenant with its own stage bounds: `Lead.stage` reads the
+        # clock and the tenant's bounds on both paths (the seeded times are a year old: all stage 4).
+        await connection.execute(
+            text("UPDATE tenants SET settings = settings || CAST(:s AS jsonb) WHERE id = :t"),
+            {"s": json.dumps({"stage_bounds": [3600, 7200, 10800]}), "t": other.id},
+        )
+        for tenant in (own.id, other.id):
+            for offset, hours in enumerate((0.5, 2.5, 30, 100)):
+                await connection.execute(
+                    text(
+                        "UPDATE leads SET created_at = now() - make_interval(secs => :h * 3600) WHERE id = "
+                        "(SELECT id FROM leads WHERE tenant_id = :t AND status IN ('new', 'contacted') "
+                        "ORDER BY id LIMIT 1 OFFSET :k)"
+                    ),
+                    {"h": hours, "t": tenant, "k": offset},
+                )
     async with engine.connect() as connection:
         rows = (
             await connection.execute(text("SELECT created_at, id FROM leads ORDER BY random() LIMIT 3"))
