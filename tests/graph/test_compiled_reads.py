@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import graph.app as graph_app
+from graph import compiled_reads
 from graph.relay import encode_cursor
 from graph.schema import schema
 from persistence import graph_reads
@@ -411,7 +412,7 @@ async def test_compiled_and_resolver_paths_answer_identically(
 
     # Counted, not replaced: the statement still runs against the database.
     monkeypatch.setattr(graph_reads, "read_json", counting)
-    cached = graph_app.cached_statement
+    cached = compiled_reads.cached_statement
 
     def counting_cache(*args: Any, **kwargs: Any) -> Any:
         found = cached(*args, **kwargs)
