@@ -216,7 +216,8 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             return None
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # Strawberry's parsing answers it (400: graph/app.py `decode_json`).
             return None
         if not isinstance(data, dict):
             return None
