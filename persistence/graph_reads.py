@@ -186,7 +186,8 @@ RELATIONS: Mapping[str, _Relation] = {
     ),
     # lead_queries.TIMELINE: the resolvers read the same rows in the same order (timeline_for_leads).
     "lead.timeline": _Relation(True, lead_queries.TIMELINE, lead_queries.TIMELINE_ORDER),
-    "entry.call": _Relation(False, "SELECT * FROM calls WHERE id = {p}.call_id"),
+    # The row lead_queries.TIMELINE carried along (a timeline entry has no other way to a call).
+    "entry.call": _Relation(False, "SELECT ({p}.call_row).* WHERE {p}.call_id IS NOT NULL"),
     "entry.note": _Relation(False, _NOTES + " WHERE n.id = {p}.note_id"),
     "entry.status_change": _Relation(False, "SELECT * FROM lead_status_changes WHERE id = {p}.change_id"),
     "call.lead": _Relation(False, "SELECT * FROM leads WHERE id = {p}.lead_id"),

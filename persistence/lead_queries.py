@@ -270,14 +270,17 @@ async def status_changes_for_leads(
 # The one home of that rule: the resolvers read it through `timeline_for_leads`, the compiled reads
 # (persistence/graph_reads.py) nest the same SQL in their statement. `{p}` is the lead row's alias;
 # `TIMELINE_ORDER` sorts the rows (`{a}`: the timeline's alias).
+# `call_row` carries the call's whole row: the compiled statement builds the entry's `call` from it
+# without looking the call up again (0.51 -> 0.46 ms for the bench's lead(id) page, one run, loaded).
 TIMELINE = (
-    "SELECT {p}.created_at AS at, 'created' AS kind, NULL::uuid AS call_id, NULL::uuid AS note_id, "
-    "NULL::bigint AS change_id, 0 AS grp, NULL::timestamptz AS o1, NULL::uuid AS o2, NULL::bigint AS o3 "
-    "UNION ALL SELECT coalesce(c.started_at, c.created_at), 'call', c.id, NULL, NULL, 1, c.started_at, "
+    "SELECT {p}.created_at AS at, 'created' AS kind, NULL::uuid AS call_id, NULL::calls AS call_row, "
+    "NULL::uuid AS note_id, NULL::bigint AS change_id, 0 AS grp, NULL::timestamptz AS o1, NULL::uuid AS o2, "
+    "NULL::bigint AS o3 "
+    "UNION ALL SELECT coalesce(c.started_at, c.created_at), 'call', c.id, c, NULL, NULL, 1, c.started_at, "
     "c.id, NULL FROM calls c WHERE c.lead_id = {p}.id AND c.is_primary_leg "
-    "UNION ALL SELECT n.created_at, 'note', NULL, n.id, NULL, 2, n.created_at, n.id, NULL "
+    "UNION ALL SELECT n.created_at, 'note', NULL, NULL, n.id, NULL, 2, n.created_at, n.id, NULL "
     "FROM lead_notes n WHERE n.lead_id = {p}.id "
-    "UNION ALL SELECT s.changed_at, 'status_change', NULL, NULL, s.id, 3, s.changed_at, NULL, s.id "
+    "UNION ALL SELECT s.changed_at, 'status_change', NULL, NULL, NULL, s.id, 3, s.changed_at, NULL, s.id "
     "FROM lead_status_changes s WHERE s.lead_id = {p}.id"
 )
 TIMELINE_ORDER = "{a}.at, {a}.grp, {a}.o1, {a}.o2, {a}.o3"
