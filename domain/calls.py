@@ -21,6 +21,17 @@ class CallStatus(StrEnum):
     ABANDONED = "abandoned"
 
 
+# A call's agent (GraphQL `Call.agent`): these columns, as the agent's id, name and email; a call has
+# an agent only when one of them is non-empty. The compiled reads' SQL is generated from them
+# (persistence/graph_reads.py, relation `call.agent`).
+AGENT_COLUMNS = ("agent_id", "agent_name", "agent_email")
+
+
+def has_agent(call: object) -> bool:
+    """Whether a call row (or anything with `AGENT_COLUMNS`) has an agent."""
+    return any(getattr(call, column) for column in AGENT_COLUMNS)
+
+
 # Dialpad user ids are numbers of up to 20 digits; a filter longer than this matches nothing anyway.
 MAX_AGENT_ID_LENGTH = 64
 

@@ -16,6 +16,20 @@ class LeadStatus(StrEnum):
 
 OPEN_STATUSES: frozenset[LeadStatus] = frozenset({LeadStatus.NEW, LeadStatus.CONTACTED})
 
+# A lead's speed to lead (GraphQL `Lead.speedToLeadSeconds`): seconds from the first of these moments
+# (CallTrax received the lead) to the second (its first attempt); none while unattempted. The
+# compiled reads' SQL is generated from these names (persistence/graph_reads.py `DERIVED`).
+SPEED_TO_LEAD_SPAN = ("created_at", "first_attempt_at")
+
+
+def speed_to_lead_seconds(lead: object) -> float | None:
+    """`SPEED_TO_LEAD_SPAN` of a lead row (or anything with those attributes), in seconds."""
+    start, end = (getattr(lead, name) for name in SPEED_TO_LEAD_SPAN)
+    if start is None or end is None:
+        return None
+    return float((end - start).total_seconds())
+
+
 # Automatic moves only go forward; a person may set any status through updateLeadStatus.
 _STATUS_RANK = {LeadStatus.NEW: 0, LeadStatus.CONTACTED: 1, LeadStatus.BOOKED: 2, LeadStatus.CLOSED: 3}
 

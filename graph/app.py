@@ -23,7 +23,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from domain.errors import DomainError
 from domain.ports import EventSubscriber, LiveAccess
 from domain.storable import unstorable
-from graph.compiled_reads import encoded_answer
+from graph.compiled_reads import cached_statement, encoded_answer, has_cached_statements, run_statement
 from graph.context import Context
 from graph.graphiql import graphiql_page
 from graph.loaders import Loaders
@@ -46,6 +46,8 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 _SOCKET_ADDRESS = "calltrax.socket_address"
 _SOCKET_USER = "calltrax.socket_user"
 _CLOSE_CODE = "calltrax.close_code"
+# Set on a request whose cached compiled statement returned no row: Strawberry then runs it without.
+COMPILED_TRIED = "calltrax.compiled_tried"
 
 BodyReader = Callable[[Request], Awaitable[bytes]]
 
@@ -147,7 +149,9 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             subscriber=subscriber,
             request_id=request.scope.get("calltrax.request_id"),
             watcher=getattr(state, self._access_key, None),
-            compiled_reads=self._compiled_reads and isinstance(request, Request),
+            compiled_reads=self._compiled_reads
+            and isinstance(request, Request)
+            and not request.scope.get(COMPILED_TRIED),
         )
         if isinstance(request, Request):
             # Per request; websocket contexts live per connection and get uncached loaders on first use.
@@ -196,6 +200,57 @@ class CallTraxGraphQL(GraphQL[Context, None]):
                 context.access = _watch(context, context.watcher.open(principal), context.request)
         return cast(UnsetType, UNSET)
 
+    async def _compiled_answer(self, scope: Scope, body: bytes) -> Response | None:
+        """The answer of a query whose document, operation, variables (bar by-id ids) and caller's
+        access an earlier request compiled (graph/compiled_reads.py `cached_statement`), or None:
+        then Strawberry runs it as any other. That earlier request was parsed, validated (depth,
+        aliases, tokens, storable strings), priced (the price depends on nothing the cache key
+        leaves out) and compiled by Strawberry and CompiledReads, and their caches would give this
+        one the same answers: what is left per request is signing the caller in and the statement.
+        Where it returns no row (a missing row) or fails, Strawberry runs the request without the
+        statement, and the resolvers answer."""
+        headers = scope.get("headers") or ()
+        if not any(
+            k == b"content-type" and v.split(b";")[0].strip() == b"application/json" for k, v in headers
+        ):
+            return None
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            # Strawberry's parsing answers it (400: graph/app.py `decode_json`).
+            return None
+        if not isinstance(data, dict):
+            return None
+        query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
+        if (
+            not isinstance(query, str)
+            or not (variables is None or isinstance(variables, dict))
+            or not (name is None or isinstance(name, str))
+            or not has_cached_statements(query, name)
+            or unstorable([query, name, variables], max_depth=MAX_VARIABLE_DEPTH)
+        ):
+            return None
+        request = Request(scope)
+        deps: Deps = getattr(request.state, self._deps_key)
+        watcher = getattr(request.state, self._access_key, None)
+        try:
+            principal, _ = await authenticate_until(
+                deps,
+                authorization=request.headers.get("authorization"),
+                principals=watcher.principal if watcher is not None else None,
+            )
+        except DomainError:
+            return None
+        statement = cached_statement(query, name, variables, principal, deps.clock.now())
+        if statement is None:
+            return None
+        text = await run_statement(deps, statement)
+        if text is None:
+            # Strawberry runs the request now; the statement would only answer the same again.
+            scope[COMPILED_TRIED] = True
+            return None
+        return Response('{"data":' + text + "}", media_type="application/json")
+
     def _sign_in(self, scope: Scope, user_id: str) -> bool:
         """Count the socket against its user from now on; False (close with 4429) past the user's fill."""
         address = scope.get(_SOCKET_ADDRESS)
@@ -233,11 +288,15 @@ class CallTraxGraphQL(GraphQL[Context, None]):
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
+            response: Response | None = None
             if self._read_body is not None and scope.get("method") == "POST":
                 # Read (size and time bounded) before Strawberry, which would read any body whole.
                 body = await self._read_body(Request(scope=scope, receive=receive))
                 receive = _replay(body, receive)
-            response = await self.run(Request(scope=scope, receive=receive))
+                if self._compiled_reads:
+                    response = await self._compiled_answer(scope, body)
+            if response is None:
+                response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as error:
             # Strawberry answers a malformed request in plain text; clients expect GraphQL's shape.
             response = _http_error(error.status_code, "BAD_REQUEST", error.reason)

@@ -21,6 +21,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -38,9 +39,11 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSkipDirective,
     InlineFragmentNode,
+    Node,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    VariableNode,
 )
 from graphql.execution.values import (
     VariableValues,
@@ -94,6 +97,7 @@ _COLUMNS: Mapping[str, frozenset[str]] = {
             "bookedAt",
             "slaBreachedAt",
             "speedToLeadSeconds",
+            "stage",
         ]
     ),
     "Contact": frozenset(["id", "tenantId", "name", "phone", "phoneRaw", "email", "city", "createdAt"]),
@@ -236,11 +240,13 @@ class _Walker:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: VariableValues,
         principal: Principal,
+        slots: frozenset[str] = frozenset(),
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.principal = principal
+        self.slots = slots
 
     def included(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:
         if not node.directives:
@@ -321,7 +327,15 @@ class _Walker:
         table = _ROOT_FIELDS[name]
         scope = plan.Scope(visible_tenant_ids(self.principal))
         if name in ("lead", "call"):
-            return plan.ById(table, parse_uuid(values["id"], field="id"), scope, self.shape(target, group))  # type: ignore[arg-type]
+            given = next(a.value for a in node.arguments or () if a.name.value == "id")
+            slot = given.name.value if isinstance(given, VariableNode) else None
+            return plan.ById(
+                table,  # type: ignore[arg-type]
+                parse_uuid(values["id"], field="id"),
+                scope,
+                self.shape(target, group),
+                slot if slot in self.slots and len(group) == 1 else None,
+            )
         if not arguments <= _LIST_ARGUMENTS:
             raise _NotCompiled(f"{name} with {sorted(arguments)}")
         where = _list_filter(name, values.get("filter") or {})
@@ -402,31 +416,142 @@ def compile_operation(
     fragments: Mapping[str, FragmentDefinitionNode],
     raw_variables: Mapping[str, Any] | None,
     principal: Principal,
+    slots: frozenset[str] = frozenset(),
 ) -> list[tuple[str, plan.Root]] | None:
-    """The plan of a query operation, or None when the resolvers must answer it."""
+    """The plan of a query operation, or None when the resolvers must answer it. `slots`: variables
+    that are only ever a by-id root's `id` (`id_slots`), left as parameters the cache may rebind."""
     if operation.operation is not OperationType.QUERY:
         return None
     variables = get_variable_values(schema, operation.variable_definitions or (), dict(raw_variables or {}))
     if isinstance(variables, list):
         return None
     try:
-        return _Walker(schema, fragments, variables, principal).operation(operation)
+        return _Walker(schema, fragments, variables, principal, slots).operation(operation)
     except (_NotCompiled, DomainError, GraphQLError):
         # DomainError: input a resolver refuses (a bad id, cursor or page size); GraphQLError: an
         # argument graphql-core cannot coerce. The resolvers answer both their own way.
         return None
 
 
+def id_slots(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> frozenset[str]:
+    """Variables used nowhere but as the `id` of a `lead`/`call` root field of `operation`: a statement
+    compiled for one value serves any other id (the scope, the fallbacks and the plan do not depend
+    on which row it is; a missing or unseen row is found by the statement itself)."""
+    uses: dict[str, int] = {}
+    as_id: dict[str, int] = {}
+
+    def count(node: Any) -> None:
+        if isinstance(node, VariableNode):
+            uses[node.name.value] = uses.get(node.name.value, 0) + 1
+            return
+        for key in node.keys:
+            value = getattr(node, key, None)
+            for child in value if isinstance(value, tuple | list) else (value,):
+                if isinstance(child, Node):
+                    count(child)
+
+    count(operation.selection_set)
+    for fragment in fragments.values():
+        count(fragment.selection_set)
+    for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode) and selection.name.value in ("lead", "call"):
+            for argument in selection.arguments or ():
+                if argument.name.value == "id" and isinstance(argument.value, VariableNode):
+                    name = argument.value.name.value
+                    as_id[name] = as_id.get(name, 0) + 1
+    return frozenset(name for name, n in as_id.items() if uses.get(name) == n)
+
+
 # Statements by (document, operation, variables, caller): a dashboard sends the same few documents
 # all day. The caller's role and tenants are part of the key: the scope and the fallbacks depend on
 # them (domain.roles reads nothing else); nothing else does (no clock, no row: a missing row is found
-# by the statement itself).
-_STATEMENTS: OrderedDict[tuple[object, ...], plan.Statement | object | None] = OrderedDict()
+# by the statement itself). A by-id root's id variable (`id_slots`) is left out of the key when it
+# holds a well-formed id: the statement is bound to each request's id (`plan.Statement.bind`).
+_STATEMENTS: OrderedDict[tuple[object, ...], plan.Statement | None] = OrderedDict()
 _KEEP_STATEMENTS = 1024
+# The id slots of each document and operation compiled so far (the HTTP view's shortcut reads them
+# before any parsing).
+_SLOTS: OrderedDict[tuple[str, str | None], frozenset[str]] = OrderedDict()
 # Documents and variables longer than this are compiled each time: the cache must not hold 1,024
 # request bodies of a megabyte each.
 _CACHED_TEXT = 16 * 1024
 _UNKNOWN = object()
+# Documents and operation names (as requests give them: none for a document of one operation) a
+# statement was compiled for, and the name of the operation that ran (the HTTP view's shortcut looks
+# only for those, and keys the statement cache as Strawberry's request did).
+_COMPILED: OrderedDict[tuple[str, str | None], str | None] = OrderedDict()
+_ANY_ID = "\x00id"
+
+
+def _cache_key(
+    query: str,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    principal: Principal,
+    slots: frozenset[str],
+) -> tuple[tuple[object, ...], dict[str, UUID]] | None:
+    """The cache key of a request and the ids its slots hold; None when it may not be cached."""
+    given = dict(variables or {})
+    ids: dict[str, UUID] = {}
+    for name in slots:
+        value = given.get(name)
+        if isinstance(value, str):
+            try:
+                ids[name] = parse_uuid(value, field="id")
+            except DomainError:
+                continue
+            given[name] = _ANY_ID
+    text = json.dumps(given, sort_keys=True, default=str)
+    if len(query) + len(text) > _CACHED_TEXT:
+        return None
+    return (query, operation_name, text, principal.role, principal.tenant_ids), ids
+
+
+def has_cached_statements(query: str, operation_name: str | None) -> bool:
+    """Whether a request of this document and operation was compiled (cheap: no parsing)."""
+    return (query, operation_name) in _COMPILED
+
+
+def cached_statement(
+    query: str,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    principal: Principal,
+    now: datetime,
+) -> plan.Statement | None:
+    """The statement an earlier request of the same document, operation, variables (bar by-id ids)
+    and caller compiled, bound to this request's ids; None when there is none (the request then
+    goes through Strawberry, which parses, validates, prices and compiles it)."""
+    if (query, operation_name) not in _COMPILED:
+        return None
+    operation_name = _COMPILED[(query, operation_name)]
+    slots = _SLOTS.get((query, operation_name))
+    if slots is None:
+        return None
+    found = _cache_key(query, operation_name, variables, principal, slots)
+    if found is None:
+        return None
+    key, ids = found
+    statement = _STATEMENTS.get(key)
+    if statement is None or any(name not in ids for name, _ in statement.slots):
+        return None
+    _STATEMENTS.move_to_end(key)
+    return statement.bind(ids, now)
+
+
+async def run_statement(deps: Any, statement: plan.Statement) -> str | None:
+    """The statement's `data` text; None when a row is missing or it failed (the resolvers then answer,
+    and report an outage or a timeout their way; anything else is a statement this module built
+    wrong, answered correctly by them but logged as the bug it is)."""
+    try:
+        async with deps.reader() as connection:
+            return await plan.read_json(connection, statement)
+    except Exception as error:
+        if not is_outage(error) and sqlstate(error) != QUERY_CANCELED:
+            log.exception("a compiled read failed; the resolvers answered it")
+        return None
 
 
 class CompiledReads(SchemaExtension):
@@ -436,7 +561,7 @@ class CompiledReads(SchemaExtension):
         await self._try()
         yield
 
-    def _statement(self, principal: Principal) -> plan.Statement | None:
+    def _compile(self, principal: Principal, ids: dict[str, UUID]) -> plan.Statement | None:
         execution = self.execution_context
         document = execution.graphql_document
         if document is None:
@@ -448,9 +573,53 @@ class CompiledReads(SchemaExtension):
             return None
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         roots = compile_operation(
-            execution.schema._schema, chosen[0], fragments, execution.variables, principal
+            execution.schema._schema, chosen[0], fragments, execution.variables, principal, frozenset(ids)
         )
         return plan.render(roots) if roots else None
+
+    def _slots(self) -> frozenset[str]:
+        execution = self.execution_context
+        key = (execution.query or "", execution.operation_name)
+        slots = _SLOTS.get(key)
+        if slots is None:
+            slots = frozenset()
+            document = execution.graphql_document
+            operations = [
+                d
+                for d in (document.definitions if document else ())
+                if isinstance(d, OperationDefinitionNode)
+            ]
+            chosen = [
+                o
+                for o in operations
+                if execution.operation_name is None
+                or (o.name is not None and o.name.value == execution.operation_name)
+            ]
+            if len(chosen) == 1 and document is not None:
+                fragments = {
+                    d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+                }
+                slots = id_slots(chosen[0], fragments)
+            if len(key[0]) <= _CACHED_TEXT:
+                _SLOTS[key] = slots
+                if len(_SLOTS) > _KEEP_STATEMENTS:
+                    _SLOTS.popitem(last=False)
+        return slots
+
+    def _compiled(self) -> None:
+        """Remember that this document and operation compiled, under the names a request may give."""
+        execution = self.execution_context
+        query, name = execution.query or "", execution.operation_name
+        _COMPILED[(query, name)] = name
+        document = execution.graphql_document
+        operations = [
+            d for d in (document.definitions if document else ()) if isinstance(d, OperationDefinitionNode)
+        ]
+        if len(operations) == 1:
+            # A request naming no operation runs the only one.
+            _COMPILED[(query, None)] = name
+        while len(_COMPILED) > _KEEP_STATEMENTS:
+            _COMPILED.popitem(last=False)
 
     async def _try(self) -> None:
         execution = self.execution_context
@@ -461,28 +630,28 @@ class CompiledReads(SchemaExtension):
         if execution.result is not None:
             # An earlier extension answered already (graph/read_limits.py refused the query).
             return
-        variables = json.dumps(execution.variables, sort_keys=True, default=str)
-        key = (execution.query, execution.operation_name, variables, principal.role, principal.tenant_ids)
-        statement = _STATEMENTS.get(key, _UNKNOWN)
-        if statement is _UNKNOWN:
-            statement = self._statement(principal)
-            if len(execution.query or "") + len(variables) <= _CACHED_TEXT:
+        found = _cache_key(
+            execution.query or "", execution.operation_name, execution.variables, principal, self._slots()
+        )
+        ids: dict[str, UUID] = {}
+        if found is None:
+            statement = self._compile(principal, ids)
+        else:
+            key, ids = found
+            cached = _STATEMENTS.get(key, _UNKNOWN)
+            if cached is _UNKNOWN:
+                statement = self._compile(principal, ids)
                 _STATEMENTS[key] = statement
                 if len(_STATEMENTS) > _KEEP_STATEMENTS:
                     _STATEMENTS.popitem(last=False)
-        else:
-            _STATEMENTS.move_to_end(key)
-        if not isinstance(statement, plan.Statement):
+                if statement is not None:
+                    self._compiled()
+            else:
+                _STATEMENTS.move_to_end(key)
+                statement = cached if isinstance(cached, plan.Statement) else None
+        if statement is None:
             return
-        try:
-            async with context.deps.reader() as connection:
-                text = await plan.read_json(connection, statement)
-        except Exception as error:
-            # The resolvers meet an outage or a timeout too, and report it their way; anything else
-            # is a statement this module built wrong, answered correctly but logged as the bug it is.
-            if not is_outage(error) and sqlstate(error) != QUERY_CANCELED:
-                log.exception("a compiled read failed; the resolvers answered it")
-            return
+        text = await run_statement(context.deps, statement.bind(ids, context.deps.clock.now()))
         if text is not None:
             execution.result = ExecutionResult(data=CompiledJSON(text), errors=None)  # type: ignore[arg-type]
 

@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from persistence import call_queries, lead_queries, notes
 from persistence import tenants as tenant_store
+from persistence.lead_queries import TimelineItem
 from persistence.rows import CallRow, ContactRow, LeadRow, NoteRow, StatusChangeRow
 from persistence.tenants import LeadWebhookRow, TenantRow
 from services.deps import Deps
@@ -51,6 +52,9 @@ class Loaders:
         )
         self.status_changes_by_lead: DataLoader[UUID, list[StatusChangeRow]] = _list_loader(
             deps, lead_queries.status_changes_for_leads, cache=cache
+        )
+        self.timeline_by_lead: DataLoader[UUID, list[TimelineItem]] = _list_loader(
+            deps, lead_queries.timeline_for_leads, cache=cache
         )
         self.lead_webhooks_by_tenant: DataLoader[UUID, list[LeadWebhookRow]] = _list_loader(
             deps, tenant_store.list_lead_webhooks, cache=cache

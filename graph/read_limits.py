@@ -213,8 +213,14 @@ _KEEP_PRICES = 256
 def cached_query_cost(
     schema: GraphQLSchema, document: Any, operation_name: str | None, variables: Mapping[str, Any] | None
 ) -> int:
-    """`query_cost`, remembered for the same document object, operation and variables."""
-    key = (id(document), operation_name, json.dumps(variables or {}, sort_keys=True, default=str))
+    """`query_cost`, remembered for the same document object, operation and integer variables (the
+    only ones a price reads, `_int_argument`: a lead's page asked for each lead id is priced once)."""
+    counted = {
+        name: value
+        for name, value in (variables or {}).items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    }
+    key = (id(document), operation_name, json.dumps(counted, sort_keys=True))
     found = _PRICES.get(key)
     if found is not None and found[0] is document:
         _PRICES.move_to_end(key)

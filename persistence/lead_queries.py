@@ -254,6 +254,55 @@ async def status_changes_for_leads(
     return found
 
 
+# A lead's timeline: its arrival, its calls (a call at its start, else when it was recorded), its notes
+# and its status changes, in time order; equal times keep that order, then each kind's own order.
+# The one home of that rule: the resolvers read it through `timeline_for_leads`, the compiled reads
+# (persistence/graph_reads.py) nest the same SQL in their statement. `{p}` is the lead row's alias;
+# `TIMELINE_ORDER` sorts the rows (`{a}`: the timeline's alias).
+# `call_row` carries the call's whole row: the compiled statement builds the entry's `call` from it
+# without looking the call up again (0.51 -> 0.46 ms for the bench's lead(id) page, one run, loaded).
+TIMELINE = (
+    "SELECT {p}.created_at AS at, 'created' AS kind, NULL::uuid AS call_id, NULL::calls AS call_row, "
+    "NULL::uuid AS note_id, NULL::bigint AS change_id, 0 AS grp, NULL::timestamptz AS o1, NULL::uuid AS o2, "
+    "NULL::bigint AS o3 "
+    "UNION ALL SELECT coalesce(c.started_at, c.created_at), 'call', c.id, c, NULL, NULL, 1, c.started_at, "
+    "c.id, NULL FROM calls c WHERE c.lead_id = {p}.id AND c.is_primary_leg "
+    "UNION ALL SELECT n.created_at, 'note', NULL, NULL, n.id, NULL, 2, n.created_at, n.id, NULL "
+    "FROM lead_notes n WHERE n.lead_id = {p}.id "
+    "UNION ALL SELECT s.changed_at, 'status_change', NULL, NULL, NULL, s.id, 3, s.changed_at, NULL, s.id "
+    "FROM lead_status_changes s WHERE s.lead_id = {p}.id"
+)
+TIMELINE_ORDER = "{a}.at, {a}.grp, {a}.o1, {a}.o2, {a}.o3"
+
+_TIMELINE_FOR_LEADS = text(
+    "SELECT l.id AS lead_id, t.kind, t.at, t.call_id, t.note_id, t.change_id "
+    f"FROM leads l CROSS JOIN LATERAL ({TIMELINE.format(p='l')}) t "
+    f"WHERE l.id = ANY(:ids) ORDER BY l.id, {TIMELINE_ORDER.format(a='t')}"
+)
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """One entry of a lead's timeline: `kind` names which of the ids is set (none for `created`)."""
+
+    kind: str
+    at: datetime
+    call_id: UUID | None
+    note_id: UUID | None
+    change_id: int | None
+
+
+async def timeline_for_leads(
+    connection: AsyncConnection, lead_ids: Sequence[UUID]
+) -> dict[UUID, list[TimelineItem]]:
+    """Each lead's timeline in order (`TIMELINE`), in one statement."""
+    rows = await connection.execute(_TIMELINE_FOR_LEADS, {"ids": list(lead_ids)})
+    found: dict[UUID, list[TimelineItem]] = {lead_id: [] for lead_id in lead_ids}
+    for row in rows:
+        found[row.lead_id].append(TimelineItem(row.kind, row.at, row.call_id, row.note_id, row.change_id))
+    return found
+
+
 # A lead event's snapshots (persistence/snapshots.py), in one statement.
 _LEAD_EVENT_SNAPSHOTS = text(
     f"SELECT {lead_snapshot_sql('l')} AS lead, {contact_snapshot_sql('c')} AS contact "

@@ -31,17 +31,24 @@ LEAD_EXCLUDED = ("raw_data",)
 CALL_EXCLUDED = ("event_count", "callback_at")
 
 
+def isoformat_sql(expression: str) -> str:
+    """SQL for Python's datetime.isoformat() of a timestamptz in UTC (`+00:00`, the fraction only when
+    not zero): the one SQL rendering of timestamps as the API's Python writes them, for event
+    snapshots and the compiled reads (persistence/graph_reads.py). NULL stays NULL."""
+    utc = f"({expression} AT TIME ZONE 'UTC')"
+    return (
+        f"CASE WHEN {utc} = date_trunc('second', {utc}) "
+        f'THEN to_char({utc}, \'YYYY-MM-DD"T"HH24:MI:SS"+00:00"\') '
+        f'ELSE to_char({utc}, \'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\') END'
+    )
+
+
 def _json_value(alias: str, column: KeyedColumnElement[Any]) -> str:
-    """SQL for one column's JSON value: timestamps as Python's isoformat of the UTC time (no fraction
-    when it is zero), everything else as jsonb renders it."""
+    """SQL for one column's JSON value: timestamps as Python's isoformat (`isoformat_sql`), everything
+    else as jsonb renders it."""
     ref = f'{alias}."{column.name}"'
     if isinstance(column.type, DateTime):
-        utc = f"({ref} AT TIME ZONE 'UTC')"
-        return (
-            f"CASE WHEN {ref} IS NULL THEN NULL ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-            f" || CASE WHEN extract(microseconds FROM {utc})::bigint % 1000000 = 0 THEN ''"
-            f" ELSE to_char({utc}, '.US') END || '+00:00' END"
-        )
+        return isoformat_sql(ref)
     return ref
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import strawberry
 
+from domain.calls import has_agent
 from graph.context import Info
 from graph.enums import CallDirection, CallStatus
 from graph.loaders import loaders
@@ -65,7 +66,6 @@ class Call:
 
     @classmethod
     def from_row(cls, row: CallRow) -> Call:
-        has_agent = row.agent_id or row.agent_name or row.agent_email
         return cls(
             id=strawberry.ID(str(row.id)),
             tenant_id=strawberry.ID(str(row.tenant_id)),
@@ -80,7 +80,7 @@ class Call:
             external_number=row.external_number,
             internal_number=row.internal_number,
             agent=CallAgent(id=row.agent_id, name=row.agent_name, email=row.agent_email)
-            if has_agent
+            if has_agent(row)
             else None,
             started_at=row.started_at,
             connected_at=row.connected_at,
