@@ -24,10 +24,11 @@ from persistence.tables import Call, Contact, Lead
 from persistence.unit_of_work import Transaction
 
 # Columns a payload leaves out: a lead's raw body (large, and no subscriber reads it), a call's
-# stored-event counter (bookkeeping of the event write, not a fact of the call) and its callback time
-# (kept by a trigger after the statement that snapshots the call, so a snapshot would show it stale;
-# only the metrics read it).
-LEAD_EXCLUDED = ("raw_data",)
+# stored-event counter (bookkeeping of the event write, not a fact of the call), and the attempt facts
+# the triggers of persistence/sql/call_attempt_facts.sql keep (a lead's attempts to contact and first
+# attempt's agent, a call's callback time): they are written after the statement that snapshots the
+# row, so a snapshot would show them stale; only the metrics and the export read them.
+LEAD_EXCLUDED = ("raw_data", "attempts_to_contact", "first_attempt_agent_id")
 CALL_EXCLUDED = ("event_count", "callback_at")
 
 
