@@ -27,6 +27,8 @@ from graph.compiled_reads import cached_statement, encoded_answer, has_cached_st
 from graph.context import Context
 from graph.graphiql import graphiql_page
 from graph.loaders import Loaders
+from graph.read_limits import STATE_KEY as READ_LIMITS_KEY
+from graph.read_limits import ReadLimits, known_refusal
 from graph.schema import schema
 from graph.socket_limits import TOO_MANY_CLOSE_CODE, SocketLimits
 from services.authenticate import authenticate_until
@@ -209,10 +211,7 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         one the same answers: what is left per request is signing the caller in and the statement.
         Where it returns no row (a missing row) or fails, Strawberry runs the request without the
         statement, and the resolvers answer."""
-        headers = scope.get("headers") or ()
-        if not any(
-            k == b"content-type" and v.split(b";")[0].strip() == b"application/json" for k, v in headers
-        ):
+        if not _is_json(scope):
             return None
         try:
             data = json.loads(body)
@@ -293,7 +292,8 @@ class CallTraxGraphQL(GraphQL[Context, None]):
                 # Read (size and time bounded) before Strawberry, which would read any body whole.
                 body = await self._read_body(Request(scope=scope, receive=receive))
                 receive = _replay(body, receive)
-                if self._compiled_reads:
+                response = _known_refusal(scope, body)
+                if response is None and self._compiled_reads:
                     response = await self._compiled_answer(scope, body)
             if response is None:
                 response = await self.run(Request(scope=scope, receive=receive))
@@ -305,6 +305,36 @@ class CallTraxGraphQL(GraphQL[Context, None]):
             headers = {"Connection": "close"} if error.http_status == 408 else None
             response = _http_error(error.http_status, error.code, error.message, headers=headers)
         await response(scope, receive, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    return any(
+        k == b"content-type" and v.split(b";")[0].strip() == b"application/json"
+        for k, v in scope.get("headers") or ()
+    )
+
+
+def _known_refusal(scope: Scope, body: bytes) -> Response | None:
+    """The QUERY_TOO_COSTLY answer to a query refused as too costly before (graph/read_limits.py
+    `known_refusal`), without Strawberry's pipeline; None for anything else."""
+    limits = getattr(Request(scope).state, READ_LIMITS_KEY, None)
+    if not isinstance(limits, ReadLimits) or not _is_json(scope):
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
+    if (
+        not isinstance(query, str)
+        or not (variables is None or isinstance(variables, dict))
+        or not (name is None or isinstance(name, str))
+    ):
+        return None
+    answer = known_refusal(query, name, variables, limits.max_cost)
+    return None if answer is None else JSONResponse(answer)
 
 
 def _http_error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> Response:

@@ -32,6 +32,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
     get_named_type,
@@ -210,17 +211,22 @@ _PRICES: OrderedDict[tuple[int, str | None, str], tuple[Any, int]] = OrderedDict
 _KEEP_PRICES = 256
 
 
-def cached_query_cost(
-    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: Mapping[str, Any] | None
-) -> int:
-    """`query_cost`, remembered for the same document object, operation and integer variables (the
-    only ones a price reads, `_int_argument`: a lead's page asked for each lead id is priced once)."""
+def _counted(variables: Mapping[str, Any] | None) -> str:
+    """The variables a price reads (integers, `_int_argument`), as a key."""
     counted = {
         name: value
         for name, value in (variables or {}).items()
         if isinstance(value, int) and not isinstance(value, bool)
     }
-    key = (id(document), operation_name, json.dumps(counted, sort_keys=True))
+    return json.dumps(counted, sort_keys=True)
+
+
+def cached_query_cost(
+    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: Mapping[str, Any] | None
+) -> int:
+    """`query_cost`, remembered for the same document object, operation and integer variables (the
+    only ones a price reads, `_int_argument`: a lead's page asked for each lead id is priced once)."""
+    key = (id(document), operation_name, _counted(variables))
     found = _PRICES.get(key)
     if found is not None and found[0] is document:
         _PRICES.move_to_end(key)
@@ -230,6 +236,57 @@ def cached_query_cost(
     if len(_PRICES) > _KEEP_PRICES:
         _PRICES.popitem(last=False)
     return cost
+
+
+# Prices over the limit by query text, operation and integer variables: a client repeating a refused
+# query is refused at the HTTP door (graph/app.py, `known_refusal`) before Strawberry's pipeline, for
+# microseconds instead of about 2 ms of the process's CPU, so a flood of them cannot take the event
+# loop from other tenants' webhooks (tests/limits/test_read_isolation.py). The price depends on
+# nothing else (not the caller), and the answer is the one the pipeline gives.
+_REFUSED: OrderedDict[tuple[str, str | None, str], int] = OrderedDict()
+_KEEP_REFUSED = 256
+# Longer texts are not remembered (the memo must not hold 256 bodies of a megabyte each).
+_REFUSED_TEXT = 64 * 1024
+
+
+def _too_costly(cost: int, max_cost: int) -> GraphQLError:
+    return GraphQLError(
+        f"the query could return about {cost:,} rows, more than the {max_cost:,} one "
+        "query may ask for: ask for smaller pages (`first`), fewer aliases or fewer nested lists",
+        extensions={"code": TOO_COSTLY, "cost": cost, "maxCost": max_cost},
+    )
+
+
+def _remember_refusal(
+    query: str | None,
+    document: Any,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    cost: int,
+) -> None:
+    """Remember a refused query under the operation it ran; a document of one operation also under
+    no name (a request that names none runs it)."""
+    if query is None or len(query) > _REFUSED_TEXT:
+        return
+    counted = _counted(variables)
+    names = {operation_name}
+    if sum(isinstance(node, OperationDefinitionNode) for node in document.definitions) == 1:
+        names.add(None)
+    for name in names:
+        _REFUSED[(query, name, counted)] = cost
+    while len(_REFUSED) > _KEEP_REFUSED:
+        _REFUSED.popitem(last=False)
+
+
+def known_refusal(
+    query: str, operation_name: str | None, variables: Mapping[str, Any] | None, max_cost: int
+) -> dict[str, Any] | None:
+    """The answer (`data` null, the QUERY_TOO_COSTLY error) for a query priced over `max_cost`
+    before; None when it was not (Strawberry then parses, validates and prices it)."""
+    cost = _REFUSED.get((query, operation_name, _counted(variables)))
+    if cost is None or cost <= max_cost:
+        return None
+    return {"data": None, "errors": [_too_costly(cost, max_cost).formatted]}
 
 
 def query_cost(
@@ -285,12 +342,15 @@ class ReadLimitsExtension(SchemaExtension):
             self.execution_context.variables,
         )
         if cost > limits.max_cost:
-            self.execution_context.result = _refusal(
-                f"the query could return about {cost:,} rows, more than the {limits.max_cost:,} one "
-                "query may ask for: ask for smaller pages (`first`), fewer aliases or fewer nested lists",
-                TOO_COSTLY,
-                cost=cost,
-                maxCost=limits.max_cost,
+            self.execution_context.result = GraphQLExecutionResult(
+                data=None, errors=[_too_costly(cost, limits.max_cost)]
+            )
+            _remember_refusal(
+                self.execution_context.query,
+                self.execution_context.graphql_document,
+                self.execution_context.operation_name,
+                self.execution_context.variables,
+                cost,
             )
             yield
             return

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graph.read_limits import query_cost
+from graph.read_limits import known_refusal, query_cost
 from graph.schema import schema
 from tests.conftest import TEST_JWT_SECRET, AppFactory, channel_prefix, error_codes, free_port, graphql, serve
 from tests.graph.factories import seed_leads
@@ -62,6 +62,15 @@ async def test_a_query_over_the_cost_limit_is_refused_before_it_runs(
         assert body["data"] is None
         assert body["errors"][0]["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": 1400, "maxCost": 1000}
         assert "first" in body["errors"][0]["message"]
+        # Refused once, the same query is known at the HTTP door: answered there (no Strawberry
+        # pipeline), with the very same answer, to its caller and to any other.
+        variables = {"tenant": str(tenant.id)}
+        assert known_refusal(flood_query(2), None, variables, 1000) == body
+        assert await graphql(http, flood_query(2), variables, user=client_user) == body
+        other = await make_user("client", tenant=await make_tenant())
+        assert await graphql(http, flood_query(2), variables, user=other) == body
+        # A higher limit in another process would not refuse it from the memo.
+        assert known_refusal(flood_query(2), None, variables, 5000) is None
         body = await graphql(http, flood_query(1), {"tenant": str(tenant.id)}, user=client_user)
         assert "errors" not in body, body
 
