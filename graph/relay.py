@@ -17,7 +17,6 @@ NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT")
 
 DEFAULT_PAGE = 50
-_CURSOR_VERSION = "k1"
 
 
 @strawberry.type
@@ -51,7 +50,7 @@ class Connection(Generic[NodeT]):
 def encode_cursor(key: PageKey) -> str:
     """An opaque cursor for a page key (clients must not parse it)."""
     sort = key.sort.isoformat() if key.sort is not None else ""
-    return cursors.wrap(f"{_CURSOR_VERSION}|{sort}|{key.id}")
+    return cursors.wrap(cursors.page_key_text(sort, str(key.id)))
 
 
 def decode_cursor(cursor: str | None, *, field: str = "after") -> PageKey | None:
@@ -59,8 +58,8 @@ def decode_cursor(cursor: str | None, *, field: str = "after") -> PageKey | None
     if cursor is None:
         return None
     try:
-        version, sort, key_id = cursors.unwrap(cursor).split("|")
-        if version != _CURSOR_VERSION:
+        version, sort, key_id = cursors.unwrap(cursor).split(cursors.PAGE_KEY_SEPARATOR)
+        if version != cursors.PAGE_KEY_VERSION:
             raise ValueError(version)
         instant = datetime.fromisoformat(sort) if sort else None
         if instant is not None:

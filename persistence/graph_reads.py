@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.calls import AGENT_COLUMNS
+from domain.cursors import PAGE_KEY_SEPARATOR, PAGE_KEY_VERSION
 from domain.leads import SPEED_TO_LEAD_SPAN
 from persistence import call_queries, lead_queries, lead_stages
 from persistence.bind_processors import bind_processors
@@ -306,9 +307,11 @@ class _Statement:
         return f"(SELECT {shape} FROM {root.table} {alias} WHERE {alias}.id = {row_id} AND {self.scope(alias, root.scope)})"
 
     def cursor(self, alias: str, table: str) -> str:
-        """graph/relay.py encode_cursor: base64url of `k1|<isoformat or empty>|<id>`, unpadded."""
+        """The row's page cursor as graph/relay.py encode_cursor writes it: the page key text of
+        domain/cursors.py (generated from its version and separator), in unpadded base64url."""
         sort = f"{alias}.{_SORT[table]}"
-        raw = f"'k1|' || coalesce({isoformat_sql(sort)}, '') || '|' || {alias}.id::text"
+        version, separator = PAGE_KEY_VERSION, PAGE_KEY_SEPARATOR
+        raw = f"'{version}{separator}' || coalesce({isoformat_sql(sort)}, '') || '{separator}' || {alias}.id::text"
         return f"rtrim(translate(encode(convert_to({raw}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
 
     def condition(self, conditions: Sequence[ColumnElement[bool]]) -> str:
