@@ -202,7 +202,7 @@ class CallTraxGraphQL(GraphQL[Context, None]):
                 context.access = _watch(context, context.watcher.open(principal), context.request)
         return cast(UnsetType, UNSET)
 
-    async def _compiled_answer(self, scope: Scope, body: bytes) -> Response | None:
+    async def _compiled_answer(self, scope: Scope, sent: _Sent) -> Response | None:
         """The answer of a query whose document, operation, variables (bar by-id ids) and caller's
         access an earlier request compiled (graph/compiled_reads.py `cached_statement`), or None:
         then Strawberry runs it as any other. That earlier request was parsed, validated (depth,
@@ -211,22 +211,9 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         one the same answers: what is left per request is signing the caller in and the statement.
         Where it returns no row (a missing row) or fails, Strawberry runs the request without the
         statement, and the resolvers answer."""
-        if not _is_json(scope):
-            return None
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            # Strawberry's parsing answers it (400: graph/app.py `decode_json`).
-            return None
-        if not isinstance(data, dict):
-            return None
-        query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
-        if (
-            not isinstance(query, str)
-            or not (variables is None or isinstance(variables, dict))
-            or not (name is None or isinstance(name, str))
-            or not has_cached_statements(query, name)
-            or unstorable([query, name, variables], max_depth=MAX_VARIABLE_DEPTH)
+        query, variables, name = sent
+        if not has_cached_statements(query, name) or unstorable(
+            [query, name, variables], max_depth=MAX_VARIABLE_DEPTH
         ):
             return None
         request = Request(scope)
@@ -292,9 +279,11 @@ class CallTraxGraphQL(GraphQL[Context, None]):
                 # Read (size and time bounded) before Strawberry, which would read any body whole.
                 body = await self._read_body(Request(scope=scope, receive=receive))
                 receive = _replay(body, receive)
-                response = _known_refusal(scope, body)
-                if response is None and self._compiled_reads:
-                    response = await self._compiled_answer(scope, body)
+                sent = _sent_query(scope, body)
+                if sent is not None:
+                    response = _known_refusal(scope, sent)
+                    if response is None and self._compiled_reads:
+                        response = await self._compiled_answer(scope, sent)
             if response is None:
                 response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as error:
@@ -307,18 +296,17 @@ class CallTraxGraphQL(GraphQL[Context, None]):
         await response(scope, receive, send)
 
 
-def _is_json(scope: Scope) -> bool:
-    return any(
+# A JSON POST's query, variables and operation name, when each has its GraphQL type.
+_Sent = tuple[str, dict[str, Any] | None, str | None]
+
+
+def _sent_query(scope: Scope, body: bytes) -> _Sent | None:
+    """What a JSON POST asks (read once for the shortcuts before Strawberry); None for anything
+    else, which Strawberry's own parsing answers (400: `decode_json`)."""
+    if not any(
         k == b"content-type" and v.split(b";")[0].strip() == b"application/json"
         for k, v in scope.get("headers") or ()
-    )
-
-
-def _known_refusal(scope: Scope, body: bytes) -> Response | None:
-    """The QUERY_TOO_COSTLY answer to a query refused as too costly before (graph/read_limits.py
-    `known_refusal`), without Strawberry's pipeline; None for anything else."""
-    limits = getattr(Request(scope).state, READ_LIMITS_KEY, None)
-    if not isinstance(limits, ReadLimits) or not _is_json(scope):
+    ):
         return None
     try:
         data = json.loads(body)
@@ -333,6 +321,16 @@ def _known_refusal(scope: Scope, body: bytes) -> Response | None:
         or not (name is None or isinstance(name, str))
     ):
         return None
+    return query, variables, name
+
+
+def _known_refusal(scope: Scope, sent: _Sent) -> Response | None:
+    """The QUERY_TOO_COSTLY answer to a query refused as too costly before (graph/read_limits.py
+    `known_refusal`), without Strawberry's pipeline; None for anything else."""
+    limits = getattr(Request(scope).state, READ_LIMITS_KEY, None)
+    if not isinstance(limits, ReadLimits):
+        return None
+    query, variables, name = sent
     answer = known_refusal(query, name, variables, limits.max_cost)
     return None if answer is None else JSONResponse(answer)
 
