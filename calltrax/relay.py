@@ -70,10 +70,19 @@ class EventRelay:
         self._task = None
 
     async def flush(self) -> None:
-        """Number and publish everything pending now (also used by tests and the CLI)."""
+        """Number and publish everything pending now (also used by tests and the CLI).
+
+        A tenant that fails is kept for the next flush; the others are relayed all the same (one
+        tenant's failure must not hold back every other tenant's events), then its error is raised."""
         tenants, self._dirty = self._dirty, set()
+        failure: Exception | None = None
         for tenant_id in tenants:
-            await self._relay(tenant_id)
+            try:
+                await self._relay(tenant_id)
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
 
     async def drain(self) -> None:
         """Flush until nothing is pending (a batch numbers at most 5,000 events per tenant)."""
@@ -81,12 +90,17 @@ class EventRelay:
             await self.flush()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        swept = loop.time()
         while not self._stopping:
             try:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._sweep_seconds)
                 self._wake.clear()
-                if not self._dirty and not self._stopping:
+                # When idle, and at least every sweep period: a tenant that keeps failing stays
+                # dirty, and must not keep the sweep from finding the other tenants' orphans.
+                if (not self._dirty or loop.time() - swept >= self._sweep_seconds) and not self._stopping:
+                    swept = loop.time()
                     await self._sweep()
                 await self.flush()
                 # Let the next batch gather: under load one numbering transaction then covers many

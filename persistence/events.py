@@ -14,9 +14,10 @@ from persistence.db import DriverStatement, json_value
 from persistence.tables import Event
 from persistence.unit_of_work import Transaction
 
+# No row for a tenant deleted since its events were committed (they went with it): nothing to number.
 _LOCK_SEQUENCE = DriverStatement(
     text(
-        "INSERT INTO event_sequences (tenant_id, last_seq) VALUES (:tenant_id, 0) "
+        "INSERT INTO event_sequences (tenant_id, last_seq) SELECT id, 0 FROM tenants WHERE id = :tenant_id "
         "ON CONFLICT (tenant_id) DO UPDATE SET last_seq = event_sequences.last_seq "
         "RETURNING last_seq"
     )
@@ -53,9 +54,11 @@ _NUMBER_PENDING = DriverStatement(
 async def number_pending(tx: Transaction, tenant_id: UUID, *, limit: int = 5000) -> list[PublishedEvent]:
     """Give the tenant's committed, unnumbered events the next seqs, in insertion order.
 
-    Concurrent callers for one tenant wait on its sequence row (locked until `tx` ends)."""
+    Concurrent callers for one tenant wait on its sequence row (locked until `tx` ends). A tenant
+    that no longer exists has nothing to number."""
     locked = await tx.fetchrow(_LOCK_SEQUENCE, {"tenant_id": tenant_id})
-    assert locked is not None
+    if locked is None:
+        return []
     rows = await tx.fetch(
         _NUMBER_PENDING, {"tenant_id": tenant_id, "base": locked["last_seq"], "limit": limit}
     )

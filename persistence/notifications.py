@@ -208,8 +208,15 @@ _TENANTS_BEHIND = text(
     """
 )
 
+# Only for a tenant that still exists, held (KEY SHARE) until the transaction ends: the dispatcher
+# lists the tenants behind first, and one deleted since then is skipped rather than failing the
+# insert's foreign key.
 _ENSURE_CURSOR = text(
-    "INSERT INTO notification_cursors (tenant_id) VALUES (:tenant_id) ON CONFLICT (tenant_id) DO NOTHING"
+    """
+    INSERT INTO notification_cursors (tenant_id)
+    SELECT id FROM tenants WHERE id = :tenant_id FOR KEY SHARE
+    ON CONFLICT (tenant_id) DO NOTHING
+    """
 )
 
 # SKIP LOCKED: while one process dispatches a tenant, the others move on to other tenants.
@@ -232,7 +239,8 @@ async def tenants_behind(connection: AsyncConnection, *, limit: int = 100) -> li
 
 
 async def lock_cursor(connection: AsyncConnection, tenant_id: UUID) -> int | None:
-    """The tenant's cursor, locked for this transaction; None when another process holds it."""
+    """The tenant's cursor, locked for this transaction; None when another process holds it or the
+    tenant is gone."""
     await connection.execute(_ENSURE_CURSOR, {"tenant_id": tenant_id})
     row = (await connection.execute(_LOCK_CURSOR, {"tenant_id": tenant_id})).first()
     return None if row is None else int(row.last_seq)
