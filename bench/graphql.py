@@ -390,10 +390,12 @@ def peer_main(args: argparse.Namespace, tenant_id: str, token: str, lead_ids: li
     env.pop("REDIS_URL", None)
     command = [sys.executable, "-m", "uvicorn", "calltrax.app:app_from_env", "--factory", "--no-access-log"]
     command += ["--host", "127.0.0.1", "--port", str(ours), "--log-level", "warning"]
+    command += ["--workers", str(args.workers)]
     calltrax = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     postgraphile = start_postgraphile(cli, args.database_url, theirs, pool=args.connections)
     print(
-        f"CallTrax (one uvicorn worker) pid {calltrax.pid}; PostGraphile 4 (one Node process) pid {postgraphile.pid}"
+        f"CallTrax ({args.workers} uvicorn worker(s)) pid {calltrax.pid}; "
+        f"PostGraphile 4 (one Node process) pid {postgraphile.pid}"
     )
 
     def page_bodies(index: int) -> dict[str, list[bytes]]:
@@ -436,6 +438,12 @@ def main() -> None:
     parser.add_argument("--peer", choices=["postgraphile"], help="drive the same pages on a peer server too")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (--peer)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per page (--peer)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="CallTrax's uvicorn workers (--peer; PostGraphile runs one process)",
+    )
     args = parser.parse_args()
 
     asyncio.run(ensure_database(args.database_url))
