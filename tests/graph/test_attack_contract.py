@@ -1,0 +1,77 @@
+"""An outside reviewer's probes of the GraphQL door (issues 17 and 18), each over real HTTP against a
+running server: what a third party can send must get the same answer on the compiled and resolver
+paths, and a clear 4xx or coded GraphQL error, never an internal one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import serve
+from tests.graph.factories import BASE_TIME, insert_call, insert_lead
+
+
+@pytest.fixture
+async def both(make_app: Any) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """Two real servers on the one database: compiled reads on, and off (resolvers only)."""
+    async with (
+        serve(make_app()) as compiled_url,
+        serve(make_app(graphql_compiled_reads=False)) as resolver_url,
+        httpx.AsyncClient(base_url=compiled_url, timeout=30) as compiled,
+        httpx.AsyncClient(base_url=resolver_url, timeout=30) as resolver,
+    ):
+        yield compiled, resolver
+
+
+def _spelled(text: str) -> str:
+    """The answer with each number as written (`0` and `0.0` differ: a typed client reads an Int or a
+    Float), keys in order; only the whitespace between tokens is ignored."""
+    return json.dumps(json.loads(text, parse_float=lambda s: f"float {s}", parse_int=lambda s: f"int {s}"))
+
+
+async def test_integer_valued_floats_are_spelled_as_the_resolvers_spell_them(
+    both: tuple[httpx.AsyncClient, httpx.AsyncClient], make_tenant: Any, make_user: Any, engine: Any
+) -> None:
+    """A Float field whose value is whole (a 0 s or 12 s call, a lead attempted 60 s after creation)
+    is `0.0`, `12.0`, `60.0` on the resolver path; the compiled statement wrote `0`, `12`, `60`
+    (PostgreSQL's float8 text), which parsed-JSON comparisons (0 == 0.0) did not notice."""
+    tenant = await make_tenant()
+    admin = await make_user("admin")
+    lead = await insert_lead(
+        engine, tenant.id, created_at=BASE_TIME, first_attempt_at=BASE_TIME + timedelta(seconds=60)
+    )
+    for seconds in (0, 12, 60.5, 3599.999, 1e-05):
+        await insert_call(
+            engine,
+            tenant.id,
+            lead_id=lead,
+            started_at=BASE_TIME + timedelta(seconds=60),
+            duration_seconds=seconds,
+        )
+    compiled, resolver = both
+    documents = [
+        ("{ leads(first: 5) { edges { node { speedToLeadSeconds calls { durationSeconds } } } } }", {}),
+        (
+            "query($id: ID!) { lead(id: $id) { speedToLeadSeconds calls { durationSeconds } } }",
+            {"id": str(lead)},
+        ),
+        ("{ calls(first: 10) { edges { node { durationSeconds lead { speedToLeadSeconds } } } } }", {}),
+    ]
+    for document, variables in documents:
+        # Twice on the compiled server: the second answer comes from its statement cache.
+        answers = [
+            await http.post(
+                "/graphql", json={"query": document, "variables": variables}, headers=admin.headers
+            )
+            for http in (resolver, compiled, compiled)
+        ]
+        expected = _spelled(answers[0].text)
+        assert "float 0.0" in expected or "speedToLeadSeconds" in document
+        for answer in answers[1:]:
+            assert answer.status_code == 200
+            assert _spelled(answer.text) == expected, (document, answers[0].text, answer.text)
