@@ -5,6 +5,7 @@ paths, and a clear 4xx or coded GraphQL error, never an internal one."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -75,3 +76,29 @@ async def test_integer_valued_floats_are_spelled_as_the_resolvers_spell_them(
         for answer in answers[1:]:
             assert answer.status_code == 200
             assert _spelled(answer.text) == expected, (document, answers[0].text, answer.text)
+
+
+async def test_a_subscription_posted_over_http_is_a_bad_request_not_an_internal_error(
+    both: tuple[httpx.AsyncClient, httpx.AsyncClient],
+    make_tenant: Any,
+    make_user: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Strawberry ran a subscription sent by POST as a query: its resolver returns a stream, graphql-core
+    refused it, and the caller got INTERNAL_SERVER_ERROR with an error and its stack in the log."""
+    await make_tenant()
+    admin = await make_user("admin")
+    caplog.set_level(logging.ERROR)
+    for http in both:
+        for document in (
+            "subscription { leadChanged { lead { id } } }",
+            'subscription { publicDashboardChanged(token: "x") { title } }',
+        ):
+            anonymous: dict[str, str] = {}
+            for headers in (admin.headers, anonymous):
+                response = await http.post("/graphql", json={"query": document}, headers=headers)
+                assert response.status_code == 400, response.text
+                body = response.json()
+                assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST", body
+                assert body["errors"][0]["message"] == "subscriptions are not allowed when using POST", body
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
