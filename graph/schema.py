@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -138,6 +139,19 @@ class StreamResultHooks:
                     pass
 
 
+class CodedParserCache(ParserCache):
+    """Strawberry's ParserCache, except that a document that does not parse (a syntax error, more than
+    the token limit) is left to Strawberry's own parsing step, which catches the error and hands it to
+    the error masking (its `extensions.code`). ParserCache parses outside that step, so such an
+    error skipped the masking and came back with no code at all. Only failures parse twice."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        yield
+
+
 class CallTraxExtensionsRunner(SchemaExtensionsRunner):
     """Strawberry's runner with the per-result work of streamed operations looked up once."""
 
@@ -219,7 +233,7 @@ schema = CallTraxSchema(
         lambda: MaxTokensLimiter(max_token_count=2000),
         # Parsing and validating a 50-row page's document cost about a fifth of its CPU; both caches
         # key on the text (and the token limit), so a cached document has passed every limit.
-        ParserCache,
+        CodedParserCache,
         ValidationCache,
         # Query cost and per-user concurrency, priced with the variables (graph/read_limits.py).
         ReadLimitsExtension,

@@ -102,3 +102,17 @@ async def test_a_subscription_posted_over_http_is_a_bad_request_not_an_internal_
                 assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST", body
                 assert body["errors"][0]["message"] == "subscriptions are not allowed when using POST", body
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_a_syntax_error_carries_a_code(both: tuple[httpx.AsyncClient, httpx.AsyncClient]) -> None:
+    """Parsing runs in Strawberry's ParserCache extension, outside the step that gives GraphQL's own
+    errors their code: a syntax error, and a document over the 2,000-token limit (docs/security.md:
+    GRAPHQL_VALIDATION_FAILED), came back with no `extensions.code` at all."""
+    for http in both:
+        too_long = "{ " + " ".join(["__typename"] * 2001) + " }"
+        for document in ("{ leads(first: 1) { ", "query { me { id } } }", "{ leads(first: $) }", too_long):
+            response = await http.post("/graphql", json={"query": document})
+            assert response.status_code == 200, response.text
+            errors = response.json()["errors"]
+            assert errors[0]["message"].startswith("Syntax Error"), errors
+            assert errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", errors
