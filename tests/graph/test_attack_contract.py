@@ -116,3 +116,24 @@ async def test_a_syntax_error_carries_a_code(both: tuple[httpx.AsyncClient, http
             errors = response.json()["errors"]
             assert errors[0]["message"].startswith("Syntax Error"), errors
             assert errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", errors
+
+
+async def test_a_malformed_extensions_member_is_refused_on_both_paths(
+    both: tuple[httpx.AsyncClient, httpx.AsyncClient], make_tenant: Any, make_user: Any
+) -> None:
+    """The compiled-answer shortcut read `query`, `variables` and `operationName` but not `extensions`:
+    a document it had compiled before was answered 200 with data where Strawberry (and the server with
+    compiled reads off) answers 400."""
+    await make_tenant()
+    admin = await make_user("admin")
+    headers = {**admin.headers, "content-type": "application/json"}
+    good = {"query": "{ leads(first: 1) { totalCount } }"}
+    answers = []
+    for http in both:
+        assert (await http.post("/graphql", json=good, headers=admin.headers)).status_code == 200
+        response = await http.post(
+            "/graphql", content=json.dumps({**good, "extensions": "x"}), headers=headers
+        )
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 400
