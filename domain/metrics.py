@@ -253,14 +253,24 @@ def default_range(now: datetime, timezone: str, days: int = DEFAULT_RANGE_DAYS) 
 
 def previous_range(range_from: datetime, range_to: datetime, timezone: str) -> MetricsRange:
     """The period of equal length just before [from, to): as many tenant days earlier when both
-    bounds are local midnights (so a DST change keeps whole days), else the same duration."""
+    bounds begin tenant days (so a DST change keeps whole days), else the same duration."""
     zone = ZoneInfo(timezone)
-    local_from, local_to = range_from.astimezone(zone), range_to.astimezone(zone)
-    if local_from.time() == local_to.time() == datetime.min.time():
-        days = (local_to.date() - local_from.date()).days
-        start = local_instant(local_from.date() - timedelta(days=days), 0, zone)
+    first_day, end_day = _day_starting(range_from, zone), _day_starting(range_to, zone)
+    if first_day is not None and end_day is not None:
+        days = (end_day - first_day).days
+        start = local_instant(first_day - timedelta(days=days), 0, zone)
         return MetricsRange(range_from=start, range_to=range_from)
     return MetricsRange(range_from=range_from - (range_to - range_from), range_to=range_from)
+
+
+def _day_starting(moment: datetime, zone: ZoneInfo) -> date | None:
+    """The tenant day `moment` begins, if it begins one: a local midnight, or the instant a day whose
+    midnight a clock change skips begins (America/Santiago's 6 Sep 2026 starts at 01:00), which is
+    where `default_range` and the trend put that day's start."""
+    local = moment.astimezone(zone)
+    if local.time() == datetime.min.time() or moment == local_instant(local.date(), 0, zone):
+        return local.date()
+    return None
 
 
 def range_problem(range_from: datetime, range_to: datetime) -> dict[str, str]:

@@ -315,10 +315,13 @@ def _sent_query(scope: Scope, body: bytes) -> _Sent | None:
     if not isinstance(data, dict):
         return None
     query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
+    extensions = data.get("extensions")
     if (
         not isinstance(query, str)
         or not (variables is None or isinstance(variables, dict))
         or not (name is None or isinstance(name, str))
+        # Strawberry refuses a body whose `extensions` is not an object (400); so must a shortcut.
+        or not (extensions is None or isinstance(extensions, dict))
     ):
         return None
     return query, variables, name

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,8 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
 
 from domain.storable import unstorable
@@ -137,6 +139,19 @@ class StreamResultHooks:
                     pass
 
 
+class CodedParserCache(ParserCache):
+    """Strawberry's ParserCache, except that a document that does not parse (a syntax error, more than
+    the token limit) is left to Strawberry's own parsing step, which catches the error and hands it to
+    the error masking (its `extensions.code`). ParserCache parses outside that step, so such an
+    error skipped the masking and came back with no code at all. Only failures parse twice."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        yield
+
+
 class CallTraxExtensionsRunner(SchemaExtensionsRunner):
     """Strawberry's runner with the per-result work of streamed operations looked up once."""
 
@@ -170,6 +185,33 @@ class CallTraxSchema(strawberry.Schema):
     ) -> SchemaExtensionsRunner:
         return CallTraxExtensionsRunner(execution_context, extensions)
 
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """One result for one HTTP request, never a subscription: Strawberry's view lets a POSTed
+        subscription through to here and runs it as a query, whose stream graphql-core then refuses as
+        an internal error. Refused here, the view answers 400 "subscriptions are not allowed when using
+        POST". Websockets run subscriptions through `stream`/`subscribe`, not this."""
+        allowed = {OperationType.QUERY, OperationType.MUTATION}
+        if allowed_operation_types is not None:
+            allowed &= set(allowed_operation_types)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -191,7 +233,7 @@ schema = CallTraxSchema(
         lambda: MaxTokensLimiter(max_token_count=2000),
         # Parsing and validating a 50-row page's document cost about a fifth of its CPU; both caches
         # key on the text (and the token limit), so a cached document has passed every limit.
-        ParserCache,
+        CodedParserCache,
         ValidationCache,
         # Query cost and per-user concurrency, priced with the variables (graph/read_limits.py).
         ReadLimitsExtension,

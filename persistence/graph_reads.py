@@ -7,8 +7,8 @@ way PostGraphile and Hasura build their answers, so PostgreSQL hands back the re
 Python only moves its bytes. docs/reads.md describes what compiles and how.
 
 Every value is written as the resolvers serialise it: ids as text, DateTime as Python's isoformat()
-in UTC, enums by their GraphQL names, floats as float8. tests/graph/test_compiled_reads.py compares
-both paths on generated selections.
+in UTC, enums by their GraphQL names, floats as Python's repr (`_float_json`).
+tests/graph/test_compiled_reads.py compares both paths on generated selections.
 """
 
 from __future__ import annotations
@@ -153,6 +153,19 @@ _START, _END = SPEED_TO_LEAD_SPAN
 DERIVED: Mapping[str, str] = {
     "speed_to_lead_seconds": f"extract(epoch FROM {{a}}.{_END} - {{a}}.{_START})::float8",
 }
+
+
+def _float_json(value: str) -> str:
+    """A Float as the resolvers spell it (Python's float repr): a whole value keeps its `.0` (`0.0`,
+    `12.0`), which PostgreSQL's float8 text drops (`0`, `12`); a typed client reads `12` as an Int.
+    Shortest round-trip digits otherwise, as both write them. (From 1e15 up, over 31 million years
+    in seconds, PostgreSQL writes `1e+15` where Python waits until 1e16.)"""
+    return (
+        f"CASE WHEN {value} = trunc({value}) AND abs({value}) < 1e15 "
+        f"THEN CAST(trunc({value})::numeric::text || '.0' AS json) ELSE to_json({value}) END"
+    )
+
+
 # domain.calls.AGENT_COLUMNS as the agent's fields, present when one of them is non-empty.
 _AGENT = (
     "SELECT "
@@ -245,7 +258,8 @@ class _Statement:
 
     def column(self, alias: str, column: Column) -> str:
         if column.name in DERIVED:
-            return DERIVED[column.name].format(a=alias)
+            derived = DERIVED[column.name].format(a=alias)
+            return _float_json(derived) if column.kind == "float" else derived
         ref = f"{alias}.{column.name}"
         if column.name == "stage":
             # graph/leads/types.py Lead.stage: domain.leads.stage_for at the request's time with the
@@ -264,7 +278,7 @@ class _Statement:
         if column.kind == "datetime":
             return isoformat_sql(ref)
         if column.kind == "float":
-            return f"{ref}::float8"
+            return _float_json(f"{ref}::float8")
         return ref
 
     def shape(self, alias: str, shape: Shape) -> str:
