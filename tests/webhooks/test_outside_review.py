@@ -1,0 +1,149 @@
+"""The webhook doors as an outside reviewer drives them: real HTTP against a served app, Dialpad events
+signed as Dialpad signs them, bodies a careless or hostile sender writes. Each test is a defect found
+that way (a 500, a garbage row, one tenant's event changing another's data)."""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.dialpad_samples import sign
+
+TENANT_SECRET = "dialpad-secret-for-tests"
+COMPANY_SECRET = "company-secret-for-tests-0123456789abcdef"
+NUMBER = "+14155550123"
+
+
+@pytest.fixture
+async def http(live_server: str, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO dialpad_company (id, secret) VALUES (1, :s)"), {"s": COMPANY_SECRET}
+        )
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        yield client
+
+
+def random_text(length: int) -> str:
+    """Letters PostgreSQL cannot compress under its index row limit (a repeated one would)."""
+    return "".join(random.choices(string.ascii_letters + string.digits, k=length))
+
+
+def hangup(**changes: Any) -> dict[str, Any]:
+    """An agent's answered outbound call that ended a second ago, as Dialpad sends its hangup."""
+    now = int(time.time() * 1000)
+    claims: dict[str, Any] = {
+        "call_id": random.randint(10**15, 10**16),
+        "state": "hangup",
+        "direction": "outbound",
+        "event_timestamp": now,
+        "date_started": now - 60_000,
+        "date_connected": now - 50_000,
+        "date_ended": now - 1_000,
+        "talk_time": 49_000,
+        "external_number": NUMBER,
+        "internal_number": "+14155550199",
+        "target": {"id": 5821975242293248, "name": "Ana Agent", "type": "user"},
+    }
+    claims.update(changes)
+    return claims
+
+
+async def count(engine: AsyncEngine, sql: str, **params: Any) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(text(sql), params)).scalar_one())
+
+
+async def test_a_lead_source_too_long_for_the_metrics_index_is_refused_not_a_500(http, make_tenant, engine):
+    """`leads.source` is in ix_leads_metrics (INCLUDE): a 30,000-character utm_source failed the insert
+    with PostgreSQL's index row limit and answered 500."""
+    tenant = await make_tenant()
+    response = await http.post(
+        tenant.lead_url, json={"name": "Sam", "phone": NUMBER, "utm_source": random_text(30_000)}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"] == {"source": "at most 255 characters"}
+    assert await count(engine, "SELECT count(*) FROM leads") == 0
+    ok = await http.post(tenant.lead_url, json={"name": "Sam", "phone": NUMBER, "utm_source": "s" * 255})
+    assert ok.status_code == 201, ok.text
+
+
+@pytest.mark.parametrize("endpoint", ["tenant", "company"])
+async def test_a_dialpad_agent_id_too_long_for_an_index_is_refused_not_a_500(
+    http, make_tenant, engine, endpoint
+):
+    """The agent's id (`target.id`) is in ix_calls_metrics and on leads: a 20,000-character one answered
+    500 on the tenant endpoint; on the company endpoint it waited in the inbox and failed every lead
+    later posted at its number (logged, routed never)."""
+    tenant = await make_tenant()
+    claims = hangup(target={"id": random_text(20_000), "name": "Ana", "type": "user"})
+    if endpoint == "tenant":
+        response = await http.post(
+            f"/webhooks/dialpad/{tenant.tenant.slug}", content=sign(claims, TENANT_SECRET)
+        )
+    else:
+        response = await http.post("/webhooks/dialpad", content=sign(claims, COMPANY_SECRET))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["fields"] == {"target.id": "at most 64 characters"}
+    assert await count(engine, "SELECT count(*) FROM call_events") == 0
+    assert await count(engine, "SELECT count(*) FROM dialpad_inbox") == 0
+
+
+WRONG_TYPES = [
+    pytest.param("call_id", {"id": 1}, id="call_id-object"),
+    pytest.param("call_id", [1, 2], id="call_id-list"),
+    pytest.param("call_id", True, id="call_id-bool"),
+    pytest.param("call_id", 1.5, id="call_id-fraction"),
+    pytest.param("state", {"name": "hangup"}, id="state-object"),
+    pytest.param("master_call_id", [7], id="master-list"),
+    pytest.param("entry_point_call_id", {"id": 7}, id="entry-point-object"),
+    pytest.param("operator_call_id", True, id="operator-bool"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), WRONG_TYPES)
+async def test_dialpad_ids_of_the_wrong_type_are_refused_not_stored_as_python_text(
+    http, make_tenant, engine, key, value
+):
+    """A call id, state or leg link that is an object, list, boolean or fraction was stored as Python's
+    text of it (a call `{'id': 1}`, a placeholder leg `True`): 400 naming the field, nothing written."""
+    tenant = await make_tenant()
+    response = await http.post(
+        f"/webhooks/dialpad/{tenant.tenant.slug}", content=sign(hangup(**{key: value}), TENANT_SECRET)
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["fields"] == {key: "a string or an integer"}
+    assert await count(engine, "SELECT count(*) FROM calls") == 0
+    # Integers as JSON numbers (Dialpad's webhooks), as strings (its REST) and written as 7.0 all read.
+    for call_id in (6200000000000001, "6200000000000002", 6200000000000003.0):
+        response = await http.post(
+            f"/webhooks/dialpad/{tenant.tenant.slug}",
+            content=sign(hangup(call_id=call_id, master_call_id=None), TENANT_SECRET),
+        )
+        assert response.status_code == 200, response.text
+    assert await count(engine, "SELECT count(*) FROM calls WHERE external_id LIKE '62000000000000%'") == 3
+
+
+async def test_dialpad_numbers_and_names_of_the_wrong_type_are_unknown_not_python_text(
+    http, make_tenant, engine
+):
+    """An object or list where a number or name is expected is unreadable, so unknown: it was stored as
+    Python's text of it (`{'e164': '+1415...'}` shown as the call's number)."""
+    tenant = await make_tenant()
+    claims = hangup(
+        external_number={"e164": NUMBER}, internal_number=["+14155550199"], contact={"name": {"a": 1}}
+    )
+    response = await http.post(f"/webhooks/dialpad/{tenant.tenant.slug}", content=sign(claims, TENANT_SECRET))
+    assert response.status_code == 200, response.text
+    async with engine.connect() as connection:
+        row = (await connection.execute(text("SELECT external_number, internal_number FROM calls"))).one()
+    assert tuple(row) == (None, None)
+
