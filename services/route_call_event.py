@@ -86,8 +86,10 @@ async def _route(deps: Deps, claims: dict[str, Any], facts: CallEventFacts) -> C
     applied = await apply_routed_event(deps, tenant_slug=route.slug, claims=claims, facts=facts)
     legs[facts.call_id] = route.slug
     if route.legs_waiting:
-        # Earlier events of this leg arrived with nothing to route them by (out of order): they follow it.
-        await route_waiting_events(deps, phone=None, call_ids=linked_call_ids(claims, facts.call_id))
+        # Earlier events of this leg, or of a leg at the same number that names it (an agent's leg
+        # behind this call-center leg), arrived with nothing to route them by: they follow it. Those
+        # at the number that still route nowhere keep waiting.
+        await route_waiting_events(deps, phone=phone, call_ids=linked_call_ids(claims, facts.call_id))
     return CompanyEventOutcome(applied=applied, routed=route.reason, duplicate=applied.duplicate)
 
 

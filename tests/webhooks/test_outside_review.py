@@ -147,3 +147,68 @@ async def test_dialpad_numbers_and_names_of_the_wrong_type_are_unknown_not_pytho
         row = (await connection.execute(text("SELECT external_number, internal_number FROM calls"))).one()
     assert tuple(row) == (None, None)
 
+
+async def test_an_agent_leg_that_came_before_its_call_center_leg_joins_it_when_that_leg_is_routed(
+    http, make_tenant, make_user, engine
+):
+    """Company endpoint, a caller with no lead: the agent's leg (entry_point_call_id = the call-center
+    leg) arrives first and waits in the inbox (nothing routes it yet); then the call-center leg, whose
+    events do not name the agent's leg, is routed by its call center. The agent's leg stayed in the
+    inbox for good: the answered call had no agent. It must join its customer call as if in order."""
+    tenant = await make_tenant()
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE tenants SET dialpad_call_center_id = '4716644561813504' WHERE id = :t"),
+            {"t": tenant.id},
+        )
+    center = {"id": 4716644561813504, "name": "Acme", "type": "callcenter"}
+    agent = {"id": 5821975242293248, "name": "Ana Agent", "type": "user"}
+    now = int(time.time() * 1000)
+
+    def leg(call_id: int, state: str, at: int, target: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        claims = {
+            "call_id": call_id,
+            "state": state,
+            "direction": "inbound",
+            "event_timestamp": now + at,
+            "date_started": now,
+            "external_number": NUMBER,
+            "internal_number": "+14155550100",
+            "target": target,
+            "group_id": "Office:1",
+        }
+        claims.update(changes)
+        return claims
+
+    answered = {"date_connected": now + 10_000}
+    ended = {**answered, "date_ended": now + 110_000, "talk_time": 100_000}
+    events = [
+        leg(9002, "ringing", 2_000, agent, entry_point_call_id=9001),
+        leg(9002, "connected", 10_000, agent, entry_point_call_id=9001, **answered),
+        leg(9002, "hangup", 110_000, agent, entry_point_call_id=9001, **ended),
+        leg(9001, "ringing", 0, center),
+        leg(9001, "hangup", 111_000, center, **ended),
+    ]
+    answers = []
+    for claims in events:
+        response = await http.post("/webhooks/dialpad", content=sign(claims, COMPANY_SECRET))
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+    assert [answer["inbox"] for answer in answers[:3]] == ["NO_TENANT"] * 3
+    assert answers[3]["routed"] == "CALL_CENTER"
+    assert await count(engine, "SELECT count(*) FROM dialpad_inbox WHERE routed_at IS NULL") == 0
+    admin = await make_user("admin")
+    response = await http.post(
+        "/graphql",
+        json={
+            "query": "query($t: ID!) { calls(tenantId: $t) { edges { node { externalId status connectedAt"
+            " agent { name } legs { externalId } } } } }",
+            "variables": {"t": str(tenant.id)},
+        },
+        headers=admin.headers,
+    )
+    [call] = [edge["node"] for edge in response.json()["data"]["calls"]["edges"]]
+    assert call["externalId"] == "9001"
+    assert call["status"] == "COMPLETED"
+    assert call["agent"] == {"name": "Ana Agent"}
+    assert [leg["externalId"] for leg in call["legs"]] == ["9001", "9002"]
