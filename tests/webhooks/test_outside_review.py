@@ -296,3 +296,22 @@ async def test_a_voicemail_disposition_leaves_the_lead_unreached_whatever_the_or
     assert [edge["node"]["status"] for edge in data["calls"]["edges"]] == ["NO_ANSWER"]
     assert [edge["node"] for edge in data["leads"]["edges"]] == [{"status": "NEW", "firstConnectedAt": None}]
     assert data["metrics"]["leadResponseRate"] == {"numerator": 0, "denominator": 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("POST", "/webhooks/dialpad/some-tenant/extra", 404, "NOT_FOUND"),
+        ("POST", "/webhooks/lead/", 404, "NOT_FOUND"),
+        ("GET", "/webhooks/dialpad", 405, "METHOD_NOT_ALLOWED"),
+        ("PUT", "/webhooks/lead/some-token", 405, "METHOD_NOT_ALLOWED"),
+    ],
+)
+async def test_the_routers_own_refusals_are_json_errors(http, method, path, status, code):
+    """A path no route matches, or a method a webhook does not take, answered Starlette's plain text
+    ("Not Found", "Method Not Allowed"); every other refusal is `{"error": {"code", "message"}}`."""
+    response = await http.request(method, path, content=b"x")
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    if status == 405:
+        assert "POST" in response.headers["allow"]
