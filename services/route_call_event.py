@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from domain.dialpad_events import CallEventFacts, parse_call_event
+from domain.dialpad_events import CallEventFacts, MalformedEvent, parse_call_event
 from domain.dialpad_routing import RouteReason, call_center_ids, is_internal, linked_call_ids
 from domain.errors import Unauthenticated
 from domain.phones import normalize_phone
@@ -123,7 +123,12 @@ async def route_waiting_events(deps: Deps, *, phone: str | None, call_ids: list[
         legs: set[str] = set()
         for row in waiting:
             done.add(row.id)
-            facts = parse_call_event(row.raw)
+            try:
+                facts = parse_call_event(row.raw)
+            except MalformedEvent:
+                # Kept before a rule refused it at the door: it waits for good rather than stopping
+                # the events behind it (and the lead's intake, which runs this after its commit).
+                continue
             async with deps.reader() as connection:
                 route = await company_store.route_event(
                     connection,

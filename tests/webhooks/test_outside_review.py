@@ -4,6 +4,7 @@ that way (a 500, a garbage row, one tenant's event changing another's data)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import string
@@ -329,3 +330,50 @@ async def test_a_multipart_lead_without_a_boundary_is_a_400_and_logs_no_error(ht
     assert response.status_code == 400, response.text
     assert "boundary" in response.json()["error"]["message"]
     assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
+async def test_events_stored_before_the_door_refused_their_shape_do_not_block_their_call(
+    http, make_tenant, engine
+):
+    """A call whose stored history holds an event the door now refuses (a state that is an object,
+    stored before that was refused) answered 400 to every later event of the call, which Dialpad
+    never retries; an inbox event like it stopped the routing of the events behind it. The old event
+    is left out, as the recompute migration does."""
+    tenant = await make_tenant()
+    ringing = hangup(call_id=6400000000000001, state="ringing", date_connected=None, date_ended=None)
+    response = await http.post(
+        f"/webhooks/dialpad/{tenant.tenant.slug}", content=sign(ringing, TENANT_SECRET)
+    )
+    assert response.status_code == 200, response.text
+    old = hangup(call_id=6400000000000001, state={"x": 1})
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO call_events (tenant_id, call_external_id, state, event_timestamp_ms, raw)"
+                " VALUES (:t, '6400000000000001', '{''x'': 1}', 1, CAST(:raw AS jsonb))"
+            ),
+            {"t": tenant.id, "raw": json.dumps(old)},
+        )
+        # As the event's own write would have counted it.
+        await connection.execute(
+            text("UPDATE calls SET event_count = event_count + 1 WHERE external_id = '6400000000000001'")
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO dialpad_inbox (call_external_id, state, event_timestamp_ms, external_number, reason, raw)"
+                " VALUES ('6400000000000009', '[1]', 1, :n, 'NO_TENANT', CAST(:raw AS jsonb))"
+            ),
+            {"n": NUMBER, "raw": json.dumps(hangup(call_id=6400000000000009, state=[1]))},
+        )
+    response = await http.post(
+        f"/webhooks/dialpad/{tenant.tenant.slug}",
+        content=sign(hangup(call_id=6400000000000001), TENANT_SECRET),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "COMPLETED"
+    waiting = hangup(call_id=6400000000000010)
+    response = await http.post("/webhooks/dialpad", content=sign(waiting, COMPANY_SECRET))
+    assert response.json()["inbox"] == "NO_TENANT"
+    lead = await http.post(tenant.lead_url, json={"name": "Sam", "phone": NUMBER})
+    assert lead.status_code == 201, lead.text
+    assert await count(engine, "SELECT count(*) FROM calls WHERE external_id = '6400000000000010'") == 1
