@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,6 +37,7 @@ from graph.read_limits import ReadGate, ReadLimits
 from graph.socket_limits import SocketLimits
 from services.deps import Deps
 from webhooks.bodies import read_body
+from webhooks.responses import error_response
 from webhooks.routes import routes as webhook_routes
 
 READINESS_TIMEOUT_SECONDS = 2.0
@@ -151,7 +153,25 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(RequestObservability, routes=routes)],
+        exception_handlers={HTTPException: http_error},
     )
+
+
+# Codes for the answers the router itself gives (no route, wrong method, ...).
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """The router's own refusals (no route at this path, a method the route does not take) as the
+    JSON error every other answer is, instead of Starlette's plain text; headers (`Allow`) are kept."""
+    assert isinstance(error, HTTPException)
+    if error.status_code in (204, 304):
+        return Response(status_code=error.status_code, headers=error.headers)
+    code = _HTTP_CODES.get(error.status_code, f"HTTP_{error.status_code}")
+    message = {404: "nothing at this address", 405: f"{request.method} is not allowed here"}.get(
+        error.status_code, str(error.detail)
+    )
+    return error_response(error.status_code, code, message, headers=error.headers)
 
 
 def app_from_env() -> Starlette:

@@ -169,7 +169,9 @@ def _duration(value: float | None, *, per_second: int) -> float | None:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
+    """Text from a string or a number; None for anything else (an object, a list or a boolean where a
+    number or a name belongs is unreadable, so unknown, never Python's text of it)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
     text = str(value).strip()
     return text or None
@@ -225,13 +227,27 @@ def _required(claims: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _key(claims: Mapping[str, Any], key: str) -> str | None:
-    """An id that keys rows (a call id, a linked leg's id, the state): at most MAX_KEY_LENGTH
-    characters, since each is indexed (a linked id becomes a leg row and a customer-call key)."""
-    value = _id(claims.get(key))
+def _key(claims: Mapping[str, Any], key: str, *, name: str | None = None) -> str | None:
+    """An id that keys rows or index entries (a call id, a linked leg's id, the state, the agent's id):
+    a string or an integer of at most MAX_KEY_LENGTH characters, since each is indexed (a linked id
+    becomes a leg row and a customer-call key; the agent's id is in the metrics indexes). `name` is
+    the field as the sender knows it (`target.id`)."""
+    name = name or key
+    raw = claims.get(key)
+    if isinstance(raw, bool) or (raw is not None and not isinstance(raw, (str, int, float))):
+        raise MalformedEvent(
+            f"the event's {name} must be a string or an integer", fields={name: "a string or an integer"}
+        )
+    if isinstance(raw, float) and not raw.is_integer():
+        raise MalformedEvent(
+            f"the event's {name} must be a string or an integer", fields={name: "a string or an integer"}
+        )
+    value = _id(raw)
     if value is not None and len(value) > MAX_KEY_LENGTH:
         problem = f"at most {MAX_KEY_LENGTH} characters"
-        raise MalformedEvent(f"the event's {key} is over {MAX_KEY_LENGTH} characters", fields={key: problem})
+        raise MalformedEvent(
+            f"the event's {name} is over {MAX_KEY_LENGTH} characters", fields={name: problem}
+        )
     return value
 
 
@@ -266,7 +282,7 @@ def _parse_dialpad(claims: Mapping[str, Any]) -> CallEventFacts:
         connected_ms=connected,
         ended_ms=ended,
         duration_seconds=duration_ms / 1000 if duration_ms is not None else None,
-        agent_id=_id(agent.get("id")),
+        agent_id=_key(agent, "id", name="target.id"),
         agent_name=_text(agent.get("name")),
         agent_email=_text(agent.get("email")),
         contact_name=_text(contact.get("name")),
@@ -326,7 +342,7 @@ def _parse_seed(claims: Mapping[str, Any]) -> CallEventFacts:
         connected_ms=connected,
         ended_ms=ended,
         duration_seconds=duration,
-        agent_id=_id(claims.get("user_id")),
+        agent_id=_key(claims, "user_id"),
         agent_name=_text(claims.get("user_name")),
         agent_email=_text(claims.get("user_email")),
         contact_name=_text(claims.get("contact_name")) or _text(claims.get("name")),

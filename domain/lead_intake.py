@@ -11,7 +11,8 @@ from domain.emails import is_email
 from domain.errors import BadInput
 from domain.phones import Phone, normalize_phone
 
-# Both are in unique btree indexes, whose entries must stay well under a page.
+# The source's lead id and the idempotency key are in unique btree indexes, the source in
+# ix_leads_metrics: their entries must stay well under a page.
 MAX_ID_LENGTH = 255
 
 
@@ -175,10 +176,15 @@ def parse_lead(payload: Mapping[str, Any]) -> LeadInput:
 
 
 def check_lead_ids(lead: LeadInput) -> None:
-    """422 when the source's lead id is too long to be a key."""
+    """422 when the source's lead id, or the source's name, is too long to be in an index (the source
+    is in ix_leads_metrics, for the per-source figures)."""
     if lead.external_id is not None and len(lead.external_id) > MAX_ID_LENGTH:
         raise BadInput(
             "the lead's source id is too long", fields={"external_id": f"at most {MAX_ID_LENGTH} characters"}
+        )
+    if lead.source is not None and len(lead.source) > MAX_ID_LENGTH:
+        raise BadInput(
+            "the lead's source is too long", fields={"source": f"at most {MAX_ID_LENGTH} characters"}
         )
 
 

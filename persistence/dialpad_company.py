@@ -121,7 +121,8 @@ class Route:
     tenant_id: UUID
     slug: str
     reason: RouteReason
-    # Events of these legs wait in the inbox (they came first, with nothing to route them by).
+    # Events of these legs, or at this number, wait in the inbox (they came first, with nothing to
+    # route them by).
     legs_waiting: bool = False
 
 
@@ -150,15 +151,19 @@ ANY_WAITING_AT_NUMBER = DriverStatement(
 
 
 # The rules of domain.dialpad_routing, in its order: each branch finds at most one tenant, the lowest
-# rank wins. One round trip per event; each branch is an index lookup, as is the look for events of
-# the same legs that came earlier and wait in the inbox.
+# rank wins. One round trip per event; each branch is an index lookup, as is the look for events that
+# came earlier and wait in the inbox: of the same legs, or at the same number (a leg that names this
+# one, e.g. an agent's leg whose entry_point_call_id is this call-center leg, when this leg's events
+# do not name it back: once this leg is routed, that one routes as a linked leg).
 _ROUTE = DriverStatement(
     text(
         f"""
-    SELECT rank, id, slug, EXISTS (
+    SELECT rank, id, slug, (EXISTS (
         SELECT 1 FROM dialpad_inbox WHERE call_external_id = ANY(CAST(:legs AS text[]))
             AND {WAITING_SQL}
-    ) AS legs_waiting FROM (
+    ) OR EXISTS (
+        SELECT 1 FROM dialpad_inbox WHERE external_number = CAST(:phone AS text) AND {WAITING_SQL}
+    )) AS legs_waiting FROM (
         (SELECT 1 AS rank, t.id, t.slug FROM tenants AS t
             WHERE t.dialpad_call_center_id = ANY(CAST(:centers AS text[]))
             ORDER BY array_position(CAST(:centers AS text[]), t.dialpad_call_center_id) LIMIT 1)

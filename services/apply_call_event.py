@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from domain.calls import CallStatus
 from domain.dialpad_events import (
     DISPOSITION_STATE,
     CallEventFacts,
+    MalformedEvent,
     parse_call_event,
 )
 from domain.dispositions import Disposition, decide_disposition
@@ -69,7 +71,20 @@ def _history(locked: LockedCall, known: KnownLeg | None) -> list[CallEventFacts]
     if locked.history is None:
         assert known is not None  # the statement leaves the events out only when told they are known
         return list(known.facts)
-    return [parse_call_event(raw) for raw in locked.history]
+    return stored_facts(locked.history)
+
+
+def stored_facts(raws: Iterable[dict[str, Any]]) -> list[CallEventFacts]:
+    """Stored events as facts, leaving out any the door refuses now (stored before a rule refused
+    it, e.g. a state that is an object): as the recompute migration does, so one old event cannot
+    make every later event of its call a 400 that Dialpad never retries."""
+    facts: list[CallEventFacts] = []
+    for raw in raws:
+        try:
+            facts.append(parse_call_event(raw))
+        except MalformedEvent:
+            continue
+    return facts
 
 
 async def _fresh_tenant(deps: Deps, slug: str) -> EventTenant:

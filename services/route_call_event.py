@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from domain.dialpad_events import CallEventFacts, parse_call_event
+from domain.dialpad_events import CallEventFacts, MalformedEvent, parse_call_event
 from domain.dialpad_routing import RouteReason, call_center_ids, is_internal, linked_call_ids
 from domain.errors import Unauthenticated
 from domain.phones import normalize_phone
@@ -86,8 +86,10 @@ async def _route(deps: Deps, claims: dict[str, Any], facts: CallEventFacts) -> C
     applied = await apply_routed_event(deps, tenant_slug=route.slug, claims=claims, facts=facts)
     legs[facts.call_id] = route.slug
     if route.legs_waiting:
-        # Earlier events of this leg arrived with nothing to route them by (out of order): they follow it.
-        await route_waiting_events(deps, phone=None, call_ids=linked_call_ids(claims, facts.call_id))
+        # Earlier events of this leg, or of a leg at the same number that names it (an agent's leg
+        # behind this call-center leg), arrived with nothing to route them by: they follow it. Those
+        # at the number that still route nowhere keep waiting.
+        await route_waiting_events(deps, phone=phone, call_ids=linked_call_ids(claims, facts.call_id))
     return CompanyEventOutcome(applied=applied, routed=route.reason, duplicate=applied.duplicate)
 
 
@@ -121,7 +123,12 @@ async def route_waiting_events(deps: Deps, *, phone: str | None, call_ids: list[
         legs: set[str] = set()
         for row in waiting:
             done.add(row.id)
-            facts = parse_call_event(row.raw)
+            try:
+                facts = parse_call_event(row.raw)
+            except MalformedEvent:
+                # Kept before a rule refused it at the door: it waits for good rather than stopping
+                # the events behind it (and the lead's intake, which runs this after its commit).
+                continue
             async with deps.reader() as connection:
                 route = await company_store.route_event(
                     connection,

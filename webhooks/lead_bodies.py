@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from python_multipart.multipart import parse_form
+from python_multipart.multipart import parse_form, parse_options_header
 
 from domain.errors import DomainError
 from domain.storable import unstorable
@@ -104,6 +104,10 @@ def _multipart_pairs(content_type: str, body: bytes) -> list[tuple[str, str]]:
         # Files are not lead data; the file's name is kept so the raw payload still says one came.
         pairs.append((_utf8(part.field_name), _utf8(part.file_name)))
 
+    # Refused here rather than by the parser, which logs "No boundary given" at ERROR for what is
+    # only a sender's mistake.
+    if not parse_options_header(content_type)[1].get(b"boundary"):
+        raise MalformedBody("the multipart body cannot be read: its Content-Type gives no boundary")
     headers = {"Content-Type": content_type.encode("latin-1"), "Content-Length": str(len(body)).encode()}
     try:
         parse_form(headers, io.BytesIO(body), on_field, on_file)
