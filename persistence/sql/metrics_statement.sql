@@ -136,21 +136,46 @@ lead_days AS MATERIALIZED (
     FROM lead_rows
     GROUP BY idx, day
 ),
--- Per request and tenant day: customer calls (primary legs), one index range per day
--- (ix_calls_metrics, index-only).
-call_days AS MATERIALIZED (
-    SELECT d.idx, d.day, c.*
+-- The range's customer calls (primary legs), read once: one index range per tenant day
+-- (ix_calls_metrics, index-only), aggregated per day and, for the breakdowns (`details`), per agent
+-- of the day. What the breakdowns need of each call beyond counts rides along in small arrays (talk
+-- times, callback delays) for their medians, so the calls are neither kept nor scanned again.
+call_groups AS MATERIALIZED (
+    SELECT d.idx, d.day, d.details, c.*
     FROM days d
     CROSS JOIN LATERAL (
-        SELECT count(*) AS calls,
+        SELECT CASE WHEN d.details THEN c.agent_id END AS agent_id,
+               count(*) AS calls,
                count(*) FILTER (WHERE c.connected_at IS NOT NULL) AS connected,
                count(*) FILTER (WHERE c.connected_at IS NOT NULL AND c.booked) AS booked,
                count(*) FILTER (WHERE c.direction = 'outbound') AS outbound,
-               count(*) FILTER (WHERE c.direction = 'outbound' AND c.connected_at IS NOT NULL) AS outbound_connected
+               count(*) FILTER (WHERE c.direction = 'outbound' AND c.connected_at IS NOT NULL) AS outbound_connected,
+               array_agg(date_part('epoch', c.ended_at - c.connected_at))
+                   FILTER (WHERE d.details AND c.ended_at >= c.connected_at) AS talks,
+               -- Missed inbound calls (missed, abandoned or voicemail) and their callbacks.
+               count(*) FILTER (WHERE d.details AND c.direction = 'inbound' AND c.status = 'missed') AS missed,
+               count(*) FILTER (WHERE d.details AND c.direction = 'inbound' AND c.status = 'abandoned')
+                   AS abandoned,
+               count(*) FILTER (WHERE d.details AND c.direction = 'inbound' AND c.status = 'voicemail')
+                   AS voicemail,
+               array_agg(date_part('epoch', c.callback_at - c.started_at))
+                   FILTER (WHERE d.details AND c.callback_at IS NOT NULL AND c.direction = 'inbound'
+                           AND c.status IN ('missed', 'abandoned', 'voicemail')) AS callbacks
         FROM calls c
         WHERE c.tenant_id = d.tenant_id AND c.started_at >= d.day_from AND c.started_at < d.day_to
             AND c.is_primary_leg
+        GROUP BY 1
     ) AS c
+),
+-- Per request and tenant day (every day of the range, with or without calls): the trend's counts.
+call_days AS MATERIALIZED (
+    SELECT d.idx, d.day, coalesce(sum(g.calls), 0)::bigint AS calls,
+           coalesce(sum(g.connected), 0)::bigint AS connected, coalesce(sum(g.booked), 0)::bigint AS booked,
+           coalesce(sum(g.outbound), 0)::bigint AS outbound,
+           coalesce(sum(g.outbound_connected), 0)::bigint AS outbound_connected
+    FROM days d
+    LEFT JOIN call_groups g ON g.idx = d.idx AND g.day = d.day
+    GROUP BY d.idx, d.day
 ),
 call_totals AS (
     SELECT idx AS call_idx, sum(calls) AS calls, sum(connected) AS connected, sum(booked) AS booked,
@@ -158,41 +183,16 @@ call_totals AS (
     FROM call_days
     GROUP BY idx
 ),
--- Breakdowns, for the requests with `details` only: the range's customer calls, one index range per
--- day (ix_calls_metrics, index-only), so the planner knows their number and aggregates by hashing.
-range_calls AS MATERIALIZED (
-    SELECT d.idx, c.*
-    FROM days d
-    CROSS JOIN LATERAL (
-        SELECT c.direction, c.status, c.connected_at, c.ended_at, c.booked, c.agent_id, c.callback_at,
-               c.started_at
-        FROM calls c
-        WHERE c.tenant_id = d.tenant_id AND c.started_at >= d.day_from AND c.started_at < d.day_to
-            AND c.is_primary_leg
-        OFFSET 0
-    ) AS c
-    WHERE d.details
-),
--- Per agent: their calls of the range.
+-- Per agent: their calls of the range, and the median talk time of those a person talked on.
 agent_calls AS (
-    SELECT idx, agent_id,
-        count(*) FILTER (WHERE direction = 'outbound') AS attempts,
-        count(*) FILTER (WHERE direction = 'outbound' AND connected_at IS NOT NULL) AS connects,
-        count(*) FILTER (WHERE connected_at IS NOT NULL) AS connected,
-        count(*) FILTER (WHERE connected_at IS NOT NULL AND booked) AS bookings
-    FROM range_calls
-    WHERE agent_id IS NOT NULL
-    GROUP BY idx, agent_id
-),
--- Per agent: median talk time, apart from the counts (only talked calls are sorted).
-agent_talk AS (
-    SELECT idx, agent_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY talk) AS talk_median
-    FROM (
-        SELECT idx, agent_id, date_part('epoch', ended_at - connected_at) AS talk
-        FROM range_calls
-        WHERE agent_id IS NOT NULL AND ended_at >= connected_at
-    ) AS t
-    GROUP BY idx, agent_id
+    SELECT g.idx, g.agent_id, sum(g.outbound) AS attempts, sum(g.outbound_connected) AS connects,
+           sum(g.connected) AS connected, sum(g.booked) AS bookings,
+           (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t.talk)
+            FROM call_groups a CROSS JOIN unnest(a.talks) AS t(talk)
+            WHERE a.idx = g.idx AND a.agent_id = g.agent_id) AS talk_median
+    FROM call_groups g
+    WHERE g.details AND g.agent_id IS NOT NULL
+    GROUP BY g.idx, g.agent_id
 ),
 -- Per agent: the range's leads whose first attempt was theirs (the lead's stored fact).
 agent_leads AS (
@@ -206,23 +206,22 @@ agent_rows AS MATERIALIZED (
     SELECT coalesce(ac.idx, al.idx) AS idx, coalesce(ac.agent_id, al.agent_id) AS agent_id,
            coalesce(ac.attempts, 0) AS attempts, coalesce(al.leads, 0) AS leads, al.speed_median,
            coalesce(ac.connects, 0) AS connects, coalesce(ac.connected, 0) AS connected,
-           coalesce(ac.bookings, 0) AS bookings, at.talk_median
+           coalesce(ac.bookings, 0) AS bookings, ac.talk_median
     FROM agent_calls ac
     FULL JOIN agent_leads al ON al.idx = ac.idx AND al.agent_id = ac.agent_id
-    LEFT JOIN agent_talk at ON at.idx = ac.idx AND at.agent_id = ac.agent_id
 ),
 -- Inbound calls of the range that were missed, and their callbacks (the call's stored fact).
 missed_totals AS (
-    SELECT idx AS missed_idx, count(*) AS missed_total,
-        count(*) FILTER (WHERE status = 'missed') AS missed_missed,
-        count(*) FILTER (WHERE status = 'abandoned') AS missed_abandoned,
-        count(*) FILTER (WHERE status = 'voicemail') AS missed_voicemail,
-        count(callback_at) AS called_back,
-        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', callback_at - started_at))
-            AS callback_percentiles
-    FROM range_calls
-    WHERE direction = 'inbound' AND status IN ('missed', 'abandoned', 'voicemail')
-    GROUP BY idx
+    SELECT g.idx AS missed_idx, sum(g.missed + g.abandoned + g.voicemail) AS missed_total,
+        sum(g.missed) AS missed_missed, sum(g.abandoned) AS missed_abandoned,
+        sum(g.voicemail) AS missed_voicemail,
+        sum(coalesce(cardinality(g.callbacks), 0)) AS called_back,
+        (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY t.delay)
+         FROM call_groups m CROSS JOIN unnest(m.callbacks) AS t(delay)
+         WHERE m.idx = g.idx) AS callback_percentiles
+    FROM call_groups g
+    WHERE g.details
+    GROUP BY g.idx
 ),
 -- Per lead source.
 source_rows AS MATERIALIZED (
