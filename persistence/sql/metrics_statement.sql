@@ -142,7 +142,8 @@ lead_totals AS (
         percentile_cont(0.5) WITHIN GROUP (ORDER BY attempts) FILTER (WHERE details AND contacted)
             AS attempts_median,
         {{never_reached}}
-    FROM lead_rows
+    -- Each lead's speed band per figure, computed once (not once per band).
+    FROM (SELECT r.*, {{bands}} FROM lead_rows r) AS r
     GROUP BY idx
 ),
 -- Per request and tenant day: leads and their median speed (the trend).
@@ -204,16 +205,22 @@ call_totals AS (
     FROM call_days
     GROUP BY idx
 ),
--- Per agent: their calls of the range, and the median talk time of those a person talked on.
+-- Per agent: their calls of the range.
 agent_calls AS (
     SELECT g.idx, g.agent_id, sum(g.outbound) AS attempts, sum(g.outbound_connected) AS connects,
-           sum(g.connected) AS connected, sum(g.booked) AS bookings,
-           (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t.talk)
-            FROM call_groups a CROSS JOIN unnest(a.talks) AS t(talk)
-            WHERE a.idx = g.idx AND a.agent_id = g.agent_id) AS talk_median
+           sum(g.connected) AS connected, sum(g.booked) AS bookings
     FROM call_groups g
     WHERE g.details AND g.agent_id IS NOT NULL
     GROUP BY g.idx, g.agent_id
+),
+-- Per agent: the median talk time of the calls a person talked on (grouped bytewise, as below).
+agent_talk AS (
+    SELECT g.idx, g.agent_id COLLATE "C" AS agent_id,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY t.talk) AS talk_median
+    FROM call_groups g
+    CROSS JOIN unnest(g.talks) AS t(talk)
+    WHERE g.details AND g.agent_id IS NOT NULL
+    GROUP BY g.idx, g.agent_id COLLATE "C"
 ),
 -- Per agent: the range's leads whose first attempt was theirs (the lead's stored fact).
 agent_leads AS (
@@ -233,9 +240,10 @@ agent_rows AS MATERIALIZED (
     SELECT coalesce(ac.idx, al.idx) AS idx, coalesce(ac.agent_id, al.agent_id) AS agent_id,
            coalesce(ac.attempts, 0) AS attempts, coalesce(al.leads, 0) AS leads, al.speed_median,
            coalesce(ac.connects, 0) AS connects, coalesce(ac.connected, 0) AS connected,
-           coalesce(ac.bookings, 0) AS bookings, ac.talk_median
+           coalesce(ac.bookings, 0) AS bookings, at.talk_median
     FROM agent_calls ac
     FULL JOIN agent_leads al ON al.idx = ac.idx AND al.agent_id = ac.agent_id
+    LEFT JOIN agent_talk at ON at.idx = ac.idx AND at.agent_id = ac.agent_id
 ),
 -- Inbound calls of the range that were missed, and their callbacks (the call's stored fact).
 missed_totals AS (
