@@ -115,7 +115,8 @@ _BANDS = ",\n        ".join(
 )
 
 
-_NOW_EPOCH = "date_part('epoch', CAST(:now AS timestamptz))"
+# Now in epoch seconds, computed once per request (params.now_epoch), carried on each lead's row.
+_NOW_EPOCH = "c.now_epoch"
 
 # Leads of the breakdowns' requests with at least N attempts, and those of them never reached.
 _NEVER_REACHED = ",\n        ".join(

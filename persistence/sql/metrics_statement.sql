@@ -23,6 +23,7 @@ WITH
 params AS MATERIALIZED (
     SELECT p.idx, p.tenant_id, p.tz, p.range_from, p.range_to, p.sla, p.business_sla, p.details,
            p.first_contact, f.first_day, f.last_day - f.first_day + 1 AS days,
+           date_part('epoch', CAST(:now AS timestamptz)) AS now_epoch,
            ARRAY(SELECT greatest(p.range_from, (f.first_day + g.n)::timestamp AT TIME ZONE p.tz)
                  FROM generate_series(0, f.last_day - f.first_day) AS g(n) ORDER BY g.n) || p.range_to AS day_bounds
     FROM unnest(CAST(:tenant_ids AS uuid[]), CAST(:tzs AS text[]), CAST(:froms AS timestamptz[]),
@@ -36,7 +37,7 @@ params AS MATERIALIZED (
 ),
 -- One row per tenant day of each request, as [day_from, day_to) instants.
 days AS MATERIALIZED (
-    SELECT p.idx, p.tenant_id, p.sla, p.business_sla, p.details, p.first_contact, p.first_day + g.n AS day,
+    SELECT p.idx, p.tenant_id, p.sla, p.business_sla, p.details, p.first_contact, p.now_epoch, p.first_day + g.n AS day,
            p.day_bounds[g.n + 1] AS day_from, p.day_bounds[g.n + 2] AS day_to
     FROM params p
     CROSS JOIN LATERAL generate_series(0, p.days - 1) AS g(n)
@@ -52,11 +53,14 @@ span AS (
 -- business_clock(idx, bounds, cums): the open intervals of each span (persistence/business_clock.py).
 {{business_clock_ctes}},
 -- The range's leads, one index range per day (ix_leads_metrics, index-only), with their stored
--- facts. A call before the lead's creation never counts for it; the SLA counts the first attempt
--- or the first conversation, whichever came first.
-lead_facts AS (
-    SELECT d.idx, d.tenant_id, d.sla, d.business_sla, d.details, d.first_contact, d.day, l.*
+-- facts and their place on their business clock (binary searches), computed once per lead. A call
+-- before the lead's creation never counts for it; the SLA counts the first attempt or the first
+-- conversation, whichever came first.
+lead_clock AS (
+    SELECT d.idx, d.tenant_id, d.sla, d.business_sla, d.details, d.first_contact, d.now_epoch, d.day,
+           bc.bounds, bc.cums, l.*
     FROM days d
+    LEFT JOIN business_clock bc ON bc.idx = d.idx
     CROSS JOIN LATERAL (
         SELECT l.source, l.attempts_to_contact AS attempts, l.first_attempt_agent_id AS first_agent,
                l.booked_at >= l.created_at AS booked,
@@ -67,7 +71,13 @@ lead_facts AS (
                -- Until the first attempt or, while unattempted, until now.
                date_part('epoch', coalesce(a.attempt_at, CAST(:now AS timestamptz))) AS until_epoch,
                date_part('epoch', coalesce(r.response_at, CAST(:now AS timestamptz))) AS response_epoch,
-               date_part('epoch', coalesce(k.contact_at, CAST(:now AS timestamptz))) AS contact_epoch
+               date_part('epoch', coalesce(k.contact_at, CAST(:now AS timestamptz))) AS contact_epoch,
+               width_bucket(date_part('epoch', l.created_at), bc.bounds) AS created_bucket,
+               width_bucket(date_part('epoch', coalesce(a.attempt_at, CAST(:now AS timestamptz))), bc.bounds)
+                   AS until_bucket,
+               CASE WHEN d.first_contact THEN
+                   width_bucket(date_part('epoch', coalesce(k.contact_at, CAST(:now AS timestamptz))), bc.bounds)
+               END AS contact_bucket
         FROM leads l
         CROSS JOIN LATERAL (
             SELECT CASE WHEN l.first_attempt_at >= l.created_at THEN l.first_attempt_at END AS attempt_at
@@ -82,23 +92,13 @@ lead_facts AS (
         OFFSET 0
     ) AS l
 ),
--- Each lead's place on its business clock (binary searches), computed once per row.
-lead_clock AS (
-    SELECT f.*, k.bounds, k.cums,
-           width_bucket(f.created_epoch, k.bounds) AS created_bucket,
-           width_bucket(f.until_epoch, k.bounds) AS until_bucket,
-           width_bucket(f.contact_epoch, k.bounds) AS contact_bucket
-    FROM lead_facts f
-    LEFT JOIN business_clock k ON k.idx = f.idx
-    OFFSET 0
-),
 -- Each lead's open seconds at creation, at its first attempt (or now) and at its first contact, and
 -- its deadlines, in a step of their own: each is then computed once per lead, where an expression
 -- written into every figure that reads it would be computed again for each (a third of the
 -- statement's time at 100,000 leads went there).
 lead_open AS (
     SELECT c.idx, c.details, c.first_contact, c.day, c.source, c.attempts, c.first_agent, c.booked,
-           c.attempted, c.contacted, c.answered, c.created_epoch, c.until_epoch, c.contact_epoch,
+           c.attempted, c.contacted, c.answered, c.now_epoch, c.created_epoch, c.until_epoch, c.contact_epoch,
            c.response_epoch,
            {{open_created}} AS open_created,
            {{open_until}} AS open_until,
@@ -159,34 +159,45 @@ lead_days AS MATERIALIZED (
     ) AS g
 ),
 -- The range's customer calls (primary legs), read once: one index range per tenant day
--- (ix_calls_metrics, index-only), aggregated per day and, for the breakdowns (`details`), per agent
--- of the day. What the breakdowns need of each call beyond counts rides along in small arrays (talk
--- times, callback delays) for their medians, so the calls are neither kept nor scanned again.
+-- (ix_calls_metrics, index-only). Without the breakdowns (an overview) the day's counts; with them
+-- (`details`) the same per agent of the day, and what the breakdowns need of each call beyond
+-- counts rides along in small arrays (talk times, callback delays) for their medians, so the calls
+-- are neither kept nor scanned again.
 call_groups AS MATERIALIZED (
     SELECT d.idx, d.day, d.details, c.*
     FROM days d
     CROSS JOIN LATERAL (
-        SELECT CASE WHEN d.details THEN c.agent_id END AS agent_id,
+        SELECT NULL::text AS agent_id, count(*) AS calls,
+               count(*) FILTER (WHERE c.connected_at IS NOT NULL) AS connected,
+               count(*) FILTER (WHERE c.connected_at IS NOT NULL AND c.booked) AS booked,
+               count(*) FILTER (WHERE c.direction = 'outbound') AS outbound,
+               count(*) FILTER (WHERE c.direction = 'outbound' AND c.connected_at IS NOT NULL) AS outbound_connected,
+               NULL::float8[] AS talks, 0::bigint AS missed, 0::bigint AS abandoned, 0::bigint AS voicemail,
+               NULL::float8[] AS callbacks
+        FROM calls c
+        WHERE NOT d.details AND c.tenant_id = d.tenant_id AND c.started_at >= d.day_from
+            AND c.started_at < d.day_to AND c.is_primary_leg
+        HAVING NOT d.details
+        UNION ALL
+        SELECT c.agent_id,
                count(*) AS calls,
                count(*) FILTER (WHERE c.connected_at IS NOT NULL) AS connected,
                count(*) FILTER (WHERE c.connected_at IS NOT NULL AND c.booked) AS booked,
                count(*) FILTER (WHERE c.direction = 'outbound') AS outbound,
                count(*) FILTER (WHERE c.direction = 'outbound' AND c.connected_at IS NOT NULL) AS outbound_connected,
                array_agg(date_part('epoch', c.ended_at - c.connected_at))
-                   FILTER (WHERE d.details AND c.ended_at >= c.connected_at) AS talks,
+                   FILTER (WHERE c.ended_at >= c.connected_at) AS talks,
                -- Missed inbound calls (missed, abandoned or voicemail) and their callbacks.
-               count(*) FILTER (WHERE d.details AND c.direction = 'inbound' AND c.status = 'missed') AS missed,
-               count(*) FILTER (WHERE d.details AND c.direction = 'inbound' AND c.status = 'abandoned')
-                   AS abandoned,
-               count(*) FILTER (WHERE d.details AND c.direction = 'inbound' AND c.status = 'voicemail')
-                   AS voicemail,
+               count(*) FILTER (WHERE c.direction = 'inbound' AND c.status = 'missed') AS missed,
+               count(*) FILTER (WHERE c.direction = 'inbound' AND c.status = 'abandoned') AS abandoned,
+               count(*) FILTER (WHERE c.direction = 'inbound' AND c.status = 'voicemail') AS voicemail,
                array_agg(date_part('epoch', c.callback_at - c.started_at))
-                   FILTER (WHERE d.details AND c.callback_at IS NOT NULL AND c.direction = 'inbound'
+                   FILTER (WHERE c.callback_at IS NOT NULL AND c.direction = 'inbound'
                            AND c.status IN ('missed', 'abandoned', 'voicemail')) AS callbacks
         FROM calls c
-        WHERE c.tenant_id = d.tenant_id AND c.started_at >= d.day_from AND c.started_at < d.day_to
-            AND c.is_primary_leg
-        GROUP BY 1
+        WHERE d.details AND c.tenant_id = d.tenant_id AND c.started_at >= d.day_from
+            AND c.started_at < d.day_to AND c.is_primary_leg
+        GROUP BY c.agent_id
     ) AS c
 ),
 -- Per request and tenant day (every day of the range, with or without calls): the trend's counts.
