@@ -88,17 +88,35 @@ def _band_counts(column: str, prefix: str) -> str:
 _BAND_THRESHOLDS = "ARRAY[" + ", ".join(str(band.lower_seconds) for band in SPEED_BANDS) + "]::float8[]"
 
 
+# The four speed figures: (prefix, seconds, reached, state) columns of lead_rows.
+_SPEED_FIGURES = (
+    ("speed", "speed", "attempted", "speed_state"),
+    ("business", "business", "attempted", "business_state"),
+    ("contact", "contact_speed", "contacted", "contact_state"),
+    ("contact_business", "contact_business", "contacted", "contact_business_state"),
+)
+
+
 def _speed_aggregates(prefix: str, seconds: str, reached: str, state: str) -> str:
-    """Average, median and p90 of `seconds` over the leads `reached`, SLA states and bands."""
+    """Average, median and p90 of `seconds` over the leads `reached`, SLA states and bands (the
+    band of each lead is `{prefix}_band`, from `_BANDS`)."""
     return f"""avg({seconds}) FILTER (WHERE {reached}) AS {prefix}_avg,
         percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {seconds}) FILTER (WHERE {reached})
             AS {prefix}_percentiles,
         count(*) FILTER (WHERE {state} = 1) AS {prefix}_within,
         count(*) FILTER (WHERE {state} = 2) AS {prefix}_breached,
-        {_band_counts(f"CASE WHEN {reached} THEN width_bucket({seconds}, {_BAND_THRESHOLDS}) - 1 END", f"{prefix}_band_")}"""
+        {_band_counts(f"{prefix}_band", f"{prefix}_band_")}"""
 
 
-_NOW_EPOCH = "date_part('epoch', CAST(:now AS timestamptz))"
+# Each lead's band per figure (NULL when not reached): its index in SPEED_BANDS.
+_BANDS = ",\n        ".join(
+    f"CASE WHEN {reached} THEN width_bucket({seconds}, {_BAND_THRESHOLDS}) - 1 END AS {prefix}_band"
+    for prefix, seconds, reached, _ in _SPEED_FIGURES
+)
+
+
+# Now in epoch seconds, computed once per request (params.now_epoch), carried on each lead's row.
+_NOW_EPOCH = "c.now_epoch"
 
 # Leads of the breakdowns' requests with at least N attempts, and those of them never reached.
 _NEVER_REACHED = ",\n        ".join(
@@ -115,16 +133,12 @@ _FRAGMENTS = {
     "open_until": open_seconds_at("c", "until_epoch", "until_bucket"),
     "open_contact": open_seconds_at("c", "contact_epoch", "contact_bucket"),
     "deadlines": deadlines_lateral("c", "created_epoch", "created_bucket", "c.sla", "c.business_sla"),
-    "speed_state": sla_state("c.answered", "c.response_epoch", "dl.sla_deadline", _NOW_EPOCH),
-    "business_state": sla_state("c.answered", "c.response_epoch", "dl.business_deadline", _NOW_EPOCH),
-    "contact_state": sla_state("c.contacted", "c.contact_epoch", "dl.sla_deadline", _NOW_EPOCH),
-    "contact_business_state": sla_state("c.contacted", "c.contact_epoch", "dl.business_deadline", _NOW_EPOCH),
-    "speed_aggregates": _speed_aggregates("speed", "speed", "attempted", "speed_state"),
-    "business_aggregates": _speed_aggregates("business", "business", "attempted", "business_state"),
-    "contact_aggregates": _speed_aggregates("contact", "contact_speed", "contacted", "contact_state"),
-    "contact_business_aggregates": _speed_aggregates(
-        "contact_business", "contact_business", "contacted", "contact_business_state"
-    ),
+    "speed_state": sla_state("c.answered", "c.response_epoch", "c.sla_deadline", _NOW_EPOCH),
+    "business_state": sla_state("c.answered", "c.response_epoch", "c.business_deadline", _NOW_EPOCH),
+    "contact_state": sla_state("c.contacted", "c.contact_epoch", "c.sla_deadline", _NOW_EPOCH),
+    "contact_business_state": sla_state("c.contacted", "c.contact_epoch", "c.business_deadline", _NOW_EPOCH),
+    **{f"{figure[0]}_aggregates": _speed_aggregates(*figure) for figure in _SPEED_FIGURES},
+    "bands": _BANDS,
     "never_reached": _NEVER_REACHED,
 }
 

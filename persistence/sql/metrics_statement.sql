@@ -23,6 +23,7 @@ WITH
 params AS MATERIALIZED (
     SELECT p.idx, p.tenant_id, p.tz, p.range_from, p.range_to, p.sla, p.business_sla, p.details,
            p.first_contact, f.first_day, f.last_day - f.first_day + 1 AS days,
+           date_part('epoch', CAST(:now AS timestamptz)) AS now_epoch,
            ARRAY(SELECT greatest(p.range_from, (f.first_day + g.n)::timestamp AT TIME ZONE p.tz)
                  FROM generate_series(0, f.last_day - f.first_day) AS g(n) ORDER BY g.n) || p.range_to AS day_bounds
     FROM unnest(CAST(:tenant_ids AS uuid[]), CAST(:tzs AS text[]), CAST(:froms AS timestamptz[]),
@@ -36,7 +37,7 @@ params AS MATERIALIZED (
 ),
 -- One row per tenant day of each request, as [day_from, day_to) instants.
 days AS MATERIALIZED (
-    SELECT p.idx, p.tenant_id, p.sla, p.business_sla, p.details, p.first_contact, p.first_day + g.n AS day,
+    SELECT p.idx, p.tenant_id, p.sla, p.business_sla, p.details, p.first_contact, p.now_epoch, p.first_day + g.n AS day,
            p.day_bounds[g.n + 1] AS day_from, p.day_bounds[g.n + 2] AS day_to
     FROM params p
     CROSS JOIN LATERAL generate_series(0, p.days - 1) AS g(n)
@@ -52,11 +53,14 @@ span AS (
 -- business_clock(idx, bounds, cums): the open intervals of each span (persistence/business_clock.py).
 {{business_clock_ctes}},
 -- The range's leads, one index range per day (ix_leads_metrics, index-only), with their stored
--- facts. A call before the lead's creation never counts for it; the SLA counts the first attempt
--- or the first conversation, whichever came first.
-lead_facts AS (
-    SELECT d.idx, d.tenant_id, d.sla, d.business_sla, d.details, d.first_contact, d.day, l.*
+-- facts and their place on their business clock (binary searches), computed once per lead. A call
+-- before the lead's creation never counts for it; the SLA counts the first attempt or the first
+-- conversation, whichever came first.
+lead_clock AS (
+    SELECT d.idx, d.tenant_id, d.sla, d.business_sla, d.details, d.first_contact, d.now_epoch, d.day,
+           bc.bounds, bc.cums, l.*
     FROM days d
+    LEFT JOIN business_clock bc ON bc.idx = d.idx
     CROSS JOIN LATERAL (
         SELECT l.source, l.attempts_to_contact AS attempts, l.first_attempt_agent_id AS first_agent,
                l.booked_at >= l.created_at AS booked,
@@ -67,7 +71,13 @@ lead_facts AS (
                -- Until the first attempt or, while unattempted, until now.
                date_part('epoch', coalesce(a.attempt_at, CAST(:now AS timestamptz))) AS until_epoch,
                date_part('epoch', coalesce(r.response_at, CAST(:now AS timestamptz))) AS response_epoch,
-               date_part('epoch', coalesce(k.contact_at, CAST(:now AS timestamptz))) AS contact_epoch
+               date_part('epoch', coalesce(k.contact_at, CAST(:now AS timestamptz))) AS contact_epoch,
+               width_bucket(date_part('epoch', l.created_at), bc.bounds) AS created_bucket,
+               width_bucket(date_part('epoch', coalesce(a.attempt_at, CAST(:now AS timestamptz))), bc.bounds)
+                   AS until_bucket,
+               CASE WHEN d.first_contact THEN
+                   width_bucket(date_part('epoch', coalesce(k.contact_at, CAST(:now AS timestamptz))), bc.bounds)
+               END AS contact_bucket
         FROM leads l
         CROSS JOIN LATERAL (
             SELECT CASE WHEN l.first_attempt_at >= l.created_at THEN l.first_attempt_at END AS attempt_at
@@ -82,14 +92,20 @@ lead_facts AS (
         OFFSET 0
     ) AS l
 ),
--- Each lead's place on its business clock (binary searches), computed once per row.
-lead_clock AS (
-    SELECT f.*, k.bounds, k.cums,
-           width_bucket(f.created_epoch, k.bounds) AS created_bucket,
-           width_bucket(f.until_epoch, k.bounds) AS until_bucket,
-           width_bucket(f.contact_epoch, k.bounds) AS contact_bucket
-    FROM lead_facts f
-    LEFT JOIN business_clock k ON k.idx = f.idx
+-- Each lead's open seconds at creation, at its first attempt (or now) and at its first contact, and
+-- its deadlines, in a step of their own: each is then computed once per lead, where an expression
+-- written into every figure that reads it would be computed again for each (a third of the
+-- statement's time at 100,000 leads went there).
+lead_open AS (
+    SELECT c.idx, c.details, c.first_contact, c.day, c.source, c.attempts, c.first_agent, c.booked,
+           c.attempted, c.contacted, c.answered, c.now_epoch, c.created_epoch, c.until_epoch, c.contact_epoch,
+           c.response_epoch,
+           {{open_created}} AS open_created,
+           {{open_until}} AS open_until,
+           CASE WHEN c.first_contact THEN {{open_contact}} END AS open_contact,
+           dl.business_deadline, dl.sla_deadline
+    FROM lead_clock c
+    {{deadlines}} AS dl
     OFFSET 0
 ),
 -- Each lead's speeds (wall and open seconds, to the first attempt and to the first contact) and its
@@ -101,15 +117,14 @@ lead_rows AS MATERIALIZED (
            coalesce(c.booked, false) AS booked, c.attempted, c.contacted,
            CASE WHEN c.attempted THEN c.until_epoch - c.created_epoch END AS speed,
            -- Business seconds to the attempt or, while unattempted, to now.
-           {{open_until}} - {{open_created}} AS business,
+           c.open_until - c.open_created AS business,
            CASE WHEN c.first_contact AND c.contacted THEN c.contact_epoch - c.created_epoch END AS contact_speed,
-           CASE WHEN c.first_contact THEN {{open_contact}} - {{open_created}} END AS contact_business,
+           CASE WHEN c.first_contact THEN c.open_contact - c.open_created END AS contact_business,
            {{speed_state}} AS speed_state,
            {{business_state}} AS business_state,
            CASE WHEN c.first_contact THEN {{contact_state}} END AS contact_state,
            CASE WHEN c.first_contact THEN {{contact_business_state}} END AS contact_business_state
-    FROM lead_clock c
-    {{deadlines}} AS dl
+    FROM lead_open c
 ),
 -- Per request: lead counts, the four speed figures (average, median and p90 from one sort each,
 -- SLA states, bands) and, for the breakdowns, the attempts to contact.
@@ -127,30 +142,73 @@ lead_totals AS (
         percentile_cont(0.5) WITHIN GROUP (ORDER BY attempts) FILTER (WHERE details AND contacted)
             AS attempts_median,
         {{never_reached}}
-    FROM lead_rows
+    -- Each lead's speed band per figure, computed once (not once per band).
+    FROM (SELECT r.*, {{bands}} FROM lead_rows r) AS r
     GROUP BY idx
 ),
 -- Per request and tenant day: leads and their median speed (the trend).
 lead_days AS MATERIALIZED (
-    SELECT idx, day, count(*) AS leads, percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median
-    FROM lead_rows
-    GROUP BY idx, day
+    SELECT g.idx, g.day, g.leads, (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM unnest(g.speeds) AS s)
+               AS speed_median
+    FROM (
+        -- Grouped by hashing (an ordered-set aggregate would sort every lead by its group first),
+        -- each group's speeds then sorted on their own.
+        SELECT idx, day, count(*) AS leads, array_agg(speed) FILTER (WHERE speed IS NOT NULL) AS speeds
+        FROM lead_rows
+        GROUP BY idx, day
+    ) AS g
 ),
--- Per request and tenant day: customer calls (primary legs), one index range per day
--- (ix_calls_metrics, index-only).
-call_days AS MATERIALIZED (
-    SELECT d.idx, d.day, c.*
+-- The range's customer calls (primary legs), read once: one index range per tenant day
+-- (ix_calls_metrics, index-only). Without the breakdowns (an overview) the day's counts; with them
+-- (`details`) the same per agent of the day, and what the breakdowns need of each call beyond
+-- counts rides along in small arrays (talk times, callback delays) for their medians, so the calls
+-- are neither kept nor scanned again.
+call_groups AS MATERIALIZED (
+    SELECT d.idx, d.day, d.details, c.*
     FROM days d
     CROSS JOIN LATERAL (
-        SELECT count(*) AS calls,
+        SELECT NULL::text AS agent_id, count(*) AS calls,
                count(*) FILTER (WHERE c.connected_at IS NOT NULL) AS connected,
                count(*) FILTER (WHERE c.connected_at IS NOT NULL AND c.booked) AS booked,
                count(*) FILTER (WHERE c.direction = 'outbound') AS outbound,
-               count(*) FILTER (WHERE c.direction = 'outbound' AND c.connected_at IS NOT NULL) AS outbound_connected
+               count(*) FILTER (WHERE c.direction = 'outbound' AND c.connected_at IS NOT NULL) AS outbound_connected,
+               NULL::float8[] AS talks, 0::bigint AS missed, 0::bigint AS abandoned, 0::bigint AS voicemail,
+               NULL::float8[] AS callbacks
         FROM calls c
-        WHERE c.tenant_id = d.tenant_id AND c.started_at >= d.day_from AND c.started_at < d.day_to
-            AND c.is_primary_leg
+        WHERE NOT d.details AND c.tenant_id = d.tenant_id AND c.started_at >= d.day_from
+            AND c.started_at < d.day_to AND c.is_primary_leg
+        HAVING NOT d.details
+        UNION ALL
+        SELECT c.agent_id,
+               count(*) AS calls,
+               count(*) FILTER (WHERE c.connected_at IS NOT NULL) AS connected,
+               count(*) FILTER (WHERE c.connected_at IS NOT NULL AND c.booked) AS booked,
+               count(*) FILTER (WHERE c.direction = 'outbound') AS outbound,
+               count(*) FILTER (WHERE c.direction = 'outbound' AND c.connected_at IS NOT NULL) AS outbound_connected,
+               array_agg(date_part('epoch', c.ended_at - c.connected_at))
+                   FILTER (WHERE c.ended_at >= c.connected_at) AS talks,
+               -- Missed inbound calls (missed, abandoned or voicemail) and their callbacks.
+               count(*) FILTER (WHERE c.direction = 'inbound' AND c.status = 'missed') AS missed,
+               count(*) FILTER (WHERE c.direction = 'inbound' AND c.status = 'abandoned') AS abandoned,
+               count(*) FILTER (WHERE c.direction = 'inbound' AND c.status = 'voicemail') AS voicemail,
+               array_agg(date_part('epoch', c.callback_at - c.started_at))
+                   FILTER (WHERE c.callback_at IS NOT NULL AND c.direction = 'inbound'
+                           AND c.status IN ('missed', 'abandoned', 'voicemail')) AS callbacks
+        FROM calls c
+        WHERE d.details AND c.tenant_id = d.tenant_id AND c.started_at >= d.day_from
+            AND c.started_at < d.day_to AND c.is_primary_leg
+        GROUP BY c.agent_id
     ) AS c
+),
+-- Per request and tenant day (every day of the range, with or without calls): the trend's counts.
+call_days AS MATERIALIZED (
+    SELECT d.idx, d.day, coalesce(sum(g.calls), 0)::bigint AS calls,
+           coalesce(sum(g.connected), 0)::bigint AS connected, coalesce(sum(g.booked), 0)::bigint AS booked,
+           coalesce(sum(g.outbound), 0)::bigint AS outbound,
+           coalesce(sum(g.outbound_connected), 0)::bigint AS outbound_connected
+    FROM days d
+    LEFT JOIN call_groups g ON g.idx = d.idx AND g.day = d.day
+    GROUP BY d.idx, d.day
 ),
 call_totals AS (
     SELECT idx AS call_idx, sum(calls) AS calls, sum(connected) AS connected, sum(booked) AS booked,
@@ -158,49 +216,36 @@ call_totals AS (
     FROM call_days
     GROUP BY idx
 ),
--- Breakdowns, for the requests with `details` only: the range's customer calls, one index range per
--- day (ix_calls_metrics, index-only), so the planner knows their number and aggregates by hashing.
-range_calls AS MATERIALIZED (
-    SELECT d.idx, c.*
-    FROM days d
-    CROSS JOIN LATERAL (
-        SELECT c.direction, c.status, c.connected_at, c.ended_at, c.booked, c.agent_id, c.callback_at,
-               c.started_at
-        FROM calls c
-        WHERE c.tenant_id = d.tenant_id AND c.started_at >= d.day_from AND c.started_at < d.day_to
-            AND c.is_primary_leg
-        OFFSET 0
-    ) AS c
-    WHERE d.details
-),
 -- Per agent: their calls of the range.
 agent_calls AS (
-    SELECT idx, agent_id,
-        count(*) FILTER (WHERE direction = 'outbound') AS attempts,
-        count(*) FILTER (WHERE direction = 'outbound' AND connected_at IS NOT NULL) AS connects,
-        count(*) FILTER (WHERE connected_at IS NOT NULL) AS connected,
-        count(*) FILTER (WHERE connected_at IS NOT NULL AND booked) AS bookings
-    FROM range_calls
-    WHERE agent_id IS NOT NULL
-    GROUP BY idx, agent_id
+    SELECT g.idx, g.agent_id, sum(g.outbound) AS attempts, sum(g.outbound_connected) AS connects,
+           sum(g.connected) AS connected, sum(g.booked) AS bookings
+    FROM call_groups g
+    WHERE g.details AND g.agent_id IS NOT NULL
+    GROUP BY g.idx, g.agent_id
 ),
--- Per agent: median talk time, apart from the counts (only talked calls are sorted).
+-- Per agent: the median talk time of the calls a person talked on (grouped bytewise, as below).
 agent_talk AS (
-    SELECT idx, agent_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY talk) AS talk_median
-    FROM (
-        SELECT idx, agent_id, date_part('epoch', ended_at - connected_at) AS talk
-        FROM range_calls
-        WHERE agent_id IS NOT NULL AND ended_at >= connected_at
-    ) AS t
-    GROUP BY idx, agent_id
+    SELECT g.idx, g.agent_id COLLATE "C" AS agent_id,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY t.talk) AS talk_median
+    FROM call_groups g
+    CROSS JOIN unnest(g.talks) AS t(talk)
+    WHERE g.details AND g.agent_id IS NOT NULL
+    GROUP BY g.idx, g.agent_id COLLATE "C"
 ),
 -- Per agent: the range's leads whose first attempt was theirs (the lead's stored fact).
 agent_leads AS (
-    SELECT idx, first_agent AS agent_id, count(*) AS leads,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median
-    FROM lead_rows
-    WHERE details AND first_agent IS NOT NULL
-    GROUP BY idx, first_agent
+    SELECT g.idx, g.agent_id COLLATE "default" AS agent_id, g.leads,
+           (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM unnest(g.speeds) AS s) AS speed_median
+    FROM (
+        -- Grouped bytewise (an equal id is an equal id in any collation): a sort by a collation's
+        -- rules costs several times more.
+        SELECT idx, first_agent COLLATE "C" AS agent_id, count(*) AS leads,
+               array_agg(speed) FILTER (WHERE speed IS NOT NULL) AS speeds
+        FROM lead_rows
+        WHERE details AND first_agent IS NOT NULL
+        GROUP BY idx, first_agent COLLATE "C"
+    ) AS g
 ),
 agent_rows AS MATERIALIZED (
     SELECT coalesce(ac.idx, al.idx) AS idx, coalesce(ac.agent_id, al.agent_id) AS agent_id,
@@ -213,27 +258,32 @@ agent_rows AS MATERIALIZED (
 ),
 -- Inbound calls of the range that were missed, and their callbacks (the call's stored fact).
 missed_totals AS (
-    SELECT idx AS missed_idx, count(*) AS missed_total,
-        count(*) FILTER (WHERE status = 'missed') AS missed_missed,
-        count(*) FILTER (WHERE status = 'abandoned') AS missed_abandoned,
-        count(*) FILTER (WHERE status = 'voicemail') AS missed_voicemail,
-        count(callback_at) AS called_back,
-        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', callback_at - started_at))
-            AS callback_percentiles
-    FROM range_calls
-    WHERE direction = 'inbound' AND status IN ('missed', 'abandoned', 'voicemail')
-    GROUP BY idx
+    SELECT g.idx AS missed_idx, sum(g.missed + g.abandoned + g.voicemail) AS missed_total,
+        sum(g.missed) AS missed_missed, sum(g.abandoned) AS missed_abandoned,
+        sum(g.voicemail) AS missed_voicemail,
+        sum(coalesce(cardinality(g.callbacks), 0)) AS called_back,
+        (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY t.delay)
+         FROM call_groups m CROSS JOIN unnest(m.callbacks) AS t(delay)
+         WHERE m.idx = g.idx) AS callback_percentiles
+    FROM call_groups g
+    WHERE g.details
+    GROUP BY g.idx
 ),
 -- Per lead source.
 source_rows AS MATERIALIZED (
-    SELECT r.idx, r.source, count(*) AS leads,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY speed) AS speed_median,
-        count(*) FILTER (WHERE speed_state = 1) AS within_sla,
-        count(*) FILTER (WHERE contacted) AS contacted,
-        count(*) FILTER (WHERE booked) AS booked
-    FROM lead_rows r
-    WHERE r.details
-    GROUP BY r.idx, r.source
+    SELECT g.idx, g.source COLLATE "default" AS source, g.leads,
+           (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM unnest(g.speeds) AS s) AS speed_median,
+           g.within_sla, g.contacted, g.booked
+    FROM (
+        SELECT r.idx, r.source COLLATE "C" AS source, count(*) AS leads,
+            array_agg(speed) FILTER (WHERE speed IS NOT NULL) AS speeds,
+            count(*) FILTER (WHERE speed_state = 1) AS within_sla,
+            count(*) FILTER (WHERE contacted) AS contacted,
+            count(*) FILTER (WHERE booked) AS booked
+        FROM lead_rows r
+        WHERE r.details
+        GROUP BY r.idx, r.source COLLATE "C"
+    ) AS g
 )
 SELECT p.idx, p.details, lt.*, ct.*, mt.*,
        (SELECT json_agg(json_build_array(cd.day, coalesce(ld.leads, 0), ld.speed_median,
