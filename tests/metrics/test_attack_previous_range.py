@@ -28,22 +28,15 @@ async def test_the_previous_period_of_a_day_whose_midnight_is_skipped_is_the_who
     for at in (datetime(2026, 9, 5, 4, 30, tzinfo=UTC), datetime(2026, 9, 6, 3, 30, tzinfo=UTC)):
         await insert_lead(engine, tenant.id, created_at=at)
     async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
-        response = await http.post(
-            "/graphql",
-            json={
-                "query": QUERY,
-                "variables": {"t": str(tenant.id), "f": "2026-09-06T04:00:00Z", "to": "2026-09-07T03:00:00Z"},
-            },
-            headers=admin.headers,
-        )
-        day_before = await http.post(
-            "/graphql",
-            json={
-                "query": QUERY,
-                "variables": {"t": str(tenant.id), "f": "2026-09-05T04:00:00Z", "to": "2026-09-06T04:00:00Z"},
-            },
-            headers=admin.headers,
-        )
+
+        async def metrics_between(start: str, end: str) -> httpx.Response:
+            variables = {"t": str(tenant.id), "f": start, "to": end}
+            return await http.post(
+                "/graphql", json={"query": QUERY, "variables": variables}, headers=admin.headers
+            )
+
+        response = await metrics_between("2026-09-06T04:00:00Z", "2026-09-07T03:00:00Z")
+        day_before = await metrics_between("2026-09-05T04:00:00Z", "2026-09-06T04:00:00Z")
     metrics = response.json()["data"]["metrics"]
     assert [day["day"] for day in metrics["trend"]] == ["2026-09-06"]
     previous = metrics["previous"]
